@@ -1,0 +1,24 @@
+// Smoke-runs every committed bundle: ncc can exit 0 yet leave a missing-module
+// stub that only fails at run time. Each entry must load and reach its own input
+// validation (or, for the CLI, print its usage).
+import { spawnSync } from 'node:child_process'
+
+const checks = [
+  { entry: 'dist/cli/index.js', args: ['--help'], env: {}, expect: /Usage: run-task/ , status: 0 },
+  { entry: 'dist/provision-workspace/index.js', env: { INPUT_PROVIDER: 'nope' }, expect: /Input 'provider' has the value "nope"/, status: 1 },
+  { entry: 'dist/run-task/index.js', env: { INPUT_COMMAND: '' }, expect: /Input 'command'/, status: 1 },
+  { entry: 'dist/collect-evidence/index.js', env: { 'INPUT_MAX-EVIDENCE-SIZE': 'lots' }, expect: /Input 'max-evidence-size'/, status: 1 },
+  { entry: 'dist/cleanup/index.js', env: { 'INPUT_DELETE-TIMEOUT': '10x' }, expect: /Input 'delete-timeout'/, status: 1 },
+]
+let failed = 0
+for (const check of checks) {
+  const result = spawnSync(process.execPath, [check.entry, ...(check.args ?? [])], { env: { PATH: process.env.PATH, ...check.env }, encoding: 'utf8' })
+  const output = `${result.stdout}${result.stderr}`
+  const ok = result.status === check.status && check.expect.test(output)
+  console.log(`${ok ? 'ok' : 'FAILED'} ${check.entry} (exit ${result.status})`)
+  if (!ok) {
+    failed += 1
+    console.log(output)
+  }
+}
+process.exitCode = failed ? 1 : 0

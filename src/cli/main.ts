@@ -1,0 +1,83 @@
+import { errorMessage, InputError, RunTaskError } from '../shared/errors.js'
+import type { InputReader } from '../shared/inputs.js'
+import { consoleReporter } from '../shared/reporter.js'
+import { getCleanupSettings } from '../shared/settings/cleanup-settings.js'
+import { getCollectSettings } from '../shared/settings/collect-settings.js'
+import { getProvisionSettings } from '../shared/settings/provision-settings.js'
+import { getRunSettings } from '../shared/settings/run-settings.js'
+import { type Outcome, StateStore } from '../shared/state.js'
+import { cleanupStep, findState } from '../shared/steps/cleanup-step.js'
+import { collectStep } from '../shared/steps/collect-step.js'
+import { provisionStep } from '../shared/steps/provision-step.js'
+import { runStep } from '../shared/steps/run-step.js'
+import type { StepContext } from '../shared/steps/step-context.js'
+import { cliInputReader, parseCliArguments } from './cli-inputs.js'
+import { USAGE } from './usage.js'
+
+/** Exit statuses: a failing test and a broken infrastructure are told apart. */
+export const EXIT = { passed: 0, failed: 1, input: 2, error: 3 } as const
+
+/** Runs the CLI; resolves with the exit status (never calls process.exit). */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; signal?: AbortSignal; out?: NodeJS.WritableStream } = {}): Promise<number> {
+  const outputs = new Map<string, string>()
+  const reporter = consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
+  const cwd = options.cwd ?? process.cwd()
+  const ctx: StepContext = { reporter, store: StateStore.forEnvironment(env, cwd), env, signal: options.signal ?? new AbortController().signal }
+  try {
+    const args = parseCliArguments(argv)
+    if (args.help) {
+      reporter.info(USAGE)
+      return EXIT.passed
+    }
+    const read = cliInputReader(args.values, env)
+    const outcome = await dispatch(args.command, ctx, read, cwd)
+    for (const [name, value] of outputs) reporter.info(`${name}=${value}`)
+    return outcome === undefined ? EXIT.passed : EXIT[outcome]
+  } catch (error) {
+    reporter.error(`${error instanceof RunTaskError ? error.name : 'Unexpected error'}: ${errorMessage(error)}`)
+    return error instanceof InputError ? EXIT.input : EXIT.error
+  }
+}
+
+async function dispatch(command: string, ctx: StepContext, read: InputReader, cwd: string): Promise<Outcome | undefined> {
+  switch (command) {
+    case 'provision':
+      await provisionStep(ctx, getProvisionSettings(read, ctx.env, cwd))
+      return undefined
+    case 'run':
+      return (await runStep(ctx, getRunSettings(read))).outcome
+    case 'collect':
+      return (await collectStep(ctx, getCollectSettings(read))).meta.outcome
+    case 'cleanup': {
+      const settings = getCleanupSettings(read)
+      await cleanupStep(ctx, settings, findState(ctx.store, settings.workspaceName))
+      return undefined
+    }
+    default:
+      return runChain(ctx, read, cwd)
+  }
+}
+
+/**
+ * provision → run → collect → cleanup. Every input is validated before anything is
+ * created; collect and cleanup run whatever happened before them.
+ */
+async function runChain(ctx: StepContext, read: InputReader, cwd: string): Promise<Outcome> {
+  const provision = getProvisionSettings(read, ctx.env, cwd)
+  const run = getRunSettings(read)
+  const collect = getCollectSettings(read)
+  const cleanup = getCleanupSettings(read)
+  let state
+  try {
+    state = await provisionStep(ctx, provision).catch((error: unknown) => {
+      ctx.reporter.error(`Provisioning failed: ${errorMessage(error)}`)
+      return undefined
+    })
+    if (state) await runStep(ctx, { ...run, workspaceName: state.workspaceName })
+    const result = await collectStep(ctx, { ...collect, workspaceName: state?.workspaceName ?? collect.workspaceName })
+    return result.meta.outcome
+  } finally {
+    const current = findState(ctx.store, state?.workspaceName ?? ctx.store.resolveName('') ?? '')
+    await cleanupStep({ ...ctx, signal: new AbortController().signal }, cleanup, current).catch((error: unknown) => ctx.reporter.warning(`Cleanup failed: ${errorMessage(error)}`))
+  }
+}

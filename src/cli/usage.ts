@@ -1,0 +1,18 @@
+export const USAGE = `Usage: run-task [all|provision|run|collect|cleanup] [--input-name value ...]
+
+Runs one command in a throw-away Eclipse Che workspace: provision, run, collect
+evidence, clean up. Every input of the GitHub Actions is a flag of the same name,
+or an environment variable RUN_TASK_<INPUT_NAME> (for example RUN_TASK_NAMESPACE).
+
+  run-task --provider che --kubeconfig-file ~/.kube/config --namespace ci \\
+           --devfile devfile.yaml --command 'ameide test'
+
+Commands:
+  all        (default) the whole chain; cleanup always runs
+  provision  create the workspace and wait until it is ready
+  run        run --command in the workspace provisioned last
+  collect    copy the evidence out and write meta.json and JUnit
+  cleanup    delete the workspace
+
+State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions.
+Exit status: 0 passed, 1 failed, 2 bad input, 3 infrastructure error.`

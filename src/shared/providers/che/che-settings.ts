@@ -1,0 +1,12 @@
+import type { DevWorkspaceSource } from './devworkspace.js'
+
+/** Validated Che settings: where the DevWorkspace goes and what it is made of. */
+export interface CheSettings {
+  /** The kubeconfig's content; empty means in-cluster configuration. Never logged. */
+  readonly kubeconfig: string
+  readonly namespace: string
+  /** What to build the DevWorkspace from; only provisioning needs it. */
+  readonly source?: DevWorkspaceSource
+  /** The container to exec in; empty picks the devfile's first container component. */
+  readonly container: string
+}

@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parseDocument } from 'yaml'
+import { InputError } from '../../errors.js'
+import { devfileProblems, devWorkspaceProblems } from './schema.js'
+
+export const DW_GROUP = 'workspace.devfile.io'
+export const DW_VERSION = 'v1alpha2'
+export const DW_PLURAL = 'devworkspaces'
+export const DWT_PLURAL = 'devworkspacetemplates'
+export const STORAGE_TYPES = ['ephemeral', 'per-workspace', 'per-user', 'common', 'async'] as const
+export type StorageType = (typeof STORAGE_TYPES)[number]
+
+/** A devfile that has been read, parsed and checked against the devfile 2.x schema. */
+export interface Devfile {
+  /** `inline` or the file's path, for messages. */
+  readonly origin: string
+  readonly document: Readonly<Record<string, unknown>>
+}
+
+/** A DevWorkspaceTemplate reference, `name` or `namespace/name`. */
+export interface TemplateRef {
+  readonly name: string
+  readonly namespace?: string
+}
+
+/** What a DevWorkspace is built from. */
+export interface DevWorkspaceSource {
+  readonly devfile?: Devfile
+  readonly template?: TemplateRef
+  readonly editor?: TemplateRef
+  readonly storageType: StorageType
+}
+
+/** The subset of a DevWorkspace the provider reads. */
+export interface DevWorkspaceObject {
+  apiVersion: string
+  kind: 'DevWorkspace'
+  metadata: {
+    name: string
+    namespace?: string
+    uid?: string
+    resourceVersion?: string
+    creationTimestamp?: string
+    deletionTimestamp?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+  }
+  spec: { started: boolean; template?: Record<string, unknown>; contributions?: unknown[]; routingClass?: string }
+  status?: {
+    devworkspaceId?: string
+    phase?: string
+    message?: string
+    mainUrl?: string
+    conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[]
+  }
+}
+
+const TEMPLATE_KEYS = ['components', 'projects', 'starterProjects', 'dependentProjects', 'commands', 'events', 'attributes', 'variables', 'parent'] as const
+
+/**
+ * Reads the `devfile` input: inline YAML when it spans lines or starts with
+ * `schemaVersion:`, else a path relative to `baseDir`. Fails with an InputError
+ * naming the input when it cannot be read, parsed or validated.
+ */
+export function loadDevfile(input: string, value: string, baseDir: string): Devfile {
+  const inline = value.includes('\n') || value.trimStart().startsWith('schemaVersion:')
+  const file = inline ? undefined : path.resolve(baseDir, value)
+  if (file && !existsSync(file)) throw new InputError(input, value, `inline devfile YAML or the path of a devfile (no file at ${file})`)
+  const text = file ? readFileSync(file, 'utf8') : value
+  const origin = file ?? 'inline'
+  const parsed = parseDocument(text, { uniqueKeys: true, prettyErrors: false })
+  if (parsed.errors.length > 0) {
+    throw new InputError(input, value, `valid YAML (${parsed.errors[0]?.message.split('\n')[0]})`)
+  }
+  const document: unknown = parsed.toJS()
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new InputError(input, value, 'a devfile: a YAML mapping with schemaVersion')
+  }
+  const problems = devfileProblems(document)
+  if (problems.length > 0) {
+    throw new InputError(input, inline ? 'inline devfile' : value, `a devfile that validates against the devfile 2.x schema; ${origin} has: ${problems.join('; ')}`)
+  }
+  return { origin, document: document as Record<string, unknown> }
+}
+
+/** Parses `name` or `namespace/name`. */
+export function parseTemplateRef(input: string, value: string): TemplateRef {
+  const match = /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(value)
+  if (!match || value.length > 253) throw new InputError(input, value, 'a DevWorkspaceTemplate name or namespace/name (DNS-1123 labels)')
+  return match[1] ? { name: match[3] as string, namespace: match[1] } : { name: match[3] as string }
+}
+
+/** The container components a devfile declares, in order. */
+export function containerComponents(devfile: Devfile | undefined): string[] {
+  const components = (devfile?.document.components ?? []) as { name?: string; container?: unknown }[]
+  return components.filter((c) => c.container && typeof c.name === 'string').map((c) => c.name as string)
+}
+
+/**
+ * Builds the DevWorkspace for a run: the devfile becomes `spec.template`, a
+ * template reference becomes its `parent`, the editor a contribution, and the
+ * storage type an attribute. The result is checked against the DevWorkspace
+ * schema; a problem there is a bug in the inputs, reported as `inputName`.
+ */
+export function buildDevWorkspace(
+  source: DevWorkspaceSource,
+  meta: { name: string; namespace: string; labels: Record<string, string>; annotations?: Record<string, string> },
+  inputName = 'devfile',
+): DevWorkspaceObject {
+  const template: Record<string, unknown> = {}
+  for (const key of TEMPLATE_KEYS) {
+    const value = source.devfile?.document[key]
+    if (value !== undefined) template[key] = structuredClone(value)
+  }
+  if (source.template) template.parent = { kubernetes: { ...source.template } }
+  template.attributes = { ...(template.attributes as object | undefined), 'controller.devfile.io/storage-type': source.storageType }
+  const object: DevWorkspaceObject = {
+    apiVersion: `${DW_GROUP}/${DW_VERSION}`,
+    kind: 'DevWorkspace',
+    metadata: { name: meta.name, namespace: meta.namespace, labels: { ...meta.labels }, annotations: { ...meta.annotations } },
+    spec: { started: true, template },
+  }
+  if (source.editor) object.spec.contributions = [{ name: 'editor', kubernetes: { ...source.editor } }]
+  const problems = devWorkspaceProblems(object)
+  if (problems.length > 0) {
+    throw new InputError(inputName, source.devfile?.origin ?? source.template?.name ?? '', `a DevWorkspace that validates against the DevWorkspace schema; it has: ${problems.join('; ')}`)
+  }
+  return object
+}

@@ -1,0 +1,82 @@
+import { ApiException } from '@kubernetes/client-node'
+import { errorMessage, ProviderRequestError, ProviderUnavailableError, RunTaskError } from '../../errors.js'
+
+/** The fields of a Kubernetes `Status` body that matter for a message. */
+interface KubeStatus {
+  readonly message?: string
+  readonly reason?: string
+  readonly code?: number
+}
+
+/** HTTP status of a client-node error, if it has one (ApiException or a watch error). */
+export function kubeStatusCode(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code
+  const code = (error as { statusCode?: unknown } | null)?.statusCode
+  return typeof code === 'number' ? code : undefined
+}
+
+/** True for failures worth another try: 429, 5xx and network errors. */
+export function isRetryableKubeError(error: unknown): boolean {
+  if (error instanceof ProviderUnavailableError) return true
+  if (error instanceof RunTaskError) return false
+  const code = kubeStatusCode(error)
+  if (code !== undefined) return code === 429 || code >= 500
+  return isNetworkError(error)
+}
+
+/** Seconds from a 429's Retry-After header, in ms. */
+export function kubeRetryAfterMs(error: unknown): number | undefined {
+  if (!(error instanceof ApiException)) return undefined
+  const header = (error.headers as Record<string, string> | undefined)?.['retry-after']
+  const seconds = Number(header)
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
+}
+
+/**
+ * Turns any client-node failure into a typed error whose message says what was
+ * being done, the server's own message and its reason: `creating DevWorkspace
+ * ci/rt-1: devworkspaces "rt-1" already exists (reason: AlreadyExists, code: 409)`.
+ */
+export function normalizeKubeError(error: unknown, doing: string): RunTaskError {
+  if (error instanceof RunTaskError) return error
+  const code = kubeStatusCode(error)
+  if (code === undefined) {
+    const detail = networkDetail(error)
+    return new ProviderUnavailableError(`${doing}: the Kubernetes API could not be reached (${detail})`, error)
+  }
+  const status = statusBody(error)
+  const message = status?.message || (error instanceof ApiException ? undefined : errorMessage(error)) || httpText(code)
+  const reason = status?.reason ? `reason: ${status.reason}, ` : ''
+  const text = `${doing}: ${message} (${reason}code: ${code})`
+  if (code === 429 || code >= 500) return new ProviderUnavailableError(text, error)
+  return new ProviderRequestError(text, code, error)
+}
+
+function statusBody(error: unknown): KubeStatus | undefined {
+  if (!(error instanceof ApiException)) return undefined
+  const body: unknown = error.body
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as KubeStatus
+    } catch {
+      return body.trim() ? { message: body.trim().slice(0, 500) } : undefined
+    }
+  }
+  return typeof body === 'object' && body !== null ? (body as KubeStatus) : undefined
+}
+
+function isNetworkError(error: unknown): boolean {
+  const text = `${errorMessage(error)} ${errorMessage((error as { cause?: unknown } | null)?.cause ?? '')}`
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(text)
+}
+
+function networkDetail(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause
+  return cause?.code ?? cause?.message ?? errorMessage(error)
+}
+
+function httpText(code: number): string {
+  if (code === 401) return 'Unauthorized: the kubeconfig credentials were rejected'
+  if (code === 403) return 'Forbidden'
+  return 'request failed'
+}

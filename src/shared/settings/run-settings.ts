@@ -1,0 +1,56 @@
+import { InputError } from '../errors.js'
+import { type InputReader, inputOr } from '../inputs.js'
+import { parseDuration, parseEnum, parseEnvLines } from '../parse.js'
+
+/** Which outcomes fail the run step. */
+export const FAIL_ON = ['failure', 'error', 'never'] as const
+export type FailOn = (typeof FAIL_ON)[number]
+
+/** Validated inputs of the run step. */
+export interface RunSettings {
+  readonly command: string
+  readonly workingDirectory: string
+  readonly env: ReadonlyMap<string, string>
+  /** Masked everywhere; travels like `env`, never on a command line. */
+  readonly secretEnv: ReadonlyMap<string, string>
+  readonly timeoutMs: number
+  readonly failOn: FailOn
+  /** The evidence directory in the workspace; relative paths are under the projects root. */
+  readonly evidencePath: string
+  /** The workspace to run in; empty means the one provisioned last. */
+  readonly workspaceName: string
+}
+
+export const DEFAULT_EVIDENCE_PATH = '.run-task/evidence'
+const RESERVED_PREFIX = 'RUN_TASK_'
+
+/** Reads and checks every run input once. */
+export function getRunSettings(read: InputReader): RunSettings {
+  const command = read('command').trim()
+  if (!command) throw new InputError('command', '', 'one command line to run in the workspace, such as "ameide test"')
+  const env = parseEnvLines('env', read('env'))
+  const secretEnv = new Map(parseEnvLines('secret-env', read('secret-env')))
+  const gitToken = read('git-token').trim()
+  if (gitToken) {
+    secretEnv.set('GIT_TOKEN', gitToken)
+    secretEnv.set('GH_TOKEN', gitToken)
+  }
+  for (const [input, map] of [['env', env], ['secret-env', secretEnv]] as const) {
+    for (const name of map.keys()) {
+      if (name.startsWith(RESERVED_PREFIX)) throw new InputError(input, name, `names that do not start with ${RESERVED_PREFIX} (run-task sets those)`)
+      if (input === 'secret-env' && env.has(name)) throw new InputError('secret-env', name, 'names that are not also set in env')
+    }
+  }
+  const evidencePath = inputOr(read, 'evidence-path', DEFAULT_EVIDENCE_PATH)
+  if (evidencePath.split('/').includes('..')) throw new InputError('evidence-path', evidencePath, 'a path without .. segments')
+  return {
+    command,
+    workingDirectory: read('working-directory').trim(),
+    env,
+    secretEnv,
+    timeoutMs: parseDuration('timeout', inputOr(read, 'timeout', '60m')),
+    failOn: parseEnum('fail-on', inputOr(read, 'fail-on', 'failure'), FAIL_ON),
+    evidencePath,
+    workspaceName: read('workspace-name').trim(),
+  }
+}

@@ -1,0 +1,71 @@
+import { CancelledError } from './errors.js'
+
+/** Resolves after `ms`, or rejects with CancelledError when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError())
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(new CancelledError())
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** How a retried call backs off. Tests pass 1 ms delays. */
+export interface RetryPolicy {
+  readonly attempts: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 }
+
+/**
+ * Calls `fn` until it succeeds, `isRetryable` says no, or attempts run out.
+ * Backoff is exponential with full jitter; `retryAfterMs` (from a 429) wins when given.
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: {
+    policy: RetryPolicy
+    isRetryable: (error: unknown) => boolean
+    retryAfterMs?: (error: unknown) => number | undefined
+    signal?: AbortSignal | undefined
+  },
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt)
+    } catch (error) {
+      if (attempt >= options.policy.attempts || !options.isRetryable(error) || options.signal?.aborted) throw error
+      const backoff = Math.min(options.policy.maxDelayMs, options.policy.baseDelayMs * 2 ** (attempt - 1))
+      const delay = options.retryAfterMs?.(error) ?? Math.random() * backoff
+      await sleep(Math.min(delay, options.policy.maxDelayMs), options.signal)
+    }
+  }
+}
+
+/** A point in time that every wait in one phase shares. */
+export class Deadline {
+  private readonly endsAt: number
+  constructor(readonly totalMs: number, now = Date.now()) {
+    this.endsAt = now + totalMs
+  }
+  remainingMs(): number {
+    return Math.max(0, this.endsAt - Date.now())
+  }
+  expired(): boolean {
+    return this.remainingMs() === 0
+  }
+}
+
+/** An AbortSignal that fires when either input fires or `ms` passes. */
+export function timeoutSignal(ms: number, parent?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(Math.max(1, ms))
+  return parent ? AbortSignal.any([parent, timeout]) : timeout
+}

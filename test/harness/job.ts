@@ -1,0 +1,84 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { type KubeSim, startKubeSim } from '../sim/kube/server.js'
+import { type ResultsSim, startResultsSim } from '../sim/results/server.js'
+import { runActionStep, type StepResult } from './action-runner.js'
+
+export const DEVFILE = `schemaVersion: 2.2.0
+metadata:
+  name: test-workspace
+projects:
+  - name: app
+    git:
+      remotes:
+        origin: https://example.com/app.git
+components:
+  - name: dev
+    container:
+      image: quay.io/devfile/universal-developer-image:ubi9-latest
+`
+
+/** One simulated GitHub job: a cluster, a results service, a workspace folder and RUNNER_TEMP. */
+export interface Job {
+  readonly sim: KubeSim
+  readonly results: ResultsSim
+  readonly env: Record<string, string>
+  readonly workspace: string
+  close(): Promise<void>
+}
+
+export async function startJob(runId = '4242'): Promise<Job> {
+  const sim = await startKubeSim({ stepDelayMs: 5 })
+  const results = await startResultsSim()
+  const dir = mkdtempSync(path.join(tmpdir(), 'job-'))
+  const workspace = path.join(dir, 'repo')
+  const runnerTemp = path.join(dir, 'runner-temp')
+  for (const d of [workspace, runnerTemp]) mkdirp(d)
+  writeFileSync(path.join(workspace, 'devfile.yaml'), DEVFILE)
+  const env = {
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_REPOSITORY: 'ameide/example',
+    GITHUB_RUN_ID: runId,
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_JOB: 'gate',
+    GITHUB_SHA: 'deadbeefcafe',
+    GITHUB_ACTOR: 'octocat',
+    GITHUB_WORKFLOW: 'ci',
+    ...results.env,
+  }
+  return {
+    sim,
+    results,
+    env,
+    workspace,
+    close: async () => {
+      await sim.close()
+      await results.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The four steps of a merge gate, plus the provision post step, as the runner runs them. */
+export interface ChainResult {
+  readonly provision: StepResult
+  readonly run: StepResult
+  readonly collect: StepResult
+  readonly cleanup: StepResult
+  readonly post: StepResult
+}
+
+export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}): Promise<ChainResult> {
+  const provision = await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' } })
+  const run = await runActionStep('run-task', { env: job.env, inputs: { command, ...runInputs } })
+  const collect = await runActionStep('collect-evidence', { env: job.env })
+  const cleanup = await runActionStep('cleanup', { env: job.env })
+  const post = await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+  return { provision, run, collect, cleanup, post }
+}
+
+function mkdirp(dir: string): void {
+  mkdirSync(dir, { recursive: true })
+}

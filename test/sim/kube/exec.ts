@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { PODS } from './controller.js'
+import { type KubeFaults, statusBody } from './faults.js'
+import type { ObjectStore } from './store.js'
+
+const SUPPORTED = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
+const STDIN = 0
+const STDOUT = 1
+const STDERR = 2
+const STATUS = 3
+const RESIZE = 4
+const CLOSE = 255
+
+interface PodShape {
+  spec: { containers: { name: string; env?: { name: string; value: string }[] }[] }
+  status: { phase?: string }
+}
+
+/**
+ * Pod exec over WebSocket, as the API server proxies it from the kubelet: the
+ * `v5.channel.k8s.io` / `v4.channel.k8s.io` subprotocols, binary frames with a
+ * channel byte, one empty frame first, output on 1 and 2, then exactly one status
+ * on 3. The command really runs, with bash available, in the workspace's folder.
+ */
+export class ExecServer {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (protocols) => SUPPORTED.find((p) => protocols.has(p)) ?? false,
+  })
+  private readonly children = new Set<ChildProcess>()
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly faults: KubeFaults,
+  ) {}
+
+  /** Handles an HTTP upgrade on `/api/v1/namespaces/{ns}/pods/{pod}/exec`. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://sim')
+    const match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname)
+    if (!match) return refuse(socket, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
+    const [, ns, podName] = match as unknown as [string, string, string]
+    if (this.faults.execUpgradeStatus) return refuse(socket, this.faults.execUpgradeStatus, statusBody(this.faults.execUpgradeStatus, 'Forbidden', `pods "${podName}" is forbidden: exec is not allowed`))
+    const pod = this.store.get(PODS, ns, podName) as unknown as PodShape | undefined
+    if (!pod) return refuse(socket, 404, statusBody(404, 'NotFound', `pods "${podName}" not found`, { name: podName, kind: 'pods' }))
+    const containerName = url.searchParams.get('container') ?? pod.spec.containers[0]?.name
+    const container = pod.spec.containers.find((c) => c.name === containerName)
+    if (!container) return refuse(socket, 400, statusBody(400, 'BadRequest', `container ${containerName} is not valid for pod ${podName}`))
+    if (pod.status.phase !== 'Running') return refuse(socket, 400, statusBody(400, 'BadRequest', `pod ${podName} is not running`))
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
+    if (!SUPPORTED.some((p) => offered.includes(p))) return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
+    const command = url.searchParams.getAll('command')
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+  }
+
+  /** Kills every command still running. */
+  close(): void {
+    for (const child of this.children) child.kill('SIGKILL')
+    this.wss.close()
+  }
+
+  private run(ws: WebSocket, command: string[], env: Record<string, string>, params: URLSearchParams): void {
+    const v5 = ws.protocol === 'v5.channel.k8s.io'
+    const wantStdin = params.get('stdin') === 'true'
+    const outputs = [STDOUT, STDERR].filter((ch) => params.get(ch === STDOUT ? 'stdout' : 'stderr') === 'true')
+    const send = (channel: number, data: Buffer): void => {
+      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]))
+    }
+    // The kubelet opens with one empty frame on the lowest requested output channel.
+    if (outputs[0] !== undefined) send(outputs[0], Buffer.alloc(0))
+    if (command.length === 0) return this.finish(ws, statusBody(500, 'InternalError', 'you must specify at least one command for the container'))
+
+    const child = spawn(command[0] as string, command.slice(1), { cwd: env.HOME, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.children.add(child)
+    let dropped = false
+    const dropMarker = this.faults.execDropOnOutput
+    const forward = (channel: number) => (data: Buffer) => {
+      if (dropped) return
+      if (outputs.includes(channel)) send(channel, data)
+      if (dropMarker && data.includes(dropMarker)) {
+        dropped = true
+        // The connection dies mid-command: no status frame, and the process goes on.
+        ws.terminate()
+      }
+    }
+    child.stdout.on('data', forward(STDOUT))
+    child.stderr.on('data', forward(STDERR))
+    child.stdin.on('error', () => undefined)
+    if (!wantStdin) child.stdin.end()
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      if (!isBinary || raw.length === 0) return
+      const channel = raw[0]
+      if (channel === STDIN && wantStdin) child.stdin.write(raw.subarray(1))
+      else if (channel === CLOSE && v5 && raw[1] === STDIN) child.stdin.end()
+      else if (channel === RESIZE) return
+    })
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      this.children.delete(child)
+      const message = error.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : error.message
+      this.finish(ws, statusBody(500, 'InternalError', `Internal error occurred: error executing command in container: failed to exec in container: ${message}`))
+    })
+    child.on('close', (code, signal) => {
+      this.children.delete(child)
+      if (dropped) return
+      const exitCode = code ?? 128 + signalNumber(signal)
+      this.finish(ws, exitCode === 0 ? { metadata: {}, status: 'Success' } : nonZeroExit(exitCode))
+    })
+  }
+
+  /** Sends the one status frame, then waits for the client to close (as newer API servers do). */
+  private finish(ws: WebSocket, status: Record<string, unknown>): void {
+    if (ws.readyState !== ws.OPEN) return
+    ws.send(Buffer.concat([Buffer.from([STATUS]), Buffer.from(JSON.stringify(status))]))
+    const timer = setTimeout(() => ws.close(1000), 5_000)
+    ws.on('close', () => clearTimeout(timer))
+  }
+}
+
+function nonZeroExit(code: number): Record<string, unknown> {
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `command terminated with non-zero exit code: error executing command [sh -c ...], exit code ${code}`,
+    reason: 'NonZeroExitCode',
+    details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+  }
+}
+
+function refuse(socket: Duplex, code: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body)
+  socket.end(`HTTP/1.1 ${code} ${code === 404 ? 'Not Found' : code === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 }
+  return (signal && numbers[signal]) ?? 1
+}

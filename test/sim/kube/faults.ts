@@ -1,0 +1,46 @@
+/**
+ * Fault switches. Tests set them on a running simulator; each one reproduces a
+ * failure seen on real clusters.
+ */
+export interface KubeFaults {
+  /** Extra time before the workspace deployment becomes ready. */
+  slowStartMs: number
+  /** Makes the next start fail the way DWO's progressTimeout does, with this step message. */
+  failStart: { message: string; eventReason?: string; eventMessage?: string } | undefined
+  /** Closes every watch response after this many events (the client must resume). */
+  watchCloseAfterEvents: number | undefined
+  /** Drops the exec WebSocket (no status frame) once the command has written this marker. */
+  execDropOnOutput: string | undefined
+  /** Answers the exec upgrade with this HTTP status instead of 101. */
+  execUpgradeStatus: number | undefined
+  /** Answers the next N DevWorkspace creates with 503. */
+  createServerErrors: number
+  /** Answers every request with 503 (the API server is down). */
+  unavailable: boolean
+  /** `verb resource[/subresource]` pairs SelfSubjectAccessReview denies. */
+  denied: string[]
+  /** Marks the workspace container privileged. */
+  privilegedPod: boolean
+  /** Keeps finalizers forever, so deletion never completes. */
+  stuckFinalizers: boolean
+}
+
+export function noFaults(): KubeFaults {
+  return {
+    slowStartMs: 0,
+    failStart: undefined,
+    watchCloseAfterEvents: undefined,
+    execDropOnOutput: undefined,
+    execUpgradeStatus: undefined,
+    createServerErrors: 0,
+    unavailable: false,
+    denied: [],
+    privilegedPod: false,
+    stuckFinalizers: false,
+  }
+}
+
+/** A Kubernetes `Status` failure body. */
+export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>): Record<string, unknown> {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code }
+}

@@ -1,0 +1,319 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.js'
+import { DevWorkspaceController, DW, DWT, EVENTS, PODS } from './controller.js'
+import { ExecServer } from './exec.js'
+import { type KubeFaults, noFaults, statusBody } from './faults.js'
+import { jsonPatch, mergePatch } from './patch.js'
+import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStore } from './store.js'
+import { WorkspaceFolders } from './workspace-fs.js'
+
+/** The identity the simulated cluster authenticates every request as. */
+export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
+
+export interface KubeSimOptions {
+  /** Delay between controller steps; small in tests, larger for demos. */
+  readonly stepDelayMs?: number
+  /** Where workspace folders live; a fresh temp dir by default. */
+  readonly root?: string
+  readonly token?: string
+}
+
+/** A running simulated cluster. */
+export interface KubeSim {
+  readonly url: string
+  readonly token: string
+  /** A kubeconfig for `@kubernetes/client-node` (http, so insecure-skip-tls-verify is set). */
+  readonly kubeconfig: string
+  readonly faults: KubeFaults
+  readonly store: ObjectStore
+  readonly folders: WorkspaceFolders
+  /** Names of the DevWorkspaces in a namespace. */
+  devWorkspaces(namespace: string): string[]
+  /** Every request the server received, as `METHOD path`. */
+  readonly requests: string[]
+  close(): Promise<void>
+}
+
+interface Route {
+  readonly resource: string
+  readonly namespace: string
+  readonly name?: string
+  readonly subresource?: string
+  readonly group: string
+}
+
+const ROUTES: { pattern: RegExp; resource: (m: RegExpExecArray) => string; group: string }[] = [
+  { pattern: /^\/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/([^/]+)\/(devworkspaces|devworkspacetemplates)(?:\/([^/]+))?(?:\/(status))?$/, resource: (m) => m[2] as string, group: 'workspace.devfile.io' },
+  { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events)(?:\/([^/]+))?()$/, resource: (m) => m[2] as string, group: '' },
+]
+
+/** Starts the simulated Kubernetes API on a free loopback port. */
+export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSim> {
+  const root = options.root ?? mkdtempSync(path.join(tmpdir(), 'kube-sim-'))
+  const token = options.token ?? 'sim-token'
+  const store = new ObjectStore()
+  const faults = noFaults()
+  const folders = new WorkspaceFolders(root)
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10)
+  const exec = new ExecServer(store, faults)
+  const requests: string[] = []
+  const openWatches = new Set<ServerResponse>()
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    handle(req, res, { store, faults, token, openWatches }).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
+  })
+  server.on('upgrade', (req, socket, head) => {
+    requests.push(`UPGRADE ${req.url}`)
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    exec.upgrade(req, socket, head)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    url,
+    token,
+    kubeconfig: kubeconfigFor(url, token),
+    faults,
+    store,
+    folders,
+    requests,
+    devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
+    close: async () => {
+      controller.stop()
+      exec.close()
+      for (const res of openWatches) res.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      if (!options.root) rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+function kubeconfigFor(url: string, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: sim',
+    '  cluster:',
+    `    server: ${url}`,
+    '    insecure-skip-tls-verify: true',
+    'users:',
+    '- name: run-task',
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: sim',
+    '  context:',
+    '    cluster: sim',
+    '    user: run-task',
+    'current-context: sim',
+    '',
+  ].join('\n')
+}
+
+interface Context {
+  readonly store: ObjectStore
+  readonly faults: KubeFaults
+  readonly token: string
+  readonly openWatches: Set<ServerResponse>
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  if (ctx.faults.unavailable) return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
+  if (req.headers.authorization !== `Bearer ${ctx.token}`) return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
+  const url = new URL(req.url ?? '/', 'http://sim')
+  const body = await readBody(req)
+  if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-sim' })
+  if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST') return accessReview(res, body, ctx)
+  const route = matchRoute(url.pathname)
+  if (!route) return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
+  const { store } = ctx
+  if (route.name === undefined) {
+    if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
+    if (req.method === 'GET') return send(res, 200, listBody(route, store, url))
+    if (req.method === 'POST') return createObject(res, route, body, ctx)
+    return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
+  }
+  const existing = store.get(route.resource, route.namespace, route.name)
+  if (!existing) return send(res, 404, notFound(route))
+  if (req.method === 'GET') return send(res, 200, existing)
+  if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
+  if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store)
+  return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
+}
+
+function matchRoute(pathname: string): Route | undefined {
+  for (const r of ROUTES) {
+    const m = r.pattern.exec(pathname)
+    if (m) return { resource: r.resource(m), namespace: m[1] as string, group: r.group, ...(m[3] ? { name: m[3] } : {}), ...(m[4] ? { subresource: m[4] } : {}) }
+  }
+  return undefined
+}
+
+function listBody(route: Route, store: ObjectStore, url: URL): Record<string, unknown> {
+  const items = store.list(route.resource, route.namespace).filter((o) => matches(o, url))
+  const kind = { devworkspaces: 'DevWorkspaceList', devworkspacetemplates: 'DevWorkspaceTemplateList', pods: 'PodList', events: 'EventList' }[route.resource]
+  return { apiVersion: route.group ? `${route.group}/v1alpha2` : 'v1', kind, metadata: { resourceVersion: String(store.currentRevision) }, items }
+}
+
+function matches(object: KubeObject, url: URL): boolean {
+  return matchesLabelSelector(object.metadata.labels, url.searchParams.get('labelSelector')) && matchesFieldSelector(object, url.searchParams.get('fieldSelector'))
+}
+
+/** Chunked NDJSON watch: replay from a resourceVersion (or synthetic ADDED), then live; 410 when too old. */
+function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL, ctx: Context): void {
+  const { store, faults } = ctx
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })
+  res.flushHeaders()
+  ctx.openWatches.add(res)
+  let sent = 0
+  const emit = (type: string, object: unknown): void => {
+    res.write(`${JSON.stringify({ type, object })}\n`)
+    sent += 1
+    if (faults.watchCloseAfterEvents !== undefined && sent >= faults.watchCloseAfterEvents) res.end()
+  }
+  const rvParam = url.searchParams.get('resourceVersion')
+  const relevant = (resource: string, object: KubeObject): boolean => resource === route.resource && object.metadata.namespace === route.namespace && matches(object, url)
+  if (!rvParam || rvParam === '0') {
+    for (const o of store.list(route.resource, route.namespace).filter((o) => matches(o, url))) emit('ADDED', o)
+  } else {
+    const rv = Number(rvParam)
+    if (!Number.isFinite(rv) || rv < store.oldestRevision - 1) {
+      emit('ERROR', statusBody(410, 'Expired', `too old resource version: ${rvParam} (${store.oldestRevision})`))
+      return void res.end()
+    }
+    for (const e of store.eventsSince(rv)) if (relevant(e.resource, e.object)) emit(e.type, e.object)
+  }
+  if (res.writableEnded) return void ctx.openWatches.delete(res)
+  const unsubscribe = store.subscribe((e) => {
+    if (!res.writableEnded && relevant(e.resource, e.object)) emit(e.type, e.object)
+  })
+  const end = (): void => {
+    unsubscribe()
+    ctx.openWatches.delete(res)
+  }
+  res.on('close', end)
+  req.on('close', end)
+}
+
+function createObject(res: ServerResponse, route: Route, body: string, ctx: Context): void {
+  if (route.resource === DW && ctx.faults.createServerErrors > 0) {
+    ctx.faults.createServerErrors -= 1
+    return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
+  }
+  if (route.resource === PODS || route.resource === EVENTS) return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
+  const object = parseJson(body) as KubeObject | undefined
+  if (!object?.metadata?.name) return send(res, 422, invalid(route, object?.metadata?.name ?? '', ['metadata.name: Required value: name or generateName is required']))
+  if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
+    return send(res, 400, statusBody(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'))
+  }
+  if (route.resource === DW) {
+    const problems = devWorkspaceProblems(object)
+    if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
+  }
+  if (ctx.store.get(route.resource, route.namespace, object.metadata.name)) {
+    return send(res, 409, statusBody(409, 'AlreadyExists', `${route.resource}.${route.group} "${object.metadata.name}" already exists`, { name: object.metadata.name, group: route.group, kind: route.resource }))
+  }
+  const fresh: KubeObject = { ...object, metadata: { ...object.metadata, namespace: route.namespace } }
+  delete fresh.status
+  if (route.resource === DW) {
+    // DWO's mutating webhook records who created the workspace.
+    fresh.metadata.labels = { ...fresh.metadata.labels, 'controller.devfile.io/creator': SIM_USER.uid }
+  }
+  send(res, 201, ctx.store.create(route.resource, fresh))
+}
+
+function writeObject(req: IncomingMessage, res: ServerResponse, route: Route, existing: KubeObject, body: string, store: ObjectStore): void {
+  let next: KubeObject
+  try {
+    next = req.method === 'PUT' ? (parseJson(body) as KubeObject) : applyPatch(req.headers['content-type'] ?? '', existing, body)
+  } catch (error) {
+    const code = (error as { code?: number }).code ?? 422
+    return send(res, code, statusBody(code, code === 415 ? 'UnsupportedMediaType' : 'Invalid', (error as Error).message))
+  }
+  if (!next?.metadata) return send(res, 400, statusBody(400, 'BadRequest', 'the request body is not a valid object'))
+  if (req.method === 'PUT' && next.metadata.resourceVersion && next.metadata.resourceVersion !== existing.metadata.resourceVersion) {
+    return send(res, 409, statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${route.resource}.${route.group} "${existing.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`))
+  }
+  // The status subresource: spec writes ignore status, status writes ignore everything else.
+  const merged: KubeObject =
+    route.subresource === 'status'
+      ? { ...existing, status: next.status }
+      : { ...next, metadata: { ...next.metadata, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp, namespace: route.namespace, name: existing.metadata.name }, ...(existing.status === undefined ? {} : { status: existing.status }) }
+  if (route.resource === DW && route.subresource !== 'status') {
+    const problems = devWorkspaceProblems(merged)
+    if (problems.length > 0) return send(res, 422, invalid(route, existing.metadata.name, problems))
+  }
+  const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(existing.spec)
+  const stored = store.update(route.resource, merged, specChanged)
+  if (stored.metadata.deletionTimestamp && !stored.metadata.finalizers?.length) store.remove(route.resource, route.namespace, stored.metadata.name)
+  send(res, 200, stored)
+}
+
+function applyPatch(contentType: string, existing: KubeObject, body: string): KubeObject {
+  const type = contentType.split(';')[0]?.trim()
+  const patch = parseJson(body)
+  if (type === 'application/merge-patch+json') return mergePatch(existing, patch) as KubeObject
+  if (type === 'application/json-patch+json') return jsonPatch(existing, patch) as KubeObject
+  throw Object.assign(new Error(`the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`), { code: 415 })
+}
+
+function deleteObject(res: ServerResponse, route: Route, existing: KubeObject, store: ObjectStore): void {
+  if (existing.metadata.finalizers?.length) {
+    if (existing.metadata.deletionTimestamp) return send(res, 200, existing)
+    const marked = store.update(route.resource, { ...existing, metadata: { ...existing.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } })
+    return send(res, 200, marked)
+  }
+  send(res, 200, store.remove(route.resource, route.namespace, existing.metadata.name))
+}
+
+function accessReview(res: ServerResponse, body: string, ctx: Context): void {
+  const review = parseJson(body) as { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string } } } | undefined
+  const attrs = review?.spec?.resourceAttributes ?? {}
+  const key = `${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''}`
+  const allowed = !ctx.faults.denied.includes(key)
+  send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec: review?.spec ?? {}, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by sim' } : {}) } })
+}
+
+function notFound(route: Route): Record<string, unknown> {
+  const qualified = route.group ? `${route.resource}.${route.group}` : route.resource
+  return statusBody(404, 'NotFound', `${qualified} "${route.name}" not found`, { name: route.name, group: route.group, kind: route.resource })
+}
+
+function invalid(route: Route, name: string, problems: string[]): Record<string, unknown> {
+  const kind = route.resource === DW ? 'DevWorkspace' : route.resource
+  return statusBody(422, 'Invalid', `${kind}.${route.group} "${name}" is invalid: ${problems.join(', ')}`, { name, group: route.group, kind, causes: problems.map((p) => ({ reason: 'FieldValueInvalid', message: p })) })
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
+
+export { DWT }

@@ -1,0 +1,39 @@
+import { mkdirSync, rmSync } from 'node:fs'
+import path from 'node:path'
+
+/**
+ * The folder that stands in for a workspace container's filesystem:
+ * `projects/` (PROJECTS_ROOT, kept across stop and start), `home/` and `tmp/`.
+ */
+export class WorkspaceFolders {
+  constructor(readonly root: string) {}
+
+  dir(namespace: string, name: string): string {
+    return path.join(this.root, namespace, name)
+  }
+
+  ensure(namespace: string, name: string, projects: string[]): string {
+    const dir = this.dir(namespace, name)
+    for (const sub of ['home', 'tmp', 'projects', ...projects.map((p) => path.join('projects', p))]) mkdirSync(path.join(dir, sub), { recursive: true })
+    return dir
+  }
+
+  /** The container environment DWO gives every mountSources container. */
+  env(namespace: string, name: string, projects: string[]): Record<string, string> {
+    const dir = this.dir(namespace, name)
+    const projectsRoot = path.join(dir, 'projects')
+    return {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: path.join(dir, 'home'),
+      TMPDIR: path.join(dir, 'tmp'),
+      PROJECTS_ROOT: projectsRoot,
+      PROJECT_SOURCE: projects[0] ? path.join(projectsRoot, projects[0]) : projectsRoot,
+      DEVWORKSPACE_NAME: name,
+      DEVWORKSPACE_NAMESPACE: namespace,
+    }
+  }
+
+  remove(namespace: string, name: string): void {
+    rmSync(this.dir(namespace, name), { recursive: true, force: true })
+  }
+}
