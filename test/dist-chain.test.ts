@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { listFiles } from '../src/shared/evidence/evidence-files.js'
 import { runActionStep } from './harness/action-runner.js'
 import { type Job, runChain, startJob } from './harness/job.js'
 
@@ -69,6 +70,22 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     } finally {
       job.sim.faults.execDropOnOutput = undefined
     }
+  })
+
+  it('a secret from secret-env never shows in the log, outputs, state, summary or evidence, even when echoed', async () => {
+    const secret = 'pa55-w0rd-7f3a9c'
+    const chain = await runChain(job, 'echo "the token is $API_TOKEN"; printf "%s" "$API_TOKEN" >&2; exit 4', { 'secret-env': `API_TOKEN=${secret}` })
+    assert.equal(chain.run.outputs.outcome, 'failed')
+    assert.match(chain.run.stdout, /the token is \*\*\*/)
+    const steps = [chain.provision, chain.run, chain.collect, chain.cleanup, chain.post]
+    for (const step of steps) {
+      // The runner consumes ::add-mask:: lines; everything else reaches the log.
+      const logged = step.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')
+      for (const text of [logged, step.stderr, step.summary, JSON.stringify(step.outputs), JSON.stringify(step.state)]) assert.ok(!text.includes(secret))
+    }
+    for (const file of listFiles(job.env.RUNNER_TEMP)) assert.ok(!readFileSync(path.join(job.env.RUNNER_TEMP, file)).includes(secret), `${file} holds no secret`)
+    const artifact = job.results.artifacts.find((a) => a.id === chain.collect.outputs['artifact-id'])
+    assert.ok(artifact && !artifact.zip.includes(secret))
   })
 
   it('a workspace that goes Failed fails provision at once with its message, and the post step removes it', async () => {

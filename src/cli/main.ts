@@ -32,6 +32,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, opti
     const read = cliInputReader(args.values, env)
     const outcome = await dispatch(args.command, ctx, read, cwd)
     for (const [name, value] of outputs) reporter.info(`${name}=${value}`)
+    const evidence = outputs.get('evidence-dir')
+    if (evidence) reporter.info(`Evidence written to ${evidence}`)
     return outcome === undefined ? EXIT.passed : EXIT[outcome]
   } catch (error) {
     reporter.error(`${error instanceof RunTaskError ? error.name : 'Unexpected error'}: ${errorMessage(error)}`)

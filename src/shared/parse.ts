@@ -70,10 +70,9 @@ export function parseEnvLines(input: string, value: string): ReadonlyMap<string,
     if (line === '' || line.startsWith('#')) continue
     const eq = line.indexOf('=')
     const name = eq === -1 ? line : line.slice(0, eq)
-    if (eq === -1 || !ENV_NAME.test(name)) {
-      // Never echo the line itself: it may hold a secret value.
-      throw new InputError(input, `line ${index + 1}: ${name.slice(0, 40)}…`, 'NAME=value lines with NAME a shell identifier')
-    }
+    // Never echo a line without '=': all of it may be a secret value.
+    if (eq === -1) throw new InputError(input, `line ${index + 1} (content hidden)`, 'NAME=value lines')
+    if (!ENV_NAME.test(name)) throw new InputError(input, `line ${index + 1}: ${name.slice(0, 40)}`, 'NAME=value lines with NAME a shell identifier')
     if (result.has(name)) throw new InputError(input, `line ${index + 1}: ${name}`, 'each NAME at most once')
     result.set(name, line.slice(eq + 1))
   }

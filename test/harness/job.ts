@@ -23,7 +23,7 @@ components:
 export interface Job {
   readonly sim: KubeSim
   readonly results: ResultsSim
-  readonly env: Record<string, string>
+  readonly env: Record<string, string> & { readonly RUNNER_TEMP: string }
   readonly workspace: string
   close(): Promise<void>
 }

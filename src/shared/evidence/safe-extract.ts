@@ -1,7 +1,7 @@
 import { constants, mkdirSync, realpathSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable, Writable } from 'node:stream'
+import { type Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { EvidenceError } from '../errors.js'
@@ -45,6 +45,8 @@ export function createSafeExtractor(destDir: string, maxBytes: number): SafeExtr
       handleEntry(root, header, stream as unknown as Readable, result, maxBytes).then(
         () => next(),
         (error: unknown) => {
+          // The entry stream is destroyed along with the archive; its error is the archive's.
+          stream.on('error', () => undefined)
           stream.resume()
           extract.destroy(error as Error)
         },
@@ -53,7 +55,27 @@ export function createSafeExtractor(destDir: string, maxBytes: number): SafeExtr
     extract.on('finish', () => resolve(result))
     extract.on('error', (error) => reject(error instanceof EvidenceError ? error : new EvidenceError(`The evidence archive is not a valid tar stream: ${error.message}`, error)))
   })
-  return { writable: extract as unknown as Writable, done }
+  done.catch(() => undefined)
+  return { writable: tolerantWriter(extract as unknown as Writable), done }
+}
+
+/**
+ * The exec client writes whatever arrives and ends the stream on the status frame,
+ * without regard to the extractor's state. Once the extractor has failed or seen
+ * the end of the archive, further bytes are dropped instead of raising.
+ */
+function tolerantWriter(target: Writable): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (target.destroyed || target.writableEnded) return callback()
+      if (target.write(chunk)) callback()
+      else target.once('drain', () => callback())
+    },
+    final(callback) {
+      if (!target.destroyed && !target.writableEnded) target.end()
+      callback()
+    },
+  })
 }
 
 async function handleEntry(root: string, header: TarHeader, stream: Readable, result: { files: number; bytes: number; skipped: string[] }, maxBytes: number): Promise<void> {

@@ -6,7 +6,6 @@ import { PODS } from './controller.js'
 import { type KubeFaults, statusBody } from './faults.js'
 import type { ObjectStore } from './store.js'
 
-const SUPPORTED = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
 const STDIN = 0
 const STDOUT = 1
 const STDERR = 2
@@ -28,7 +27,7 @@ interface PodShape {
 export class ExecServer {
   private readonly wss = new WebSocketServer({
     noServer: true,
-    handleProtocols: (protocols) => SUPPORTED.find((p) => protocols.has(p)) ?? false,
+    handleProtocols: (protocols) => this.faults.execProtocols.find((p) => protocols.has(p)) ?? false,
   })
   private readonly children = new Set<ChildProcess>()
 
@@ -51,7 +50,7 @@ export class ExecServer {
     if (!container) return refuse(socket, 400, statusBody(400, 'BadRequest', `container ${containerName} is not valid for pod ${podName}`))
     if (pod.status.phase !== 'Running') return refuse(socket, 400, statusBody(400, 'BadRequest', `pod ${podName} is not running`))
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
-    if (!SUPPORTED.some((p) => offered.includes(p))) return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
+    if (!this.faults.execProtocols.some((p) => offered.includes(p))) return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
     const command = url.searchParams.getAll('command')
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
     this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))

@@ -11,6 +11,8 @@ export interface KubeFaults {
   watchCloseAfterEvents: number | undefined
   /** Drops the exec WebSocket (no status frame) once the command has written this marker. */
   execDropOnOutput: string | undefined
+  /** The exec subprotocols the server speaks, best first (an API server older than 1.30 has no v5). */
+  execProtocols: string[]
   /** Answers the exec upgrade with this HTTP status instead of 101. */
   execUpgradeStatus: number | undefined
   /** Answers the next N DevWorkspace creates with 503. */
@@ -31,6 +33,7 @@ export function noFaults(): KubeFaults {
     failStart: undefined,
     watchCloseAfterEvents: undefined,
     execDropOnOutput: undefined,
+    execProtocols: ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
     execUpgradeStatus: undefined,
     createServerErrors: 0,
     unavailable: false,

@@ -176,6 +176,7 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   ctx.openWatches.add(res)
   let sent = 0
   const emit = (type: string, object: unknown): void => {
+    if (res.writableEnded) return
     res.write(`${JSON.stringify({ type, object })}\n`)
     sent += 1
     if (faults.watchCloseAfterEvents !== undefined && sent >= faults.watchCloseAfterEvents) res.end()
@@ -215,6 +216,8 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
   if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
     return send(res, 400, statusBody(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'))
   }
+  // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
+  delete object.status
   if (route.resource === DW) {
     const problems = devWorkspaceProblems(object)
     if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
@@ -223,7 +226,6 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
     return send(res, 409, statusBody(409, 'AlreadyExists', `${route.resource}.${route.group} "${object.metadata.name}" already exists`, { name: object.metadata.name, group: route.group, kind: route.resource }))
   }
   const fresh: KubeObject = { ...object, metadata: { ...object.metadata, namespace: route.namespace } }
-  delete fresh.status
   if (route.resource === DW) {
     // DWO's mutating webhook records who created the workspace.
     fresh.metadata.labels = { ...fresh.metadata.labels, 'controller.devfile.io/creator': SIM_USER.uid }

@@ -1,6 +1,6 @@
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import { Writable } from 'node:stream'
-import { CancelledError, CommandTimeoutError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { CancelledError, CommandTimeoutError, EvidenceError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
@@ -35,6 +35,7 @@ class CheProvider implements WorkspaceProvider {
   private readonly core: CoreV1Api
   private readonly auth: AuthorizationV1Api
   private readonly retry: RetryPolicy
+  private readonly heartbeat: Heartbeat
 
   constructor(
     private readonly settings: CheSettings,
@@ -44,6 +45,7 @@ class CheProvider implements WorkspaceProvider {
     this.core = deps.kubeConfig.makeApiClient(CoreV1Api)
     this.auth = deps.kubeConfig.makeApiClient(AuthorizationV1Api)
     this.retry = deps.retry ?? DEFAULT_RETRY
+    this.heartbeat = deps.heartbeat ?? DEFAULT_HEARTBEAT
   }
 
   async checkPermissions(signal?: AbortSignal): Promise<void> {
@@ -95,7 +97,7 @@ class CheProvider implements WorkspaceProvider {
       const exitCode = await execInPod(this.deps.kubeConfig, target, wrapped.argv, streams.stdout, streams.stderr, {
         stdin: wrapped.stdin,
         signal: execSignal,
-        heartbeat: this.deps.heartbeat ?? DEFAULT_HEARTBEAT,
+        heartbeat: this.heartbeat,
       })
       return { exitCode, signal: null, durationMs: Date.now() - started }
     } catch (error) {
@@ -114,15 +116,21 @@ class CheProvider implements WorkspaceProvider {
     const target = await this.podTarget(handle)
     const extractor = createSafeExtractor(localDir, limits.maxBytes)
     const stderr = collect()
-    const exitCode = await execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), extractor.writable, stderr.writable, { signal, heartbeat: this.deps.heartbeat ?? DEFAULT_HEARTBEAT })
-    if (exitCode === TAR_MISSING_DIR_EXIT) {
-      extractor.writable.end()
-      await extractor.done.catch(() => undefined)
-      return { files: 0, bytes: 0, skipped: [], found: false }
+    // An extraction failure (unsafe or too large) ends the exec stream too.
+    const stop = new AbortController()
+    extractor.done.catch(() => stop.abort())
+    const execSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+    let exitCode: number
+    try {
+      exitCode = await execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), extractor.writable, stderr.writable, { signal: execSignal, heartbeat: this.heartbeat })
+    } catch (error) {
+      if (stop.signal.aborted) await extractor.done
+      throw error
     }
+    if (exitCode === TAR_MISSING_DIR_EXIT) return { files: 0, bytes: 0, skipped: [], found: false }
     const result = await extractor.done
     if (exitCode !== 0) {
-      throw new RunTaskError('evidence', `tar in the workspace exited with ${exitCode} while reading ${remoteDir}: ${stderr.text().slice(-500)}`)
+      throw new EvidenceError(`tar in the workspace exited with ${exitCode} while reading ${remoteDir}: ${stderr.text().slice(-500)}`)
     }
     return { ...result, found: true }
   }
@@ -244,7 +252,7 @@ class CheProvider implements WorkspaceProvider {
 
   private async kill(target: PodTarget, token: string): Promise<void> {
     const sink = collect()
-    await execInPod(this.deps.kubeConfig, target, killCommand(token), sink.writable, sink.writable, { heartbeat: this.deps.heartbeat ?? DEFAULT_HEARTBEAT }).catch(() => undefined)
+    await execInPod(this.deps.kubeConfig, target, killCommand(token), sink.writable, sink.writable, { heartbeat: this.heartbeat }).catch(() => undefined)
   }
 
   private async setStarted(name: string, started: boolean, signal?: AbortSignal): Promise<void> {

@@ -109,14 +109,16 @@ function startHeartbeat(ws: WebSocket, heartbeat: Heartbeat, onDead: (why: strin
 }
 
 function refusedUpgrade(error: unknown, target: PodTarget): Error {
-  // ws reports a refused upgrade only as "Unexpected server response: N".
-  const match = /Unexpected server response: (\d+)/.exec(errorMessage(error))
+  // The socket's onerror hands over an ErrorEvent; ws words a refused upgrade only as "Unexpected server response: N".
+  const event = error as { message?: string; error?: unknown } | null
+  const text = event?.message || errorMessage(event?.error ?? error)
+  const match = /Unexpected server response: (\d+)/.exec(text)
   if (match) {
     const code = Number(match[1])
     const doing = `opening an exec stream to ${describe(target)}`
     return normalizeKubeError(Object.assign(new Error(`the API server refused the exec upgrade with HTTP ${code}`), { statusCode: code }), doing)
   }
-  return new ExecStreamError(`Opening an exec stream to ${describe(target)} failed: ${errorMessage(error)}`, error)
+  return new ExecStreamError(`Opening an exec stream to ${describe(target)} failed: ${text}`, error)
 }
 
 function describe(target: PodTarget): string {

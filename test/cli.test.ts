@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { ROOT } from './harness/action-runner.js'
+import { DEVFILE } from './harness/job.js'
+import { type KubeSim, startKubeSim } from './sim/kube/server.js'
+
+function run(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+describe('the run-task CLI bundle', () => {
+  let sim: KubeSim
+  let dir: string
+  let kubeconfig: string
+  before(async () => {
+    sim = await startKubeSim({ stepDelayMs: 2 })
+    dir = mkdtempSync(path.join(tmpdir(), 'cli-'))
+    kubeconfig = path.join(dir, 'kubeconfig')
+    writeFileSync(kubeconfig, sim.kubeconfig)
+    writeFileSync(path.join(dir, 'devfile.yaml'), DEVFILE)
+  })
+  after(async () => {
+    await sim.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const cli = (...args: string[]) => run([path.join(ROOT, 'dist/cli/index.js'), ...args], { RUNNER_TEMP: path.join(dir, 'temp') }, dir)
+  const base = () => ['--provider', 'che', '--kubeconfig-file', kubeconfig, '--namespace', 'ci', '--devfile', 'devfile.yaml', '--command', 'true']
+
+  const badInputs: [string, string[], RegExp][] = [
+    ['an unknown provider', ['--provider', 'docker'], /Input 'provider' has the value "docker", but expected one of: che/],
+    ['a duration of 10x', ['--start-timeout', '10x'], /Input 'start-timeout' has the value "10x"/],
+    ['a missing command', ['--command', ''], /Input 'command' has the value "", but expected one command line/],
+    ['a devfile that fails the schema', ['--devfile', 'schemaVersion: 2.2.0\ncomponents:\n  - name: dev\n    container: {}\n'], /Input 'devfile' .*must have required property 'image'/],
+    ['an unknown run timeout', ['--timeout', 'forever'], /Input 'timeout'/],
+  ]
+  for (const [what, override, message] of badInputs) {
+    it(`rejects ${what} with exit 2 before anything is created`, async () => {
+      const before = sim.requests.length
+      const result = await cli(...base(), ...override)
+      assert.equal(result.code, 2, result.stderr)
+      assert.match(result.stderr, message)
+      const sent = sim.requests.slice(before)
+      assert.deepEqual(sent.filter((r) => !r.startsWith('GET')), [], 'nothing was created')
+      assert.deepEqual(sim.devWorkspaces('ci'), [])
+    })
+  }
+
+  it('runs the chain and exits 1 for a failing command, 3 for a broken stream', async () => {
+    const failed = await cli(...base(), '--command', 'exit 3')
+    assert.equal(failed.code, 1, failed.stderr)
+    assert.match(failed.stderr, /outcome=failed/)
+    sim.faults.execDropOnOutput = 'DROP'
+    const broken = await cli(...base(), '--command', 'echo DROP; sleep 1')
+    sim.faults.execDropOnOutput = undefined
+    assert.equal(broken.code, 3, broken.stderr)
+    assert.match(broken.stderr, /outcome=error/)
+    assert.deepEqual(sim.devWorkspaces('ci'), [])
+  })
+
+  it('takes inputs from RUN_TASK_* environment variables', async () => {
+    const result = await run([path.join(ROOT, 'dist/cli/index.js'), '--kubeconfig-file', kubeconfig], { RUNNER_TEMP: path.join(dir, 'temp'), RUN_TASK_PROVIDER: 'che', RUN_TASK_NAMESPACE: 'ci', RUN_TASK_DEVFILE: 'devfile.yaml', RUN_TASK_COMMAND: 'echo from-env' }, dir)
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, /from-env/)
+  })
+})
+
+describe('npm start', () => {
+  it('runs the whole chain on the embedded simulator and says where the evidence went', async () => {
+    const temp = mkdtempSync(path.join(tmpdir(), 'start-'))
+    try {
+      const result = await run(['--import', 'tsx', 'scripts/start.ts'], { RUNNER_TEMP: temp })
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stderr, /Passed/)
+      assert.match(result.stderr, /\*\*Tests:\*\* 2 total, 2 passed/)
+      assert.match(result.stderr, new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`))
+      assert.match(result.stderr, /DevWorkspaces left in the cluster: 0/)
+    } finally {
+      rmSync(temp, { recursive: true, force: true })
+    }
+  })
+})
