@@ -39,3 +39,16 @@ describe('DevWorkspace from a devfile', () => {
     assert.throws(() => parseTemplateRef('editor', 'a/b/c'), /namespace\/name/)
   })
 })
+
+describe('vendored schemas', () => {
+  it('are the same bytes as the reference copies in ../shared', async (t) => {
+    const { existsSync, readFileSync } = await import('node:fs')
+    const path = await import('node:path')
+    const root = path.resolve(import.meta.dirname, '../..')
+    const shared = path.resolve(root, '../shared/reference/schemas')
+    if (!existsSync(shared)) return t.skip('../shared is not beside this checkout')
+    for (const name of ['dev-workspace.json', 'devfile.json']) {
+      assert.ok(readFileSync(path.join(root, 'src/shared/providers/che/schemas', name)).equals(readFileSync(path.join(shared, name))), `${name} matches`)
+    }
+  })
+})

@@ -187,8 +187,8 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
     for (const o of store.list(route.resource, route.namespace).filter((o) => matches(o, url))) emit('ADDED', o)
   } else {
     const rv = Number(rvParam)
-    if (!Number.isFinite(rv) || rv < store.oldestRevision - 1) {
-      emit('ERROR', statusBody(410, 'Expired', `too old resource version: ${rvParam} (${store.oldestRevision})`))
+    if (!Number.isFinite(rv) || !store.canResumeFrom(rv)) {
+      emit('ERROR', statusBody(410, 'Expired', `too old resource version: ${rvParam} (${store.droppedThrough + 1})`))
       return void res.end()
     }
     for (const e of store.eventsSince(rv)) if (relevant(e.resource, e.object)) emit(e.type, e.object)

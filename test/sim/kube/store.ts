@@ -37,6 +37,7 @@ type Listener = (event: StoredEvent) => void
  */
 export class ObjectStore {
   private revision = 1000
+  private dropped = 0
   private readonly objects = new Map<string, KubeObject>()
   private readonly history: StoredEvent[] = []
   private readonly listeners = new Set<Listener>()
@@ -47,14 +48,20 @@ export class ObjectStore {
     return this.revision
   }
 
-  /** The oldest resourceVersion a watch can still resume from. */
-  get oldestRevision(): number {
-    return this.history[0]?.rv ?? this.revision
+  /** The newest resourceVersion whose event is no longer kept; a watch must start at or after it. */
+  get droppedThrough(): number {
+    return this.dropped
+  }
+
+  /** Whether every event after `rv` is still in the history. */
+  canResumeFrom(rv: number): boolean {
+    return rv >= this.dropped
   }
 
   /** Drops the event history, so any watch resuming from an older version gets 410. */
   compact(): void {
     this.history.length = 0
+    this.dropped = this.revision
   }
 
   get(resource: string, namespace: string, name: string): KubeObject | undefined {
@@ -114,7 +121,7 @@ export class ObjectStore {
 
   private record(event: StoredEvent): void {
     this.history.push(event)
-    if (this.history.length > this.historyLimit) this.history.shift()
+    if (this.history.length > this.historyLimit) this.dropped = this.history.shift()?.rv ?? this.dropped
     for (const listener of this.listeners) listener(event)
   }
 }
