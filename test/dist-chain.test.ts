@@ -88,6 +88,22 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     assert.ok(artifact && !artifact.zip.includes(secret))
   })
 
+  it("keep-on-failure keeps a failed run's workspace past cleanup and the post step; the sweep removes it later", async () => {
+    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' } })
+    await runActionStep('run-task', { env: job.env, inputs: { command: 'exit 1' } })
+    const cleanup = await runActionStep('cleanup', { env: job.env, inputs: { 'keep-on-failure': 'true' } })
+    assert.match(cleanup.stdout, /Keeping workspace rt-.* for debugging \(keep-on-failure, outcome failed\)/)
+    await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [provision.outputs['workspace-name']])
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    // A later run's cleanup sweeps what is older than a second under the same prefix.
+    await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' } })
+    const sweep = await runActionStep('cleanup', { env: job.env, inputs: { 'sweep-older-than': '1s' } })
+    assert.match(sweep.stdout, /Deleted workspace rt-/)
+    assert.match(sweep.stdout, new RegExp(`Swept 1 stale workspaces: ${provision.outputs['workspace-name']}`))
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
   it('a workspace that goes Failed fails provision at once with its message, and the post step removes it', async () => {
     job.sim.faults.failStart = { message: 'Waiting for workspace deployment', eventReason: 'FailedScheduling', eventMessage: '0/3 nodes are available: 3 Insufficient memory.' }
     // start-timeout is 15 minutes: only reacting to the Failed phase lets this finish.

@@ -28,6 +28,10 @@ export async function cleanupStep(ctx: StepContext, settings: CleanupSettings, s
     reporter.info('No workspace was provisioned in this job: nothing to delete.')
     return { deleted: false, alreadyGone: true, kept: false, swept: [] }
   }
+  if (state.cleanup?.done && !state.cleanup.kept) {
+    reporter.info(`Workspace ${state.workspaceName} was already cleaned up by an earlier step.`)
+    return { deleted: false, alreadyGone: true, kept: false, swept: [] }
+  }
   const started = Date.now()
   const result = await reporter.group(`Clean up workspace ${state.workspaceName}`, async () => {
     const { outcome } = outcomeOf(state)

@@ -1,8 +1,9 @@
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import { Writable } from 'node:stream'
-import { CancelledError, CommandTimeoutError, EvidenceError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { CancelledError, CommandTimeoutError, EvidenceError, ExecStreamError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
+import { formatDuration } from '../../parse.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
 import { createSafeExtractor } from '../../evidence/safe-extract.js'
 import { killCommand, TAR_MISSING_DIR_EXIT, tarCommand, wrapCommand } from '../exec-script.js'
@@ -101,10 +102,10 @@ class CheProvider implements WorkspaceProvider {
       })
       return { exitCode, signal: null, durationMs: Date.now() - started }
     } catch (error) {
-      if (!(error instanceof CancelledError)) throw error
-      await this.kill(target, wrapped.token)
-      if (timeout.signal.aborted && !signal?.aborted) {
-        throw new CommandTimeoutError(`The command ran longer than its timeout (${Math.round(request.timeoutMs / 1000)}s) and was stopped.`)
+      // Closing the stream does not end the remote process: stop it, best effort, on a new stream.
+      if (error instanceof CancelledError || error instanceof ExecStreamError) await this.kill(target, wrapped.token)
+      if (error instanceof CancelledError && timeout.signal.aborted && !signal?.aborted) {
+        throw new CommandTimeoutError(`The command ran longer than its timeout (${formatDuration(request.timeoutMs)}) and was stopped.`)
       }
       throw error
     } finally {

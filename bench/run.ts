@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: speed and memory of the Che provider's hot paths against the
+ * simulated cluster on loopback. Figures are printed, never asserted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { Redactor, redactingStream } from '../src/shared/redact.js'
+import { cheProvider, execText, provisioned, startKubeSim } from '../test/che/fixture.js'
+
+interface Row {
+  readonly name: string
+  readonly value: string
+}
+
+const rows: Row[] = []
+let peakRss = 0
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20)
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now()
+  const value = await fn()
+  return [value, performance.now() - started]
+}
+
+const sim = await startKubeSim({ stepDelayMs: 10 })
+try {
+  const provider = cheProvider(sim)
+
+  const runs = 5
+  let total = 0
+  for (let i = 0; i < runs; i++) {
+    const [handle, ms] = await timed(() => provisioned(provider))
+    total += ms
+    await provider.destroy(handle, 10_000)
+  }
+  rows.push({ name: `provision to ready (sim, 10 ms controller steps, mean of ${runs})`, value: `${(total / runs).toFixed(0)} ms` })
+
+  sim.faults.failStart = { message: 'Waiting for workspace deployment' }
+  const [, failMs] = await timed(() => provisioned(provider, 15 * 60_000).catch(() => undefined))
+  rows.push({ name: 'a Failed start reported (start-timeout 15m)', value: `${failMs.toFixed(0)} ms` })
+
+  const handle = await provisioned(provider)
+  const [, nullMs] = await timed(() => execText(provider, handle, 'true'))
+  rows.push({ name: 'exec round trip of `true`', value: `${nullMs.toFixed(0)} ms` })
+
+  const size = 50 * 1024 * 1024
+  const before = process.memoryUsage().rss
+  peakRss = before
+  let received = 0
+  const counter = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      received += chunk.length
+      cb()
+    },
+  })
+  const [, streamMs] = await timed(() => provider.exec(handle, { command: `head -c ${size} /dev/zero | tr '\\0' a`, cwd: '', env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter }))
+  rows.push({ name: `stream ${mb(size)} of output through exec`, value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak` })
+
+  const redactor = new Redactor()
+  redactor.add('s3cr3t-value-0123456789')
+  const line = `${'x'.repeat(100)} s3cr3t-value-0123456789 ${'y'.repeat(100)}\n`
+  const redacting = redactingStream(redactor, () => undefined)
+  const [, redactMs] = await timed(async () => {
+    for (let i = 0; i < 200_000; i++) redacting.write(line)
+    await new Promise<void>((resolve) => redacting.end(resolve))
+  })
+  rows.push({ name: `redact ${mb(line.length * 200_000)} of output (1 secret)`, value: `${((line.length * 200_000) / 1024 / 1024 / (redactMs / 1000)).toFixed(0)} MiB/s` })
+
+  await execText(provider, handle, 'd="$PROJECTS_ROOT/ev"; mkdir -p "$d"; for i in $(seq 1 200); do head -c 102400 /dev/urandom > "$d/f$i.bin"; done')
+  const local = mkdtempSync(path.join(tmpdir(), 'bench-ev-'))
+  const [result, downloadMs] = await timed(() => provider.download(handle, 'ev', local, { maxBytes: 1024 ** 3 }))
+  rows.push({ name: `download evidence: ${result.files} files, ${mb(result.bytes)} as one tar`, value: `${downloadMs.toFixed(0)} ms` })
+  rmSync(local, { recursive: true, force: true })
+  await provider.destroy(handle, 10_000)
+} finally {
+  clearInterval(sampler)
+  await sim.close()
+}
+
+rows.push({ name: 'peak RSS of the whole benchmark', value: mb(peakRss) })
+const width = Math.max(...rows.map((r) => r.name.length))
+for (const row of rows) console.log(`${row.name.padEnd(width)}  ${row.value}`)
