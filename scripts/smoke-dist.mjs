@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process'
 const checks = [
   { entry: 'dist/cli/index.js', args: ['--help'], env: {}, expect: /Usage: run-task/ , status: 0 },
   { entry: 'dist/provision-workspace/index.js', env: { INPUT_PROVIDER: 'nope' }, expect: /Input 'provider' has the value "nope"/, status: 1 },
+  // Loads the Coder provider (ssh2 and its bundled crypto) as far as the network.
+  { entry: 'dist/provision-workspace/index.js', env: { INPUT_PROVIDER: 'coder', 'INPUT_CODER-URL': 'http://127.0.0.1:9', 'INPUT_CODER-TOKEN': 'x', INPUT_TEMPLATE: 't', RUNNER_TEMP: '/tmp/run-task-smoke' }, expect: /coderd at http:\/\/127\.0\.0\.1:9 could not be reached/, status: 1 },
   { entry: 'dist/run-task/index.js', env: { INPUT_COMMAND: '' }, expect: /Input 'command'/, status: 1 },
   { entry: 'dist/collect-evidence/index.js', env: { 'INPUT_MAX-EVIDENCE-SIZE': 'lots' }, expect: /Input 'max-evidence-size'/, status: 1 },
   { entry: 'dist/cleanup/index.js', env: { 'INPUT_DELETE-TIMEOUT': '10x' }, expect: /Input 'delete-timeout'/, status: 1 },

@@ -1,12 +1,14 @@
 /**
  * `npm start`: the whole provision → run → collect → cleanup chain on one machine,
- * against the embedded simulated Kubernetes cluster with Eclipse Che's DevWorkspace
- * controller. Extra arguments go to the CLI, e.g. `npm start -- --command 'exit 3'`.
+ * against the embedded simulators: first Eclipse Che (a simulated Kubernetes API
+ * with the DevWorkspace controller), then Coder (a simulated coderd whose agents
+ * run SSH servers). Extra arguments go to the CLI, e.g. `npm start -- --command 'exit 3'`.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { main } from '../src/cli/main.js'
+import { startCoderSim } from '../test/sim/coderd/server.js'
 import { startKubeSim } from '../test/sim/kube/server.js'
 
 const DEMO_DEVFILE = `schemaVersion: 2.2.0
@@ -32,16 +34,30 @@ const DEMO_COMMAND = [
   'echo "2 tests passed"',
 ].join(' && ')
 
-const sim = await startKubeSim({ stepDelayMs: 50 })
 const dir = mkdtempSync(path.join(tmpdir(), 'run-task-start-'))
-const kubeconfigFile = path.join(dir, 'kubeconfig')
-writeFileSync(kubeconfigFile, sim.kubeconfig, { mode: 0o600 })
-writeFileSync(path.join(dir, 'devfile.yaml'), DEMO_DEVFILE)
-console.error(`Simulated Kubernetes API with the DevWorkspace controller at ${sim.url}`)
+const env = { ...process.env, RUNNER_TEMP: process.env.RUNNER_TEMP ?? path.resolve('.run-task-start'), RUNNER_TOOL_CACHE: process.env.RUNNER_TOOL_CACHE ?? path.join(dir, 'tools') }
+const extra = process.argv.slice(2)
+const statuses: number[] = []
+
+const kube = await startKubeSim({ stepDelayMs: 50 })
 try {
-  const args = ['all', '--provider', 'che', '--kubeconfig-file', kubeconfigFile, '--namespace', 'demo', '--devfile', path.join(dir, 'devfile.yaml'), '--command', DEMO_COMMAND, ...process.argv.slice(2)]
-  process.exitCode = await main(args, { ...process.env, RUNNER_TEMP: process.env.RUNNER_TEMP ?? path.resolve('.run-task-start') })
-  console.error(`DevWorkspaces left in the cluster: ${sim.devWorkspaces('demo').length}`)
+  const kubeconfigFile = path.join(dir, 'kubeconfig')
+  writeFileSync(kubeconfigFile, kube.kubeconfig, { mode: 0o600 })
+  writeFileSync(path.join(dir, 'devfile.yaml'), DEMO_DEVFILE)
+  console.error(`\n=== Eclipse Che: simulated Kubernetes API with the DevWorkspace controller at ${kube.url}`)
+  statuses.push(await main(['all', '--provider', 'che', '--kubeconfig-file', kubeconfigFile, '--namespace', 'demo', '--devfile', path.join(dir, 'devfile.yaml'), '--command', DEMO_COMMAND, ...extra], env))
+  console.error(`DevWorkspaces left in the cluster: ${kube.devWorkspaces('demo').length}`)
 } finally {
-  await sim.close()
+  await kube.close()
 }
+
+const coder = await startCoderSim({ stepMs: 50 })
+try {
+  console.error(`\n=== Coder: simulated coderd at ${coder.url}`)
+  const args = ['all', '--provider', 'coder', '--coder-url', coder.url, '--template', 'ci-docker', '--parameters', 'repo_url: https://github.com/ameide/example.git', '--command', DEMO_COMMAND, ...extra]
+  statuses.push(await main(args, { ...env, RUN_TASK_CODER_TOKEN: coder.token }))
+  console.error(`Coder workspaces left: ${coder.workspaces().length}`)
+} finally {
+  await coder.close()
+}
+process.exitCode = Math.max(...statuses)

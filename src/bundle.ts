@@ -3,6 +3,8 @@
  * lines that import its run function from here, so the 6 MB of dependencies
  * (mostly @kubernetes/client-node's generated API) ship once, not five times.
  */
+import './esm-globals.js'
+
 export { run as provisionWorkspace } from './actions/provision-workspace/main.js'
 export { run as runTask } from './actions/run-task/main.js'
 export { run as collectEvidence } from './actions/collect-evidence/main.js'

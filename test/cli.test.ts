@@ -75,15 +75,18 @@ describe('the run-task CLI bundle', () => {
 })
 
 describe('npm start', () => {
-  it('runs the whole chain on the embedded simulator and says where the evidence went', async () => {
+  it('runs the whole chain on the embedded Che and Coder simulators and says where the evidence went', async () => {
     const temp = mkdtempSync(path.join(tmpdir(), 'start-'))
     try {
       const result = await run(['--import', 'tsx', 'scripts/start.ts'], { RUNNER_TEMP: temp })
       assert.equal(result.code, 0, result.stderr)
-      assert.match(result.stderr, /Passed/)
-      assert.match(result.stderr, /\*\*Tests:\*\* 2 total, 2 passed/)
-      assert.match(result.stderr, new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`))
+      assert.equal(result.stderr.match(/### ✅ Passed/g)?.length, 2, 'both providers passed')
+      assert.equal(result.stderr.match(/\*\*Tests:\*\* 2 total, 2 passed/g)?.length, 2)
+      assert.equal(result.stderr.match(new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`, 'g'))?.length, 2)
+      assert.match(result.stderr, /\*\*che\*\* workspace/)
+      assert.match(result.stderr, /\*\*coder\*\* workspace/)
       assert.match(result.stderr, /DevWorkspaces left in the cluster: 0/)
+      assert.match(result.stderr, /Coder workspaces left: 0/)
     } finally {
       rmSync(temp, { recursive: true, force: true })
     }

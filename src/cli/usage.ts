@@ -1,11 +1,13 @@
 export const USAGE = `Usage: run-task [all|provision|run|collect|cleanup] [--input-name value ...]
 
-Runs one command in a throw-away Eclipse Che workspace: provision, run, collect
+Runs one command in a throw-away Coder or Eclipse Che workspace: provision, run, collect
 evidence, clean up. Every input of the GitHub Actions is a flag of the same name,
 or an environment variable RUN_TASK_<INPUT_NAME> (for example RUN_TASK_NAMESPACE).
 
   run-task --provider che --kubeconfig-file ~/.kube/config --namespace ci \\
            --devfile devfile.yaml --command 'ameide test'
+  RUN_TASK_CODER_TOKEN=... run-task --provider coder --coder-url https://coder.example.com \\
+           --template ci-docker --parameters 'cpu: 4' --command 'ameide test'
 
 Commands:
   all        (default) the whole chain; cleanup always runs

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream'
 import type { RunIdentity } from './identity.js'
 
 /** The providers the toolkit can run a workspace on. */
-export const PROVIDER_NAMES = ['che'] as const
+export const PROVIDER_NAMES = ['che', 'coder'] as const
 export type ProviderName = (typeof PROVIDER_NAMES)[number]
 
 /**

@@ -34,6 +34,16 @@ export interface ProviderConnection {
   readonly kubeconfigFile: string
   /** What the workspace was made from (devfile path, `inline`, or a template), for meta.json. */
   readonly source: string
+  /** Coder: the deployment and how to reach the agent; the token and key live in 0600 files. */
+  readonly coder?: {
+    readonly url: string
+    readonly tokenFile: string
+    readonly organization: string
+    readonly agent: string
+    readonly sshTunnelCommand: string
+    readonly sshUser: string
+    readonly sshKeyFile: string
+  }
 }
 
 /** What the run step recorded about the command. */

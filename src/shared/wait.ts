@@ -23,6 +23,8 @@ export interface RetryPolicy {
   readonly maxDelayMs: number
 }
 
+const MAX_RETRY_AFTER_MS = 120_000
+
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 }
 
 /**
@@ -44,8 +46,9 @@ export async function withRetry<T>(
     } catch (error) {
       if (attempt >= options.policy.attempts || !options.isRetryable(error) || options.signal?.aborted) throw error
       const backoff = Math.min(options.policy.maxDelayMs, options.policy.baseDelayMs * 2 ** (attempt - 1))
-      const delay = options.retryAfterMs?.(error) ?? Math.random() * backoff
-      await sleep(Math.min(delay, options.policy.maxDelayMs), options.signal)
+      // A server's Retry-After is honoured as given, up to two minutes.
+      const retryAfter = options.retryAfterMs?.(error)
+      await sleep(retryAfter === undefined ? Math.random() * backoff : Math.min(retryAfter, MAX_RETRY_AFTER_MS), options.signal)
     }
   }
 }

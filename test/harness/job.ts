@@ -70,8 +70,13 @@ export interface ChainResult {
   readonly post: StepResult
 }
 
-export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}): Promise<ChainResult> {
-  const provision = await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' } })
+/** The provision inputs of a job on the simulated Che cluster. */
+export function cheInputs(job: Job): Record<string, string> {
+  return { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' }
+}
+
+export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}, provisionInputs: Record<string, string> = cheInputs(job)): Promise<ChainResult> {
+  const provision = await runActionStep('provision-workspace', { env: job.env, inputs: provisionInputs })
   const run = await runActionStep('run-task', { env: job.env, inputs: { command, ...runInputs } })
   const collect = await runActionStep('collect-evidence', { env: job.env })
   const cleanup = await runActionStep('cleanup', { env: job.env })

@@ -21,8 +21,8 @@ const inputError = (input: string, pattern: RegExp) => (e: unknown) => e instanc
 describe('provision settings', () => {
   it('fills defaults: the repository devfile, the context namespace, ephemeral storage, 15m', () => {
     const s = provision({})
-    assert.equal(s.che.namespace, 'from-context')
-    assert.equal(s.che.source?.storageType, 'ephemeral')
+    assert.equal(s.che?.namespace, 'from-context')
+    assert.equal(s.che?.source?.storageType, 'ephemeral')
     assert.equal(s.startTimeoutMs, 15 * 60_000)
     assert.equal(s.workspaceNamePrefix, 'rt')
     assert.equal(s.source, path.join(repo, 'devfile.yaml'))

@@ -7,6 +7,8 @@ import { type InputReader, inputOr } from '../inputs.js'
 import { parseDuration, parseEnum } from '../parse.js'
 import { PROVIDER_NAMES, type ProviderName } from '../provider.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
+import { getCoderSettings } from './coder-inputs.js'
+import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import { buildDevWorkspace, containerComponents, type Devfile, loadDevfile, parseTemplateRef, STORAGE_TYPES, type TemplateRef } from '../providers/che/devworkspace.js'
 
 /** Validated inputs of the provision step. */
@@ -14,7 +16,10 @@ export interface ProvisionSettings {
   readonly provider: ProviderName
   /** Why this provider: recorded in meta.json for audit. */
   readonly providerReason: string
-  readonly che: CheSettings
+  /** Set when provider is che. */
+  readonly che?: CheSettings
+  /** Set when provider is coder. */
+  readonly coder?: CoderSettings
   /** What the workspace is made from, for messages and meta.json. */
   readonly source: string
   readonly workspaceNamePrefix: string
@@ -32,13 +37,15 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
     throw new InputError('workspace-name-prefix', workspaceNamePrefix, 'a lowercase DNS label of 1 to 20 characters that starts with a letter')
   }
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
-  const che = getCheSettings(read, env, cwd)
-  const source = che.source?.devfile?.origin ?? `template ${formatRef(che.source?.template)}`
+  const che = provider === 'che' ? getCheSettings(read, env, cwd) : undefined
+  const coder = provider === 'coder' ? getCoderSettings(read) : undefined
+  const source = coder ? `template ${coder.template}${coder.templateVersion ? `@${coder.templateVersion}` : ''}` : (che?.source?.devfile?.origin ?? `template ${formatRef(che?.source?.template)}`)
   const who = env.GITHUB_ACTOR ? `@${env.GITHUB_ACTOR} in workflow '${env.GITHUB_WORKFLOW ?? ''}'` : 'the local caller'
   return {
     provider,
     providerReason: inputOr(read, 'provider-reason', `the 'provider' input, set by ${who}`),
-    che,
+    ...(che ? { che } : {}),
+    ...(coder ? { coder } : {}),
     source,
     workspaceNamePrefix,
     startTimeoutMs,

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import type { EvidenceMeta } from '../evidence/meta.js'
 import { outcomeOf } from '../evidence/meta.js'
-import { providerForConnection } from '../provider-factory.js'
+import { credentialFiles, providerForConnection } from '../provider-factory.js'
 import type { CleanupSettings } from '../settings/cleanup-settings.js'
 import { recordTiming, type RunState, type StateStore } from '../state.js'
 import { writeMeta } from './collect-step.js'
@@ -80,7 +80,7 @@ function addCleanupTiming(state: RunState): void {
 }
 
 function forgetCredentials(state: RunState): void {
-  if (state.connection.kubeconfigFile) rmSync(state.connection.kubeconfigFile, { force: true })
+  for (const file of credentialFiles(state.connection)) rmSync(file, { force: true })
 }
 
 /** The state for cleanup and the post step: the named or current workspace, if any. */

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { workspaceName } from '../identity.js'
-import { providerForProvision } from '../provider-factory.js'
+import { formatDuration } from '../parse.js'
+import { connectionFor, providerForProvision, provisionSecrets } from '../provider-factory.js'
 import type { WorkspaceHandle } from '../provider.js'
 import type { ProvisionSettings } from '../settings/provision-settings.js'
 import { recordTiming, type RunState } from '../state.js'
@@ -12,14 +13,13 @@ import { logDiagnostics, recordError, type StepContext } from './step-context.js
  */
 export async function provisionStep(ctx: StepContext, settings: ProvisionSettings): Promise<RunState> {
   const { reporter, store } = ctx
-  if (settings.che.kubeconfig) reporter.setSecret(settings.che.kubeconfig)
+  for (const secret of provisionSecrets(settings)) reporter.setSecret(secret)
   const name = workspaceName(settings.workspaceNamePrefix, settings.identity)
-  const kubeconfigFile = settings.che.kubeconfig ? store.saveCredential(name, 'kubeconfig', settings.che.kubeconfig) : ''
   const state: RunState = {
     version: 1,
     workspaceName: name,
     identity: settings.identity,
-    connection: { provider: settings.provider, reason: settings.providerReason, namespace: settings.che.namespace, kubeconfigFile, source: settings.source },
+    connection: connectionFor(settings, store, name),
     evidenceDir: path.join(store.workspaceDir(name), 'evidence'),
     timings: {},
   }
@@ -29,11 +29,11 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
   reporter.setOutput('evidence-dir', state.evidenceDir)
 
   const started = Date.now()
-  const provider = providerForProvision(settings.che)
+  const provider = providerForProvision(settings)
   try {
     const handle = await reporter.group(`Provision ${settings.provider} workspace ${name}`, async () => {
       reporter.info(`Provider: ${settings.provider} (${settings.providerReason})`)
-      reporter.info(`Source: ${settings.source}; namespace ${settings.che.namespace}; start timeout ${Math.round(settings.startTimeoutMs / 1000)}s`)
+      reporter.info(`Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`)
       await provider.checkPermissions(ctx.signal)
       return provider.provision(
         {
@@ -43,7 +43,7 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
           onCreated: (created: WorkspaceHandle) => {
             state.handle = created
             store.save(state)
-            reporter.info(`Created DevWorkspace ${created.scope}/${created.name}; waiting for it to be ready`)
+            reporter.info(`Created workspace ${created.scope}/${created.name}; waiting for it to be ready`)
           },
           onProgress: (status) => reporter.info(status),
         },

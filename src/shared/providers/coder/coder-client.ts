@@ -1,0 +1,79 @@
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from '../../wait.js'
+import { CoderHttpError, isRetryableCoderError, normalizeCoderError } from './coder-errors.js'
+import type { CoderResponse } from './coder-types.js'
+
+/** The fetch the client uses; tests and callers inject their own. */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
+
+/** A thin coderd REST client: one place sets the token, retries, and normalises errors. */
+export interface CoderClient {
+  /** The deployment's URL, without a trailing slash. */
+  readonly url: string
+  request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, doing: string, body?: unknown, signal?: AbortSignal): Promise<T>
+  /** Opens a streaming GET (the SSE watch); the caller reads and closes the body. */
+  stream(path: string, signal: AbortSignal): Promise<Response>
+  /** Downloads a file from the deployment, for the matching `coder` CLI. */
+  download(path: string, doing: string): Promise<ArrayBuffer>
+}
+
+export interface CoderClientOptions {
+  readonly url: string
+  readonly token: string
+  readonly fetch?: FetchLike
+  readonly retry?: RetryPolicy
+}
+
+export function createCoderClient(options: CoderClientOptions): CoderClient {
+  const url = options.url.replace(/\/+$/, '')
+  const fetchFn = options.fetch ?? ((input, init) => fetch(input, init))
+  const retry = options.retry ?? DEFAULT_RETRY
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({ 'Coder-Session-Token': options.token, Accept: 'application/json', ...extra })
+
+  const send = async (method: string, path: string, doing: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> => {
+    try {
+      return await withRetry(
+        async () => {
+          const init: RequestInit = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) }
+          const res = await fetchFn(`${url}${path}`, init)
+          if (!res.ok) throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
+          return res
+        },
+        { policy: retry, isRetryable: isRetryableCoderError, retryAfterMs: (e) => (e instanceof CoderHttpError ? e.retryAfterMs : undefined), signal },
+      )
+    } catch (error) {
+      throw normalizeCoderError(error, doing, url)
+    }
+  }
+
+  return {
+    url,
+    async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, doing: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+      const res = await send(method, `/api/v2${path}`, doing, body, signal)
+      const text = await res.text()
+      return (text ? JSON.parse(text) : undefined) as T
+    },
+    async stream(path: string, signal: AbortSignal): Promise<Response> {
+      const res = await fetchFn(`${url}/api/v2${path}`, { headers: headers({ Accept: 'text/event-stream' }), signal })
+      if (!res.ok) throw normalizeCoderError(new CoderHttpError(res.status, await readError(res), retryAfter(res)), `watching ${path}`, url)
+      return res
+    },
+    async download(path: string, doing: string): Promise<ArrayBuffer> {
+      return (await send('GET', path, doing, undefined, undefined)).arrayBuffer()
+    },
+  }
+}
+
+async function readError(res: Response): Promise<CoderResponse | undefined> {
+  const text = await res.text().catch(() => '')
+  try {
+    const parsed = JSON.parse(text) as CoderResponse
+    return typeof parsed.message === 'string' ? parsed : { message: text.slice(0, 500) }
+  } catch {
+    return text.trim() ? { message: text.trim().slice(0, 500) } : undefined
+  }
+}
+
+function retryAfter(res: Response): number | undefined {
+  const seconds = Number(res.headers.get('retry-after'))
+  return res.headers.has('retry-after') && Number.isFinite(seconds) ? seconds * 1000 : undefined
+}

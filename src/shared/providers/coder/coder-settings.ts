@@ -1,0 +1,23 @@
+/** Validated Coder settings. */
+export interface CoderSettings {
+  readonly url: string
+  /** The session token. Never logged; masked as soon as it is read. */
+  readonly token: string
+  readonly organization: string
+  readonly template: string
+  /** A template version name; empty uses the template's active version. */
+  readonly templateVersion: string
+  /** Rich parameter values by name, as strings (lists as JSON arrays). */
+  readonly parameters: ReadonlyMap<string, string>
+  /** The agent to run in; empty means the workspace's only agent. */
+  readonly agent: string
+  /** Autostop safety net, in ms. */
+  readonly ttlMs: number
+  /** Command whose stdin/stdout is the SSH connection; `{workspace}` becomes owner/name.agent. */
+  readonly sshTunnelCommand: string
+  readonly sshUser: string
+  /** A private key for SSH servers that need one (the Coder tunnel does not). Secret. */
+  readonly sshPrivateKey: string
+}
+
+export const DEFAULT_TUNNEL_COMMAND = 'coder ssh --stdio {workspace}'

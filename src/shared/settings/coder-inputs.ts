@@ -1,0 +1,41 @@
+import { InputError } from '../errors.js'
+import { type InputReader, inputOr } from '../inputs.js'
+import { parseDuration } from '../parse.js'
+import { parseParameters } from '../providers/coder/coder-parameters.js'
+import { type CoderSettings, DEFAULT_TUNNEL_COMMAND } from '../providers/coder/coder-settings.js'
+
+const MINUTE = 60_000
+const THIRTY_DAYS = 30 * 24 * 60 * MINUTE
+
+/** Reads and checks the Coder inputs. */
+export function getCoderSettings(read: InputReader): CoderSettings {
+  const url = read('coder-url').trim()
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new InputError('coder-url', url, 'the URL of the Coder deployment, such as https://coder.example.com')
+  const token = read('coder-token').trim()
+  if (!token) throw new InputError('coder-token', '', 'a Coder session token (coder tokens create)')
+  const template = read('template').trim()
+  if (!template) throw new InputError('template', '', 'the name of the Coder template to create the workspace from')
+  const ttlMs = parseDuration('ttl', inputOr(read, 'ttl', '2h'))
+  if (ttlMs < MINUTE || ttlMs > THIRTY_DAYS) throw new InputError('ttl', read('ttl'), 'a duration from 1m to 30 days (coderd rejects anything else)')
+  const agent = read('agent').trim()
+  if (agent && !/^[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?$/.test(agent)) throw new InputError('agent', agent, 'an agent name')
+  return {
+    url: url.replace(/\/+$/, ''),
+    token,
+    organization: inputOr(read, 'coder-organization', 'default'),
+    template,
+    templateVersion: read('template-version').trim(),
+    parameters: parseParameters(read('parameters')),
+    agent,
+    ttlMs,
+    sshTunnelCommand: inputOr(read, 'ssh-tunnel-command', DEFAULT_TUNNEL_COMMAND),
+    sshUser: inputOr(read, 'ssh-user', 'coder'),
+    sshPrivateKey: read('ssh-private-key'),
+  }
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, afterEach, before, describe, it } from 'node:test'
+import { ExecStreamError, InputError, ProviderUnavailableError, WorkspaceStartError } from '../../src/shared/errors.js'
+import { closedPort } from '../harness/ports.js'
+import { noCoderFaults } from '../sim/coderd/faults.js'
+import { execText } from '../che/fixture.js'
+import { type CoderSim, coderProvider, provisioned, startCoderSim } from './fixture.js'
+
+describe('Coder provider against the simulated coderd', () => {
+  let sim: CoderSim
+  before(async () => {
+    sim = await startCoderSim({ stepMs: 5 })
+  })
+  afterEach(() => Object.assign(sim.faults, noCoderFaults()))
+  after(async () => sim.close())
+
+  it('creates from the template with parameters and ttl_ms, waits for a ready agent, and deletes', async () => {
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    assert.equal(handle.target, 'main')
+    assert.equal(handle.scope, 'ci-bot')
+    const created = [...sim.engine.workspaces.values()].find((w) => w.name === handle.name)
+    assert.equal(created?.ttl_ms, 2 * 3_600_000)
+    assert.deepEqual(created?.parameters, [{ name: 'repo_url', value: 'https://example.com/app.git' }])
+    assert.ok(sim.requests.some((r) => r === `GET /api/v2/workspaces/${handle.id}/watch`), 'the build was followed through the SSE watch')
+    assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: false })
+    assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: true })
+    assert.deepEqual(sim.workspaces(), [])
+  })
+
+  it('checks parameters before creating anything and lists every problem', async () => {
+    const provider = coderProvider(sim, { parameters: new Map([['region', 'mars'], ['cpu', '99'], ['colour', 'red']]) })
+    const before = sim.requests.length
+    await assert.rejects(provisioned(provider), (e: unknown) => {
+      assert.ok(e instanceof InputError)
+      assert.match(e.message, /Input 'parameters'/)
+      for (const part of [/unknown parameter 'colour'/, /required parameter 'repo_url' is missing/, /'region' = "mars": expected one of eu, us/, /'cpu' = "99": expected at most 8/]) assert.match(e.message, part)
+      return true
+    })
+    assert.ok(!sim.requests.slice(before).some((r) => r.startsWith('POST')), 'no create request was sent')
+  })
+
+  it('reports an unknown template as bad input', async () => {
+    await assert.rejects(provisioned(coderProvider(sim, { template: 'nope' })), (e: unknown) => e instanceof InputError && /Input 'template' has the value "nope"/.test(e.message))
+  })
+
+  it('fails fast on an unreachable URL, naming it', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`
+    await assert.rejects(provisioned(coderProvider(sim, { url })), (e: unknown) => e instanceof ProviderUnavailableError && e.message.includes(`coderd at ${url} could not be reached (ECONNREFUSED)`))
+  })
+
+  it('ends the wait at once on a failed build, with the tail of the build logs', async () => {
+    sim.faults.buildFails = { error: 'terraform apply failed: exit status 1', logs: ['Error: creating container: image "nope" not found'] }
+    await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), (e: unknown) => {
+      assert.ok(e instanceof WorkspaceStartError)
+      assert.match(e.message, /the start build failed: terraform apply failed: exit status 1/)
+      assert.ok(e.diagnostics.some((l) => l.includes('[error] Starting workspace: Error: creating container: image "nope" not found')))
+      return true
+    })
+  })
+
+  it('reports a build that is pending with no matching provisioner', async () => {
+    sim.faults.noProvisioner = true
+    await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), /build is pending and no provisioner matches its tags/)
+  })
+
+  it('reports an agent that never connects', async () => {
+    sim.faults.agentNeverConnects = true
+    await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), /agent main never connected \(see https:\/\/coder\.com\/docs/)
+  })
+
+  it('accepts an agent whose startup script failed (start_error), as coder ssh does', async () => {
+    sim.faults.agentStartError = true
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    assert.equal((await execText(provider, handle, 'echo usable')).stdout, 'usable\n')
+    await provider.destroy(handle, 5_000)
+  })
+
+  it('retries 429 (honouring Retry-After) and 5xx', async () => {
+    sim.faults.rateLimited = 1
+    sim.faults.serverErrors = 2
+    const started = Date.now()
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    assert.ok(Date.now() - started >= 900, 'waited for Retry-After: 1')
+    await provider.destroy(handle, 5_000)
+  })
+
+  it('falls back to polling when the watch stream is not available', async () => {
+    sim.faults.watchUnavailable = true
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    assert.ok(sim.requests.filter((r) => r === `GET /api/v2/workspaces/${handle.id}`).length > 0)
+    await provider.destroy(handle, 5_000)
+  })
+
+  it('deletes a workspace whose start build is still running (409 → cancel → delete)', async () => {
+    sim.faults.slowStartMs = 2_000
+    const provider = coderProvider(sim)
+    let created: { id: string; name: string } | undefined
+    const start = provider.provision({ name: `rt-busy-${process.pid}`, identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' }, startTimeoutMs: 10_000, onCreated: (h) => void (created = h) }).catch(() => undefined)
+    while (!created) await new Promise((r) => setTimeout(r, 5))
+    const workspace = sim.engine.workspaces.get(created.id)
+    assert.ok(workspace)
+    const handle = { provider: 'coder' as const, name: created.name, id: created.id, scope: 'ci-bot', target: '', createdAt: '' }
+    assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: false })
+    assert.ok(sim.requests.some((r) => /^PATCH \/api\/v2\/workspacebuilds\/.*\/cancel$/.test(r)) || workspace.builds.length >= 2)
+    await start
+    assert.deepEqual(sim.workspaces().filter((n) => n === handle.name), [])
+  })
+
+  describe('exec over SSH through the coder CLI tunnel', () => {
+    let provider: ReturnType<typeof coderProvider>
+    let handle: Awaited<ReturnType<typeof provisioned>>
+    before(async () => {
+      provider = coderProvider(sim)
+      handle = await provisioned(provider)
+    })
+    after(async () => provider.destroy(handle, 5_000))
+
+    it('keeps stdout and stderr apart and propagates the exit code, with the CLI fetched from the deployment', async () => {
+      const result = await execText(provider, handle, 'echo out; echo err >&2; exit 3')
+      assert.deepEqual([result.exitCode, result.stdout, result.stderr], [3, 'out\n', 'err\n'])
+      assert.ok(sim.requests.some((r) => r.startsWith('GET /bin/coder-linux-')), 'the matching coder CLI was downloaded')
+    })
+
+    it('passes secrets on stdin, never on the command line', async () => {
+      const result = await execText(provider, handle, 'printf %s "$TOKEN"; ps -eo args 2>/dev/null | grep -c "s3cr3t-on-cmdline" || true', { env: { TOKEN: 's3cr3t-on-cmdline' } })
+      assert.match(result.stdout, /^s3cr3t-on-cmdline/)
+    })
+
+    it('reports a dropped connection as an ExecStreamError', async () => {
+      sim.faults.sshDropOnOutput = 'CUT-HERE'
+      await assert.rejects(execText(provider, handle, 'echo CUT-HERE; sleep 2'), ExecStreamError)
+    })
+
+    it('keeps the home folder across stop and start, and downloads evidence as one tar', async () => {
+      await execText(provider, handle, 'mkdir -p ev/junit && echo "<testsuite/>" > ev/junit/a.xml && echo kept > marker')
+      await provider.stop(handle, 5_000)
+      handle = await provider.start(handle, 5_000)
+      assert.equal((await execText(provider, handle, 'cat marker')).stdout, 'kept\n')
+      const local = mkdtempSync(path.join(tmpdir(), 'coder-ev-'))
+      try {
+        const result = await provider.download(handle, 'ev', local, { maxBytes: 1_000_000 })
+        assert.deepEqual([result.found, result.files], [true, 1])
+        assert.equal(readFileSync(path.join(local, 'junit', 'a.xml'), 'utf8'), '<testsuite/>\n')
+      } finally {
+        rmSync(local, { recursive: true, force: true })
+      }
+    })
+  })
+
+  it('sweeps its own stale workspaces by name prefix', async () => {
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    await new Promise((r) => setTimeout(r, 20))
+    const swept = await provider.sweep({ namePrefix: 'rt', olderThanMs: 1 })
+    assert.ok(swept.includes(handle.name))
+    assert.deepEqual(sim.workspaces().filter((n) => n.startsWith('rt-')), [])
+  })
+})
+

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import type { WorkspaceHandle, WorkspaceProvider } from '../../src/shared/provider.js'
+import { createCoderClient } from '../../src/shared/providers/coder/coder-client.js'
+import { createCoderProvider } from '../../src/shared/providers/coder/coder-provider.js'
+import { openSsh, type SshConnection, type SshTarget } from '../../src/shared/providers/ssh-connection.js'
+import { execText, sink } from '../che/fixture.js'
+import { ROOT } from '../harness/action-runner.js'
+import { closedPort as freePort } from '../harness/ports.js'
+
+const SSHD = '/usr/sbin/sshd'
+
+// The same SSH exec path the Coder provider uses, against a real OpenSSH server on
+// loopback (installed by scripts/setup.sh), reached through a tunnel command.
+describe('SSH exec against a real OpenSSH sshd', () => {
+  let dir: string
+  let sshd: ChildProcess
+  let target: SshTarget
+  let provider: WorkspaceProvider
+  const handle: WorkspaceHandle = { provider: 'coder', name: 'sshd', id: 'sshd', scope: 'local', target: 'main', createdAt: '' }
+
+  before(async () => {
+    assert.ok(existsSync(SSHD), `${SSHD} is missing: run scripts/setup.sh (it installs openssh-server)`)
+    dir = mkdtempSync(path.join(tmpdir(), 'sshd-'))
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')])
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'user_key')])
+    writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'user_key.pub')))
+    const port = await freePort()
+    writeFileSync(
+      path.join(dir, 'sshd_config'),
+      [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host_key`, 'PidFile none', `AuthorizedKeysFile ${dir}/authorized_keys`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', ''].join('\n'),
+    )
+    if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
+    sshd = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    await waitForPort(port)
+    const privateKey = readFileSync(path.join(dir, 'user_key'), 'utf8')
+    const tunnelCommand = `${process.execPath} ${path.join(ROOT, 'test/harness/tcp-tunnel.mjs')} 127.0.0.1 ${port}`
+    target = { tunnelCommand, tunnelEnv: process.env, username: userInfo().username, privateKey, readyTimeoutMs: 10_000 }
+    provider = createCoderProvider(
+      { url: 'http://127.0.0.1:1', token: 'unused', organization: 'default', template: '', templateVersion: '', parameters: new Map(), agent: '', ttlMs: 0, sshTunnelCommand: tunnelCommand, sshUser: userInfo().username, sshPrivateKey: privateKey },
+      { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) },
+    )
+  })
+  after(() => {
+    sshd?.kill()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  const raw = async (command: string, stdin?: string) => {
+    const ssh: SshConnection = await openSsh(target)
+    const out = sink()
+    const err = sink()
+    try {
+      const status = await ssh.exec(command, { stdout: out.stream, stderr: err.stream, ...(stdin === undefined ? {} : { stdin }) })
+      return { ...status, stdout: out.text(), stderr: err.text() }
+    } finally {
+      ssh.close()
+    }
+  }
+
+  it('propagates exit codes 0, 3 and 255', async () => {
+    for (const code of [0, 3, 255]) assert.equal((await execText(provider, handle, `exit ${code}`, { cwd: dir })).exitCode, code)
+  })
+
+  it('propagates an exit signal', async () => {
+    const result = await raw('kill -TERM $$')
+    assert.deepEqual([result.code, result.signal], [null, 'SIGTERM'])
+  })
+
+  it('keeps stdout and stderr apart (no PTY)', async () => {
+    const result = await execText(provider, handle, 'echo to-out; echo to-err >&2', { cwd: dir })
+    assert.deepEqual([result.stdout, result.stderr], ['to-out\n', 'to-err\n'])
+  })
+
+  it('gives stdin a real end-of-file', async () => {
+    assert.equal((await raw('wc -c', 'hello')).stdout.trim(), '5')
+  })
+
+  it('passes secret environment through stdin, which OpenSSH would refuse as session env', async () => {
+    assert.equal((await execText(provider, handle, 'printf %s "$SECRET"', { cwd: dir, env: { SECRET: 'a b\nc' } })).stdout, 'a b\nc')
+  })
+
+  it('streams 50 MB of output', async () => {
+    let bytes = 0
+    const counter = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        bytes += chunk.length
+        cb()
+      },
+    })
+    const result = await provider.exec(handle, { command: 'head -c 52428800 /dev/zero', cwd: dir, env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter })
+    assert.deepEqual([result.exitCode, bytes], [0, 52_428_800])
+  })
+
+  it('downloads the evidence directory as one tar', async () => {
+    const evidence = path.join(dir, 'evidence')
+    await execText(provider, handle, `mkdir -p "${evidence}/junit" && echo "<testsuite/>" > "${evidence}/junit/a.xml" && ln -s /etc/passwd "${evidence}/passwd"`, { cwd: dir })
+    const local = path.join(dir, 'local')
+    const result = await provider.download(handle, evidence, local, { maxBytes: 1_000_000 })
+    assert.deepEqual([result.found, result.files, result.skipped], [true, 1, ['passwd: a symlink to /etc/passwd is not copied']])
+    assert.equal(readFileSync(path.join(local, 'junit', 'a.xml'), 'utf8'), '<testsuite/>\n')
+  })
+})
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => (socket.destroy(), resolve(true)))
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`sshd did not listen on ${port}`)
+}

@@ -1,0 +1,80 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import ssh2 from 'ssh2'
+
+// ssh2 is CommonJS without named-export hints.
+const { Server, utils } = ssh2
+
+const HOST_KEY = utils.generateKeyPairSync('ed25519').private
+
+/**
+ * The SSH server a workspace agent runs (the Coder tunnel delivers connections to
+ * it): any authentication is accepted, as the tunnel already authenticated the
+ * user. Exec requests run `sh -c <command>` in the workspace folder with no PTY;
+ * the exit code or signal is sent back as SSH exit-status / exit-signal.
+ */
+export class AgentSshServer {
+  private readonly server: InstanceType<typeof Server>
+  private readonly children = new Set<ChildProcess>()
+  port = 0
+
+  constructor(
+    private readonly home: string,
+    private readonly env: Record<string, string>,
+    /** Cuts the connection (no exit status) once a command's output contains this marker. */
+    private readonly dropMarker: () => string | undefined,
+  ) {
+    this.server = new Server({ hostKeys: [HOST_KEY] }, (client) => {
+      client.on('authentication', (ctx) => ctx.accept())
+      client.on('error', () => undefined)
+      client.on('session', (acceptSession) => {
+        const session = acceptSession()
+        session.on('env', (accept) => accept?.())
+        session.on('exec', (accept, _reject, info) => {
+          const channel = accept()
+          const child = spawn('/bin/sh', ['-c', info.command], { cwd: this.home, env: { ...this.env, HOME: this.home }, stdio: ['pipe', 'pipe', 'pipe'] })
+          this.children.add(child)
+          let dropped = false
+          const forward = (target: { write(d: Buffer): unknown }) => (data: Buffer) => {
+            if (dropped) return
+            target.write(data)
+            const marker = this.dropMarker()
+            if (marker && data.includes(marker)) {
+              dropped = true
+              client.end()
+            }
+          }
+          child.stdout.on('data', forward(channel))
+          child.stderr.on('data', forward(channel.stderr))
+          child.stdin.on('error', () => undefined)
+          channel.on('data', (d: Buffer) => child.stdin.write(d))
+          channel.on('eof', () => child.stdin.end())
+          channel.on('error', () => undefined)
+          child.on('close', (code, signal) => {
+            this.children.delete(child)
+            if (dropped) return
+            if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '')
+            else channel.exit(code ?? 0)
+            channel.end()
+          })
+          child.on('error', (error) => {
+            channel.stderr.write(`sh: ${error.message}\n`)
+            channel.exit(127)
+            channel.end()
+          })
+        })
+      })
+    })
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
+    this.port = (this.server.address() as AddressInfo).port
+    return this.port
+  }
+
+  close(): void {
+    for (const child of this.children) child.kill('SIGKILL')
+    this.server.close()
+  }
+}

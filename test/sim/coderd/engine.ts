@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { mkdirSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { AgentSshServer } from './agent-ssh.js'
+import type { CoderFaults } from './faults.js'
+
+export interface SimTemplate {
+  id: string
+  name: string
+  organization_id: string
+  active_version_id: string
+  parameters: Record<string, unknown>[]
+}
+
+export interface SimAgent {
+  id: string
+  name: string
+  status: 'connecting' | 'connected' | 'disconnected' | 'timeout'
+  lifecycle_state: string
+  ssh?: AgentSshServer
+}
+
+export interface SimBuild {
+  id: string
+  build_number: number
+  transition: 'start' | 'stop' | 'delete'
+  job: { id: string; status: string; error?: string; created_at: string; queue_position: number }
+  logs: { id: number; created_at: string; log_source: string; log_level: string; stage: string; output: string }[]
+  created_at: string
+  noProvisioner: boolean
+}
+
+export interface SimWorkspace {
+  id: string
+  name: string
+  owner_id: string
+  owner_name: string
+  organization_id: string
+  template: SimTemplate
+  created_at: string
+  ttl_ms: number | null
+  parameters: { name: string; value: string }[]
+  builds: SimBuild[]
+  agent: SimAgent
+  deleted: boolean
+}
+
+let logId = 0
+
+/**
+ * Workspaces and their builds, moved along by timers the way provisioner daemons
+ * and agents move them: a build's job goes pending → running → succeeded (or
+ * failed), the agent connects and its lifecycle reaches ready, and a stop or
+ * delete build takes the agent down. Every change is emitted for the SSE watch.
+ */
+export class WorkspaceEngine extends EventEmitter {
+  readonly workspaces = new Map<string, SimWorkspace>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+
+  constructor(
+    private readonly root: string,
+    private readonly faults: CoderFaults,
+    private readonly stepMs: number,
+  ) {
+    super()
+  }
+
+  home(w: SimWorkspace): string {
+    return path.join(this.root, w.owner_name, w.name)
+  }
+
+  create(owner: { id: string; username: string }, template: SimTemplate, name: string, ttlMs: number | null, parameters: { name: string; value: string }[]): SimWorkspace {
+    const w: SimWorkspace = {
+      id: randomUUID(),
+      name,
+      owner_id: owner.id,
+      owner_name: owner.username,
+      organization_id: template.organization_id,
+      template,
+      created_at: new Date().toISOString(),
+      ttl_ms: ttlMs,
+      parameters,
+      builds: [],
+      agent: { id: randomUUID(), name: 'main', status: 'connecting', lifecycle_state: 'created' },
+      deleted: false,
+    }
+    this.workspaces.set(w.id, w)
+    mkdirSync(this.home(w), { recursive: true })
+    this.build(w, 'start')
+    return w
+  }
+
+  latest(w: SimWorkspace): SimBuild {
+    return w.builds[w.builds.length - 1] as SimBuild
+  }
+
+  activeBuild(w: SimWorkspace): boolean {
+    return ['pending', 'running', 'canceling'].includes(this.latest(w).job.status)
+  }
+
+  build(w: SimWorkspace, transition: SimBuild['transition']): SimBuild {
+    const b: SimBuild = {
+      id: randomUUID(),
+      build_number: w.builds.length + 1,
+      transition,
+      job: { id: randomUUID(), status: 'pending', created_at: new Date().toISOString(), queue_position: 0 },
+      logs: [],
+      created_at: new Date().toISOString(),
+      noProvisioner: this.faults.noProvisioner,
+    }
+    w.builds.push(b)
+    this.changed(w)
+    if (!b.noProvisioner) this.later(() => this.runJob(w, b))
+    return b
+  }
+
+  cancel(w: SimWorkspace, b: SimBuild): void {
+    b.job.status = 'canceling'
+    this.changed(w)
+    this.later(() => {
+      b.job.status = 'canceled'
+      this.log(b, 'Cleaning Up', 'Job canceled by the user')
+      this.changed(w)
+    })
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t)
+    for (const w of this.workspaces.values()) w.agent.ssh?.close()
+  }
+
+  private runJob(w: SimWorkspace, b: SimBuild): void {
+    if (b.job.status !== 'pending') return
+    b.job.status = 'running'
+    this.log(b, 'Setting up', 'Provisioner daemon sim-1 acquired the job')
+    this.log(b, 'Planning infrastructure', `terraform plan (${b.transition})`)
+    this.changed(w)
+    this.later(() => this.finishJob(w, b))
+  }
+
+  private finishJob(w: SimWorkspace, b: SimBuild): void {
+    if (b.job.status !== 'running') return
+    const failure = b.transition === 'start' ? this.faults.buildFails : undefined
+    if (failure) {
+      this.faults.buildFails = undefined
+      for (const line of failure.logs) this.log(b, 'Starting workspace', line, 'error')
+      b.job.status = 'failed'
+      b.job.error = failure.error
+      return this.changed(w)
+    }
+    this.log(b, b.transition === 'delete' ? 'Destroying workspace' : 'Starting workspace', `terraform apply (${b.transition}) complete`)
+    b.job.status = 'succeeded'
+    if (b.transition === 'start') return this.startAgent(w)
+    w.agent.ssh?.close()
+    delete w.agent.ssh
+    w.agent.status = 'disconnected'
+    w.agent.lifecycle_state = 'off'
+    if (b.transition === 'delete') {
+      w.deleted = true
+      rmSync(this.home(w), { recursive: true, force: true })
+    }
+    this.changed(w)
+  }
+
+  private startAgent(w: SimWorkspace): void {
+    w.agent = { id: w.agent.id, name: w.agent.name, status: 'connecting', lifecycle_state: 'created' }
+    this.changed(w)
+    if (this.faults.agentNeverConnects) {
+      return this.later(() => {
+        w.agent.status = 'timeout'
+        this.changed(w)
+      })
+    }
+    this.later(async () => {
+      const ssh = new AgentSshServer(this.home(w), { PATH: process.env.PATH ?? '/usr/bin:/bin', USER: w.owner_name, CODER: 'true', CODER_WORKSPACE_NAME: w.name, CODER_WORKSPACE_OWNER_NAME: w.owner_name, CODER_WORKSPACE_AGENT_NAME: w.agent.name }, () => this.faults.sshDropOnOutput)
+      await ssh.listen()
+      w.agent = { ...w.agent, ssh, status: 'connected', lifecycle_state: 'starting' }
+      this.changed(w)
+      this.later(() => {
+        w.agent.lifecycle_state = this.faults.agentStartError ? 'start_error' : 'ready'
+        this.changed(w)
+      }, this.stepMs + this.faults.slowStartMs)
+    })
+  }
+
+  private log(b: SimBuild, stage: string, output: string, level = 'info'): void {
+    b.logs.push({ id: ++logId, created_at: new Date().toISOString(), log_source: 'provisioner', log_level: level, stage, output })
+  }
+
+  private changed(w: SimWorkspace): void {
+    this.emit('change', w)
+  }
+
+  private later(fn: () => void | Promise<void>, ms = this.stepMs): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      void fn()
+    }, ms)
+    this.timers.add(t)
+  }
+}

@@ -1,0 +1,38 @@
+/** Fault switches of the simulated coderd. */
+export interface CoderFaults {
+  /** The next start build fails with this error and these log lines. */
+  buildFails: { error: string; logs: string[] } | undefined
+  /** Builds stay pending: no provisioner matches their tags. */
+  noProvisioner: boolean
+  /** The agent never connects: its status goes to `timeout`. */
+  agentNeverConnects: boolean
+  /** The agent's startup script fails: lifecycle `start_error`. */
+  agentStartError: boolean
+  /** Extra delay before the agent becomes ready. */
+  slowStartMs: number
+  /** Answers the next N API requests with 429 and Retry-After. */
+  rateLimited: number
+  /** Answers the next N API requests with 503. */
+  serverErrors: number
+  /** Answers /watch with 404, as a proxy or an old coderd might: clients must poll. */
+  watchUnavailable: boolean
+  /** `GET /users/first` answers 404: the initial user was never created. */
+  noInitialUser: boolean
+  /** Cuts SSH connections once a command's output contains this marker. */
+  sshDropOnOutput: string | undefined
+}
+
+export function noCoderFaults(): CoderFaults {
+  return {
+    buildFails: undefined,
+    noProvisioner: false,
+    agentNeverConnects: false,
+    agentStartError: false,
+    slowStartMs: 0,
+    rateLimited: 0,
+    serverErrors: 0,
+    watchUnavailable: false,
+    noInitialUser: false,
+    sshDropOnOutput: undefined,
+  }
+}

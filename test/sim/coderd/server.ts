@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { type SimBuild, type SimTemplate, type SimWorkspace, WorkspaceEngine } from './engine.js'
+import { FAKE_CODER_CLI } from './fake-cli.js'
+import { type CoderFaults, noCoderFaults } from './faults.js'
+
+const VERSION = 'v2.99.0-sim+0000000'
+const SIGNED_OUT = { message: 'You are signed out or your session has expired. Please sign in again to continue.', detail: 'Cookie "coder_session_token" or query parameter must be provided.' }
+const NOT_FOUND = { message: 'Resource not found or you do not have access to this resource' }
+
+export interface CoderSim {
+  readonly url: string
+  /** A member's token and an owner's token (deployment config needs the latter). */
+  readonly token: string
+  readonly adminToken: string
+  readonly faults: CoderFaults
+  readonly engine: WorkspaceEngine
+  readonly requests: string[]
+  /** Names of the workspaces that are not deleted. */
+  workspaces(): string[]
+  addTemplate(name: string, parameters: Record<string, unknown>[]): SimTemplate
+  close(): Promise<void>
+}
+
+/** Starts a simulated coderd (REST, SSE watch, build logs, agents with SSH) on loopback. */
+export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: string } = {}): Promise<CoderSim> {
+  const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
+  const faults = noCoderFaults()
+  const engine = new WorkspaceEngine(root, faults, options.stepMs ?? 10)
+  const org = { id: randomUUID(), name: 'coder', display_name: 'Coder', is_default: true, created_at: new Date().toISOString() }
+  const member = { id: randomUUID(), username: 'ci-bot', email: 'ci@example.com', status: 'active', login_type: 'token', organization_ids: [org.id], roles: [] as { name: string }[] }
+  const owner = { ...member, id: randomUUID(), username: 'admin', roles: [{ name: 'owner', display_name: 'Owner' }] }
+  const tokens = new Map([[`${randomHex(10)}-${randomHex(22)}`, member], [`${randomHex(10)}-${randomHex(22)}`, owner]])
+  const [token, adminToken] = [...tokens.keys()] as [string, string]
+  const templates = new Map<string, SimTemplate>()
+  const requests: string[] = []
+  const addTemplate = (name: string, parameters: Record<string, unknown>[]): SimTemplate => {
+    const t = { id: randomUUID(), name, organization_id: org.id, active_version_id: randomUUID(), parameters }
+    templates.set(name, t)
+    return t
+  }
+  addTemplate('ci-docker', [
+    param('image', 'string', { default_value: 'codercom/enterprise-base:ubuntu' }),
+    param('region', 'string', { default_value: 'eu', options: [option('eu'), option('us')] }),
+    param('cpu', 'number', { default_value: '2', validation_min: 1, validation_max: 8 }),
+    param('repo_url', 'string', { required: true, default_value: '' }),
+  ])
+  const streams = new Set<ServerResponse>()
+
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    route(req, res).catch((error: unknown) => send(res, 500, { message: 'Internal error.', detail: String(error) }))
+  })
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://sim')
+    const p = url.pathname
+    res.setHeader('X-Coder-Build-Version', VERSION)
+    if (p.startsWith('/bin/coder-')) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+      return void res.end(FAKE_CODER_CLI)
+    }
+    if (!p.startsWith('/api/v2/')) return send(res, 404, { message: 'Route not found.' })
+    res.setHeader('X-RateLimit-Limit', '512')
+    if (faults.rateLimited > 0) {
+      faults.rateLimited -= 1
+      res.setHeader('Retry-After', '1')
+      return send(res, 429, { message: "You've been rate limited for sending more than 512 requests in 1m0s." })
+    }
+    if (faults.serverErrors > 0) {
+      faults.serverErrors -= 1
+      return send(res, 503, { message: 'Service Unavailable', detail: 'coderd is restarting' })
+    }
+    const api = p.slice('/api/v2'.length)
+    if (api === '/buildinfo') return send(res, 200, { external_url: 'https://github.com/coder/coder', version: VERSION, dashboard_url: simUrl, agent_api_version: '2.0', deployment_id: 'sim', telemetry: false, upgrade_message: '', workspace_proxy: false })
+    if (api === '/users/first') return faults.noInitialUser ? send(res, 404, { message: 'The initial user has not been created!' }) : send(res, 200, { message: 'The initial user has already been created!' })
+    const user = tokens.get(String(req.headers['coder-session-token'] ?? ''))
+    if (!user) return send(res, 401, SIGNED_OUT)
+    const body = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined
+    let m: RegExpExecArray | null
+    if (api === '/users/me' || api === `/users/${user.username}`) return send(res, 200, user)
+    if (api === '/deployment/config') {
+      if (!user.roles.some((r) => r.name === 'owner')) return send(res, 403, { message: 'Forbidden.', detail: "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials." })
+      return send(res, 200, { config: { access_url: simUrl, oidc: { issuer_url: options.oidcIssuer ?? '', client_id: 'coder' } }, options: [] })
+    }
+    if ((m = /^\/organizations\/([^/]+)$/.exec(api))) return m[1] === 'default' || m[1] === org.name || m[1] === org.id ? send(res, 200, org) : send(res, 404, NOT_FOUND)
+    if ((m = /^\/organizations\/([^/]+)\/templates\/([^/]+)$/.exec(api))) {
+      const t = m[1] === org.id || m[1] === 'default' || m[1] === org.name ? templates.get(decodeURIComponent(m[2] as string)) : undefined
+      return t ? send(res, 200, templateJson(t)) : send(res, 404, NOT_FOUND)
+    }
+    if ((m = /^\/templateversions\/([^/]+)\/rich-parameters$/.exec(api))) {
+      const t = [...templates.values()].find((x) => x.active_version_id === m?.[1])
+      return t ? send(res, 200, t.parameters) : send(res, 404, NOT_FOUND)
+    }
+    if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST') return createWorkspace(res, user, body as Record<string, unknown>)
+    if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)$/.exec(api))) {
+      const w = [...engine.workspaces.values()].find((x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]))
+      return w ? send(res, 200, workspaceJson(w)) : send(res, 404, NOT_FOUND)
+    }
+    if (api === '/workspaces' && req.method === 'GET') {
+      const q = url.searchParams.get('q') ?? ''
+      const name = /name:(\S+)/.exec(q)?.[1] ?? ''
+      const list = [...engine.workspaces.values()].filter((w) => !w.deleted && w.owner_id === user.id && w.name.includes(name))
+      return send(res, 200, { workspaces: list.map(workspaceJson), count: list.length })
+    }
+    if ((m = /^\/workspaces\/([^/]+)$/.exec(api))) {
+      const w = engine.workspaces.get(m[1] as string)
+      if (!w) return send(res, 404, NOT_FOUND)
+      if (w.deleted && url.searchParams.get('include_deleted') !== 'true') return send(res, 410, { message: `Workspace "${w.id}" was deleted, you can view this workspace by specifying '?deleted=true' and trying again.` })
+      return send(res, 200, workspaceJson(w))
+    }
+    if ((m = /^\/workspaces\/([^/]+)\/watch$/.exec(api))) return watch(req, res, m[1] as string)
+    if ((m = /^\/workspaces\/([^/]+)\/builds$/.exec(api)) && req.method === 'POST') return newBuild(res, m[1] as string, body as { transition?: string })
+    if ((m = /^\/workspacebuilds\/([^/]+)(\/logs|\/cancel)?$/.exec(api))) {
+      const found = findBuild(m[1] as string)
+      if (!found) return send(res, 404, NOT_FOUND)
+      if (!m[2]) return send(res, 200, buildJson(found.w, found.b))
+      if (m[2] === '/logs') {
+        const after = url.searchParams.get('after')
+        if (after !== null && !/^\d+$/.test(after)) return send(res, 400, { message: 'Query param "after" must be an integer.', validations: [{ field: 'after', detail: 'Must be an integer' }] })
+        return send(res, 200, found.b.logs.filter((l) => l.id > Number(after ?? 0)))
+      }
+      if (!['pending', 'running'].includes(found.b.job.status)) return send(res, 400, { message: 'Job has already completed!' })
+      engine.cancel(found.w, found.b)
+      return send(res, 200, { message: 'Job has been marked as canceled...' })
+    }
+    if ((m = /^\/workspaceagents\/([^/]+)(\/sim-ssh)?$/.exec(api))) {
+      const w = [...engine.workspaces.values()].find((x) => x.agent.id === m?.[1])
+      if (!w) return send(res, 404, NOT_FOUND)
+      if (m[2]) return w.agent.ssh ? send(res, 200, { port: w.agent.ssh.port }) : send(res, 409, { message: 'The agent is not connected.' })
+      return send(res, 200, agentJson(w))
+    }
+    send(res, 404, { message: 'Route not found.' })
+  }
+
+  const createWorkspace = (res: ServerResponse, user: typeof member, body: Record<string, unknown> | undefined): void => {
+    if (!body) return send(res, 400, { message: 'Request body must be valid JSON.' })
+    const name = String(body.name ?? '')
+    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(name)) return send(res, 400, { message: 'Validation failed.', validations: [{ field: 'name', detail: 'Validation failed for tag "workspace_name" with value: "' + name + '"' }] })
+    const template = [...templates.values()].find((t) => t.id === body.template_id)
+    if (!template) return send(res, 400, { message: `Template "${String(body.template_id)}" doesn't exist.`, validations: [{ field: 'template_id', detail: 'template not found' }] })
+    if ([...engine.workspaces.values()].some((w) => !w.deleted && w.owner_id === user.id && w.name === name)) return send(res, 409, { message: `Workspace "${name}" already exists.`, validations: [{ field: 'name', detail: 'This value is already in use and should be unique.' }] })
+    const ttl = body.ttl_ms as number | undefined
+    if (ttl !== undefined && ttl !== null && ttl < 60_000) return send(res, 400, { message: 'Invalid Workspace Time to Shutdown.', validations: [{ field: 'ttl_ms', detail: 'time until shutdown must be at least one minute' }] })
+    const values = (body.rich_parameter_values ?? []) as { name: string; value: string }[]
+    for (const p of template.parameters) {
+      if (p.required && !values.some((v) => v.name === p.name)) return send(res, 400, { message: `Unable to validate parameter "${String(p.name)}"`, detail: 'Required parameter not provided' })
+    }
+    const w = engine.create(user, template, name, ttl ?? null, values)
+    send(res, 201, workspaceJson(w))
+  }
+
+  const newBuild = (res: ServerResponse, id: string, body: { transition?: string } | undefined): void => {
+    const w = engine.workspaces.get(id)
+    if (!w) return send(res, 404, NOT_FOUND)
+    const transition = body?.transition
+    if (transition !== 'start' && transition !== 'stop' && transition !== 'delete') return send(res, 400, { message: 'Validation failed.', validations: [{ field: 'transition', detail: 'Validation failed for tag "oneof"' }] })
+    if (w.deleted) return send(res, transition === 'delete' ? 410 : 409, { message: `Cannot ${transition} a deleted workspace!` })
+    if (engine.activeBuild(w)) return send(res, 409, { message: 'A workspace build is already active.' })
+    send(res, 201, buildJson(w, engine.build(w, transition)))
+  }
+
+  const watch = (req: IncomingMessage, res: ServerResponse, id: string): void => {
+    const w = engine.workspaces.get(id)
+    if (!w) return send(res, 404, NOT_FOUND)
+    if (faults.watchUnavailable) return send(res, 404, { message: 'Route not found.' })
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
+    streams.add(res)
+    const event = (type: string, data?: unknown): void => void res.write(`event: ${type}\n${data === undefined ? '' : `data: ${JSON.stringify(data)}\n`}\n`)
+    event('ping')
+    event('data', workspaceJson(w))
+    const onChange = (changed: SimWorkspace): void => {
+      if (changed.id === id) event('data', workspaceJson(changed))
+    }
+    engine.on('change', onChange)
+    const ping = setInterval(() => event('ping'), 15_000)
+    const end = (): void => {
+      clearInterval(ping)
+      engine.off('change', onChange)
+      streams.delete(res)
+    }
+    req.on('close', end)
+    res.on('close', end)
+  }
+
+  const findBuild = (id: string): { w: SimWorkspace; b: SimBuild } | undefined => {
+    for (const w of engine.workspaces.values()) {
+      const b = w.builds.find((x) => x.id === id)
+      if (b) return { w, b }
+    }
+    return undefined
+  }
+
+  const agentJson = (w: SimWorkspace): Record<string, unknown> => ({
+    id: w.agent.id,
+    name: w.agent.name,
+    status: w.agent.status,
+    lifecycle_state: w.agent.lifecycle_state,
+    architecture: 'amd64',
+    operating_system: 'linux',
+    expanded_directory: engine.home(w),
+    version: VERSION,
+    connection_timeout_seconds: 120,
+    troubleshooting_url: 'https://coder.com/docs/admin/templates/troubleshooting',
+    apps: [],
+  })
+
+  const buildJson = (w: SimWorkspace, b: SimBuild): Record<string, unknown> => {
+    const latest = engine.latest(w) === b
+    const withAgent = latest && b.transition === 'start' && b.job.status === 'succeeded'
+    return {
+      id: b.id,
+      created_at: b.created_at,
+      workspace_id: w.id,
+      workspace_name: w.name,
+      workspace_owner_name: w.owner_name,
+      template_version_id: w.template.active_version_id,
+      build_number: b.build_number,
+      transition: b.transition,
+      initiator_name: w.owner_name,
+      reason: 'initiator',
+      status: workspaceStatus(b),
+      job: { ...b.job, ...(b.job.status === 'pending' ? {} : { started_at: b.created_at }), queue_size: 0 },
+      resources: withAgent ? [{ id: randomUUIDFor(w.id), job_id: b.job.id, workspace_transition: 'start', type: 'docker_container', name: 'workspace', hide: false, agents: [agentJson(w)] }] : [],
+      matched_provisioners: b.noProvisioner ? { count: 0, available: 0 } : { count: 1, available: 1 },
+      daily_cost: 0,
+    }
+  }
+
+  const workspaceJson = (w: SimWorkspace): Record<string, unknown> => ({
+    id: w.id,
+    created_at: w.created_at,
+    updated_at: new Date().toISOString(),
+    owner_id: w.owner_id,
+    owner_name: w.owner_name,
+    organization_id: w.organization_id,
+    organization_name: org.name,
+    template_id: w.template.id,
+    template_name: w.template.name,
+    template_active_version_id: w.template.active_version_id,
+    latest_build: buildJson(w, engine.latest(w)),
+    name: w.name,
+    ttl_ms: w.ttl_ms,
+    outdated: false,
+    health: { healthy: w.agent.status === 'connected', failing_agents: [] },
+    automatic_updates: 'never',
+  })
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const simUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    url: simUrl,
+    token,
+    adminToken,
+    faults,
+    engine,
+    requests,
+    workspaces: () => [...engine.workspaces.values()].filter((w) => !w.deleted).map((w) => w.name),
+    addTemplate,
+    close: async () => {
+      engine.close()
+      for (const s of streams) s.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+/** codersdk.ConvertWorkspaceStatus: the job status and the transition give the workspace status. */
+function workspaceStatus(b: SimBuild): string {
+  const s = b.job.status
+  if (s === 'pending' || s === 'canceling' || s === 'canceled' || s === 'failed') return s
+  if (s === 'running') return { start: 'starting', stop: 'stopping', delete: 'deleting' }[b.transition]
+  return { start: 'running', stop: 'stopped', delete: 'deleted' }[b.transition]
+}
+
+function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
+  return { name, display_name: name, description: '', type, mutable: true, default_value: '', icon: '', options: [], required: false, ephemeral: false, validation_regex: '', validation_error: '', validation_min: null, validation_max: null, ...extra }
+}
+
+function option(value: string): Record<string, string> {
+  return { name: value, description: '', value, icon: '' }
+}
+
+function templateJson(t: SimTemplate): Record<string, unknown> {
+  return { id: t.id, name: t.name, display_name: t.name, organization_id: t.organization_id, organization_name: 'coder', active_version_id: t.active_version_id, provisioner: 'terraform', deprecated: false, deprecation_message: '', default_ttl_ms: 0, allow_user_cancel_workspace_jobs: true }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(code, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'))
+      } catch {
+        resolve(undefined)
+      }
+    })
+  })
+}
+
+function randomHex(length: number): string {
+  return randomUUID().replace(/-/g, '').repeat(2).slice(0, length)
+}
+
+function randomUUIDFor(seed: string): string {
+  return `${seed.slice(0, 24)}000000000000`.slice(0, 36)
+}
