@@ -8,6 +8,7 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { Redactor, redactingStream } from '../src/shared/redact.js'
 import { cheProvider, execText, provisioned, startKubeSim } from '../test/che/fixture.js'
+import { coderProvider, provisioned as provisionedOnCoder, startCoderSim } from '../test/coder/fixture.js'
 
 interface Row {
   readonly name: string
@@ -76,8 +77,33 @@ try {
   rmSync(local, { recursive: true, force: true })
   await provider.destroy(handle, 10_000)
 } finally {
-  clearInterval(sampler)
   await sim.close()
+}
+
+const coder = await startCoderSim({ stepMs: 10 })
+try {
+  const provider = coderProvider(coder)
+  const [handle, provisionMs] = await timed(() => provisionedOnCoder(provider))
+  rows.push({ name: 'Coder: provision to a ready agent (sim, 10 ms steps)', value: `${provisionMs.toFixed(0)} ms` })
+  const [, firstMs] = await timed(() => execText(provider, handle, 'true'))
+  const [, nextMs] = await timed(() => execText(provider, handle, 'true'))
+  rows.push({ name: 'Coder: exec of `true` (first: CLI download; then: cached CLI)', value: `${firstMs.toFixed(0)} ms / ${nextMs.toFixed(0)} ms` })
+  const size = 50 * 1024 * 1024
+  let received = 0
+  const counter = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      received += chunk.length
+      cb()
+    },
+  })
+  const before = process.memoryUsage().rss
+  peakRss = before
+  const [, streamMs] = await timed(() => provider.exec(handle, { command: `head -c ${size} /dev/zero`, cwd: '', env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter }))
+  rows.push({ name: `Coder: stream ${mb(size)} of output over SSH (tunnel + ssh2)`, value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak` })
+  await provider.destroy(handle, 10_000)
+} finally {
+  clearInterval(sampler)
+  await coder.close()
 }
 
 rows.push({ name: 'peak RSS of the whole benchmark', value: mb(peakRss) })

@@ -33,6 +33,8 @@ export interface ProvisionRequest {
   readonly onCreated?: (handle: WorkspaceHandle) => void | Promise<void>
   /** Called at least every 15 s while waiting, with the last status seen. */
   readonly onProgress?: (status: string) => void
+  /** Called for a problem that does not stop the run, such as a failed startup script. */
+  readonly onWarning?: (message: string) => void
 }
 
 /** One command to run in the workspace. */

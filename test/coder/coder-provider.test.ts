@@ -75,7 +75,9 @@ describe('Coder provider against the simulated coderd', () => {
   it('accepts an agent whose startup script failed (start_error), as coder ssh does', async () => {
     sim.faults.agentStartError = true
     const provider = coderProvider(sim)
-    const handle = await provisioned(provider)
+    const warnings: string[] = []
+    const handle = await provider.provision({ name: `rt-start-error-${process.pid}`, identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' }, startTimeoutMs: 10_000, onWarning: (w) => warnings.push(w) })
+    assert.match(warnings.join('\n'), /Agent main of workspace .* is start_error: its startup scripts failed/)
     assert.equal((await execText(provider, handle, 'echo usable')).stdout, 'usable\n')
     await provider.destroy(handle, 5_000)
   })

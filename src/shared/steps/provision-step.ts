@@ -46,6 +46,7 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
             reporter.info(`Created workspace ${created.scope}/${created.name}; waiting for it to be ready`)
           },
           onProgress: (status) => reporter.info(status),
+          onWarning: (message) => reporter.warning(message),
         },
         ctx.signal,
       )

@@ -52,6 +52,9 @@ class CoderProvider implements WorkspaceProvider {
     const handle: WorkspaceHandle = { provider: 'coder', name: workspace.name, id: workspace.id, scope: workspace.owner_name, target: '', createdAt: new Date().toISOString() }
     await request.onCreated?.(handle)
     const ready = await this.waitForAgent(handle, new Deadline(request.startTimeoutMs), request.onProgress, signal)
+    if (ready.lifecycle_state !== 'ready') {
+      request.onWarning?.(`Agent ${ready.name} of workspace ${handle.name} is ${ready.lifecycle_state}: its startup scripts ${ready.lifecycle_state === 'start_error' ? 'failed' : 'timed out'}. The command runs anyway, as coder ssh would; check the agent logs if it fails.`)
+    }
     return { ...handle, target: ready.name, readyAt: new Date().toISOString() }
   }
 
