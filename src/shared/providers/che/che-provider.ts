@@ -1,12 +1,11 @@
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
-import { Writable } from 'node:stream'
-import { CancelledError, CommandTimeoutError, EvidenceError, ExecStreamError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { CancelledError, CommandTimeoutError, ExecStreamError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
 import { formatDuration } from '../../parse.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
-import { createSafeExtractor } from '../../evidence/safe-extract.js'
-import { killCommand, TAR_MISSING_DIR_EXIT, tarCommand, wrapCommand } from '../exec-script.js'
+import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
+import { downloadTar, textSink } from '../tar-download.js'
 import { describeDevWorkspace } from './che-diagnostics.js'
 import { findReadyPod, pickContainer, privilegedContainers, waitForReadyPod } from './che-pods.js'
 import type { CheSettings } from './che-settings.js'
@@ -115,25 +114,7 @@ class CheProvider implements WorkspaceProvider {
 
   async download(handle: WorkspaceHandle, remoteDir: string, localDir: string, limits: DownloadLimits, signal?: AbortSignal): Promise<DownloadResult> {
     const target = await this.podTarget(handle)
-    const extractor = createSafeExtractor(localDir, limits.maxBytes)
-    const stderr = collect()
-    // An extraction failure (unsafe or too large) ends the exec stream too.
-    const stop = new AbortController()
-    extractor.done.catch(() => stop.abort())
-    const execSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
-    let exitCode: number
-    try {
-      exitCode = await execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), extractor.writable, stderr.writable, { signal: execSignal, heartbeat: this.heartbeat })
-    } catch (error) {
-      if (stop.signal.aborted) await extractor.done
-      throw error
-    }
-    if (exitCode === TAR_MISSING_DIR_EXIT) return { files: 0, bytes: 0, skipped: [], found: false }
-    const result = await extractor.done
-    if (exitCode !== 0) {
-      throw new EvidenceError(`tar in the workspace exited with ${exitCode} while reading ${remoteDir}: ${stderr.text().slice(-500)}`)
-    }
-    return { ...result, found: true }
+    return downloadTar((stdout, stderr, tarSignal) => execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), stdout, stderr, { signal: tarSignal, heartbeat: this.heartbeat }), remoteDir, localDir, limits.maxBytes, signal)
   }
 
   async stop(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -252,7 +233,7 @@ class CheProvider implements WorkspaceProvider {
   }
 
   private async kill(target: PodTarget, token: string): Promise<void> {
-    const sink = collect()
+    const sink = textSink()
     await execInPod(this.deps.kubeConfig, target, killCommand(token), sink.writable, sink.writable, { heartbeat: this.heartbeat }).catch(() => undefined)
   }
 
@@ -285,15 +266,4 @@ class CheProvider implements WorkspaceProvider {
       throw normalizeKubeError(error, doing)
     })
   }
-}
-
-function collect(): { writable: Writable; text: () => string } {
-  const chunks: Buffer[] = []
-  const writable = new Writable({
-    write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-      chunks.push(chunk)
-      cb()
-    },
-  })
-  return { writable, text: () => Buffer.concat(chunks).toString('utf8') }
 }

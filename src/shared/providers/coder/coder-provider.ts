@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream'
-import { CancelledError, CommandTimeoutError, EvidenceError, ExecStreamError, InputError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
-import { createSafeExtractor } from '../../evidence/safe-extract.js'
+import { CancelledError, CommandTimeoutError, ExecStreamError, InputError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { formatDuration } from '../../parse.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
 import { Deadline, sleep } from '../../wait.js'
-import { killCommand, TAR_MISSING_DIR_EXIT, tarCommand, wrapCommand } from '../exec-script.js'
+import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
+import { downloadTar, textSink } from '../tar-download.js'
 import { openSsh, type SshConnection, shellQuote } from '../ssh-connection.js'
 import { ensureCoderCli } from './coder-cli.js'
 import type { CoderClient } from './coder-client.js'
@@ -81,20 +80,8 @@ class CoderProvider implements WorkspaceProvider {
 
   async download(handle: WorkspaceHandle, remoteDir: string, localDir: string, limits: DownloadLimits, signal?: AbortSignal): Promise<DownloadResult> {
     const ssh = await this.connect(handle)
-    const extractor = createSafeExtractor(localDir, limits.maxBytes)
-    const stderr = textSink()
-    const stop = new AbortController()
-    extractor.done.catch(() => stop.abort())
     try {
-      const status = await ssh.exec(remote(tarCommand(remoteDir)), { stdout: extractor.writable, stderr: stderr.writable, signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal }).catch(async (error: unknown) => {
-        if (stop.signal.aborted) await extractor.done
-        throw error
-      })
-      extractor.writable.end()
-      if (status.code === TAR_MISSING_DIR_EXIT) return { files: 0, bytes: 0, skipped: [], found: false }
-      const result = await extractor.done
-      if (status.code !== 0) throw new EvidenceError(`tar in the workspace exited with ${status.code ?? status.signal} while reading ${remoteDir}: ${stderr.text().slice(-500)}`)
-      return { ...result, found: true }
+      return await downloadTar(async (stdout, stderr, tarSignal) => (await ssh.exec(remote(tarCommand(remoteDir)), { stdout, stderr, signal: tarSignal })).code, remoteDir, localDir, limits.maxBytes, signal)
     } finally {
       ssh.close()
     }
@@ -318,17 +305,4 @@ function describeWorkspace(w: Workspace): string[] {
 
 function notFoundAsInput(error: unknown, input: string, value: string, expected: string): unknown {
   return error instanceof ProviderRequestError && (error.status === 404 || error.status === 400) ? new InputError(input, value, `${expected} (${error.message})`) : error
-}
-
-function textSink(): { writable: Writable; text: () => string } {
-  const chunks: Buffer[] = []
-  return {
-    writable: new Writable({
-      write(chunk: Buffer, _e, cb) {
-        chunks.push(chunk)
-        cb()
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  }
 }
