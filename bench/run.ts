@@ -2,7 +2,9 @@
  * `npm run bench`: speed and memory of the Che provider's hot paths against the
  * simulated cluster on loopback. Figures are printed, never asserted.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { renderSummary } from '../src/shared/evidence/summary.js'
+import { readReports } from '../src/shared/evidence/test-results.js'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -102,10 +104,26 @@ try {
   rows.push({ name: `Coder: stream ${mb(size)} of output over SSH (tunnel + ssh2)`, value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak` })
   await provider.destroy(handle, 10_000)
 } finally {
-  clearInterval(sampler)
   await coder.close()
 }
 
+const junitDir = mkdtempSync(path.join(tmpdir(), 'bench-junit-'))
+try {
+  const cases = Array.from({ length: 100_000 }, (_, i) => (i % 10 === 0 ? `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" file="src/t${i % 500}.test.ts" line="${i % 300}" time="0.${i % 1000}"><failure message="expected ${i}">stack of ${i}</failure></testcase>` : `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" time="0.001"/>`))
+  writeFileSync(path.join(junitDir, 'big.xml'), `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`)
+  const bytes = statSync(path.join(junitDir, 'big.xml')).size
+  const before = process.memoryUsage().rss
+  peakRss = before
+  const [results, parseMs] = await timed(() => readReports(junitDir, ['big.xml']))
+  rows.push({ name: `parse a JUnit report of 100,000 cases (${mb(bytes)})`, value: `${parseMs.toFixed(0)} ms; RSS +${mb(peakRss - before)} at peak` })
+  const meta = { schemaVersion: 1, provider: 'che', providerReason: '', source: '', workspace: { name: 'w', id: '', scope: '', target: '' }, identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' }, commit: '', command: 'bench', workingDirectory: '', timings: {}, exitCode: 1, outcome: 'failed', error: null, tests: results.counts, evidence: { files: 0, bytes: 0, skipped: [], problems: [] }, artifactId: '' } as const
+  const [summary, summaryMs] = await timed(async () => renderSummary({ meta, cases: results.cases, artifactUrl: '' }))
+  rows.push({ name: 'summarise 100,000 cases (10,000 failed)', value: `${summaryMs.toFixed(0)} ms; ${mb(Buffer.byteLength(summary))} of markdown` })
+} finally {
+  rmSync(junitDir, { recursive: true, force: true })
+}
+
+clearInterval(sampler)
 rows.push({ name: 'peak RSS of the whole benchmark', value: mb(peakRss) })
 const width = Math.max(...rows.map((r) => r.name.length))
 for (const row of rows) console.log(`${row.name.padEnd(width)}  ${row.value}`)

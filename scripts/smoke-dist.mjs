@@ -10,6 +10,8 @@ const checks = [
   { entry: 'dist/provision-workspace/index.js', env: { INPUT_PROVIDER: 'coder', 'INPUT_CODER-URL': 'http://127.0.0.1:9', 'INPUT_CODER-TOKEN': 'x', INPUT_TEMPLATE: 't', RUNNER_TEMP: '/tmp/run-task-smoke' }, expect: /coderd at http:\/\/127\.0\.0\.1:9 could not be reached/, status: 1 },
   { entry: 'dist/run-task/index.js', env: { INPUT_COMMAND: '' }, expect: /Input 'command'/, status: 1 },
   { entry: 'dist/collect-evidence/index.js', env: { 'INPUT_MAX-EVIDENCE-SIZE': 'lots' }, expect: /Input 'max-evidence-size'/, status: 1 },
+  // With no workspace, collect still writes a synthesised JUnit report and parses it back.
+  { entry: 'dist/collect-evidence/index.js', env: { INPUT_UPLOAD: 'false', RUNNER_TEMP: `/tmp/run-task-smoke-${process.pid}` }, expect: /Evidence: \/tmp\/run-task-smoke-\d+\/run-task\/no-workspace\/evidence/, status: 0 },
   { entry: 'dist/cleanup/index.js', env: { 'INPUT_DELETE-TIMEOUT': '10x' }, expect: /Input 'delete-timeout'/, status: 1 },
 ]
 let failed = 0

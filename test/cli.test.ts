@@ -81,7 +81,7 @@ describe('npm start', () => {
       const result = await run(['--import', 'tsx', 'scripts/start.ts'], { RUNNER_TEMP: temp })
       assert.equal(result.code, 0, result.stderr)
       assert.equal(result.stderr.match(/### ✅ Passed/g)?.length, 2, 'both providers passed')
-      assert.equal(result.stderr.match(/\*\*Tests:\*\* 2 total, 2 passed/g)?.length, 2)
+      assert.equal(result.stderr.match(/\| 2 \| 2 \| 0 \| 0 \| 0 \| 0 \|/g)?.length, 2, 'both count tables show 2 passed')
       assert.equal(result.stderr.match(new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`, 'g'))?.length, 2)
       assert.match(result.stderr, /\*\*che\*\* workspace/)
       assert.match(result.stderr, /\*\*coder\*\* workspace/)

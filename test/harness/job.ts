@@ -75,12 +75,13 @@ export function cheInputs(job: Job): Record<string, string> {
   return { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' }
 }
 
-export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}, provisionInputs: Record<string, string> = cheInputs(job)): Promise<ChainResult> {
-  const provision = await runActionStep('provision-workspace', { env: job.env, inputs: provisionInputs })
-  const run = await runActionStep('run-task', { env: job.env, inputs: { command, ...runInputs } })
-  const collect = await runActionStep('collect-evidence', { env: job.env })
-  const cleanup = await runActionStep('cleanup', { env: job.env })
-  const post = await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}, provisionInputs: Record<string, string> = cheInputs(job), collectInputs: Record<string, string> = {}, extraEnv: Record<string, string> = {}): Promise<ChainResult> {
+  const env = { ...job.env, ...extraEnv }
+  const provision = await runActionStep('provision-workspace', { env, inputs: provisionInputs })
+  const run = await runActionStep('run-task', { env, inputs: { command, ...runInputs } })
+  const collect = await runActionStep('collect-evidence', { env, inputs: collectInputs })
+  const cleanup = await runActionStep('cleanup', { env })
+  const post = await runActionStep('provision-workspace', { env, post: provision.state })
   return { provision, run, collect, cleanup, post }
 }
 

@@ -1,4 +1,4 @@
-import type { TestCounts } from './junit.js'
+import type { TestCounts } from './test-results.js'
 import type { Outcome, RecordedError, RunState } from '../state.js'
 
 /** The meta.json document: the contract evidence consumers read. */

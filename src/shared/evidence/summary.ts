@@ -1,44 +1,109 @@
 import { formatDuration } from '../parse.js'
 import { PHASES } from '../state.js'
+import type { TestCaseResult } from './junit-parser.js'
 import type { EvidenceMeta } from './meta.js'
+import { caseTitle, repoRelative } from './test-results.js'
 
 const HEADLINE = { passed: '✅ Passed', failed: '❌ Failed', error: '⚠️ Infrastructure error' } as const
 const MAX_DIAGNOSTIC_LINES = 40
+const SLOWEST = 10
+/** GitHub refuses step summaries over 1 MiB; stay well under it. */
+export const SUMMARY_BUDGET_BYTES = 1_000_000
+
+export interface SummaryInput {
+  readonly meta: EvidenceMeta
+  readonly cases: readonly TestCaseResult[]
+  readonly artifactUrl: string
+  readonly repoRoot?: string | undefined
+  readonly budgetBytes?: number
+}
 
 /**
  * The job summary for one run, in markdown: the outcome and where it ran, a phase
- * timing table, the test counts, and, for an infrastructure error, what broke and
- * the diagnostics. An error run reads differently from a failed one at a glance.
+ * timing table, the test counts, the failed tests with message and location, the
+ * slowest tests, and, for an infrastructure error, what broke and the diagnostics.
+ * An error run reads differently from a failed one at a glance. The failed-test
+ * table is cut with an "N more" line to keep the whole under GitHub's 1 MiB.
  */
-export function renderSummary(meta: EvidenceMeta, artifactUrl: string): string {
-  const lines: string[] = []
-  lines.push(`### ${HEADLINE[meta.outcome]}: \`${escapeCell(meta.command || '(no command)')}\``)
-  lines.push('')
-  lines.push(`**${meta.provider}** workspace \`${meta.workspace.name}\` in \`${meta.workspace.scope}\` from ${escapeCell(meta.source)}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`)
-  lines.push('')
-  lines.push('| Phase | Duration |', '| --- | --- |')
-  for (const phase of PHASES) {
-    const timing = meta.timings[phase]
-    lines.push(`| ${phase} | ${timing ? formatDuration(timing.durationMs) : '–'} |`)
-  }
-  lines.push('')
-  const t = meta.tests
-  lines.push(`**Tests:** ${t.total} total, ${t.total - t.failed - t.errored - t.skipped} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped`)
-  if (meta.error) {
-    lines.push('')
-    lines.push(`**What broke** (${meta.error.phase} phase, ${meta.error.kind}): ${escapeCell(meta.error.message)}`)
-    if (meta.error.diagnostics.length > 0) {
-      const shown = meta.error.diagnostics.slice(-MAX_DIAGNOSTIC_LINES)
-      const more = meta.error.diagnostics.length - shown.length
-      lines.push('', '<details open><summary>Diagnostics</summary>', '', '```text', ...(more > 0 ? [`… ${more} more lines`] : []), ...shown, '```', '</details>')
-    }
-  }
-  if (meta.evidence.problems.length > 0) lines.push('', `**Evidence problems:** ${meta.evidence.problems.map(escapeCell).join('; ')}`)
-  lines.push('')
-  lines.push(artifactUrl ? `Evidence: [artifact ${meta.artifactId}](${artifactUrl}) (${meta.evidence.files} files)` : `Evidence: ${meta.evidence.files} files from the workspace (not uploaded)`)
-  return `${lines.join('\n')}\n`
+export function renderSummary(input: SummaryInput): string {
+  const { meta } = input
+  const head = [...headerLines(meta), ...phaseLines(meta), ...countLines(meta), ...errorLines(meta)]
+  const tail = [...slowestLines(input.cases), ...footerLines(meta, input.artifactUrl)]
+  const budget = (input.budgetBytes ?? SUMMARY_BUDGET_BYTES) - byteLength(head) - byteLength(tail) - 200
+  return `${[...head, ...failedLines(input, budget), ...tail].join('\n')}\n`
 }
 
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+function headerLines(meta: EvidenceMeta): string[] {
+  const where = `**${meta.provider}** workspace \`${meta.workspace.name}\` in \`${meta.workspace.scope}\` from ${cell(meta.source)}`
+  return [`### ${HEADLINE[meta.outcome]}: \`${cell(meta.command || '(no command)')}\``, '', `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`, '']
+}
+
+function phaseLines(meta: EvidenceMeta): string[] {
+  const failedPhase = meta.error?.phase
+  const rows = PHASES.map((phase) => `| ${phase}${phase === failedPhase ? ' ⚠️' : ''} | ${meta.timings[phase] ? formatDuration(meta.timings[phase].durationMs) : '–'} |`)
+  return ['| Phase | Duration |', '| --- | --- |', ...rows, '']
+}
+
+function countLines(meta: EvidenceMeta): string[] {
+  const t = meta.tests
+  return ['| Tests | Passed | Failed | Errored | Skipped | Flaky |', '| --- | --- | --- | --- | --- | --- |', `| ${t.total} | ${t.passed} | ${t.failed} | ${t.errored} | ${t.skipped} | ${t.flaky} |`, '']
+}
+
+function errorLines(meta: EvidenceMeta): string[] {
+  if (!meta.error) return []
+  const lines = [`> [!CAUTION]`, `> **What broke** in the **${meta.error.phase}** phase (${meta.error.kind}): ${cell(meta.error.message)}`, '']
+  const diagnostics = meta.error.diagnostics
+  if (diagnostics.length > 0) {
+    const shown = diagnostics.slice(-MAX_DIAGNOSTIC_LINES)
+    const more = diagnostics.length - shown.length
+    lines.push('<details open><summary>Diagnostics</summary>', '', '```text', ...(more > 0 ? [`… ${more} earlier lines`] : []), ...shown.map(fence), '```', '</details>', '')
+  }
+  return lines
+}
+
+function failedLines(input: SummaryInput, budget: number): string[] {
+  const failed = input.cases.filter((c) => c.status === 'failed' || c.status === 'error')
+  if (failed.length === 0) return []
+  const lines = ['#### Failed tests', '', '| Test | Location | Message |', '| --- | --- | --- |']
+  let used = byteLength(lines)
+  let shown = 0
+  for (const c of failed) {
+    const location = repoRelative(c.file, input.repoRoot)
+    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${location ? `\`${cell(location)}${c.line ? `:${c.line}` : ''}\`` : '–'} | ${cell(firstLine(c.message ?? c.details ?? ''), 300)} |`
+    if (used + Buffer.byteLength(row) + 1 > budget) break
+    lines.push(row)
+    used += Buffer.byteLength(row) + 1
+    shown += 1
+  }
+  if (shown < failed.length) lines.push('', `… ${failed.length - shown} more failed tests; every report is in the artifact's \`junit/\`.`)
+  return [...lines, '']
+}
+
+function slowestLines(cases: readonly TestCaseResult[]): string[] {
+  const slowest = [...cases].filter((c) => c.durationMs > 0).sort((a, b) => b.durationMs - a.durationMs).slice(0, SLOWEST)
+  if (slowest.length === 0) return []
+  return ['<details><summary>Slowest tests</summary>', '', '| Test | Duration |', '| --- | --- |', ...slowest.map((c) => `| ${cell(caseTitle(c))} | ${formatDuration(c.durationMs)} |`), '', '</details>', '']
+}
+
+function footerLines(meta: EvidenceMeta, artifactUrl: string): string[] {
+  const lines = meta.evidence.problems.length > 0 ? [`**Evidence problems:** ${meta.evidence.problems.map((p) => cell(p)).join('; ')}`, ''] : []
+  lines.push(artifactUrl ? `Evidence: [artifact ${meta.artifactId}](${artifactUrl}) (${meta.evidence.files} files from the workspace)` : `Evidence: ${meta.evidence.files} files from the workspace (not uploaded)`)
+  return lines
+}
+
+function cell(text: string, max = 500): string {
+  const flat = text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|').replace(/</g, '&lt;')
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat
+}
+
+function fence(line: string): string {
+  return line.replace(/```/g, "'''")
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? ''
+}
+
+function byteLength(lines: readonly string[]): number {
+  return lines.reduce((sum, l) => sum + Buffer.byteLength(l) + 1, 0)
 }

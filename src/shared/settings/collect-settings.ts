@@ -16,6 +16,9 @@ export interface CollectSettings {
   /** Fail the step when collecting fails, instead of warning. */
   readonly failOnError: boolean
   readonly workspaceName: string
+  /** With checkName, publishes a check run. Masked. */
+  readonly githubToken: string
+  readonly checkName: string
 }
 
 export const DEFAULT_JUNIT_PATTERNS = ['junit/**/*.xml', '**/TEST-*.xml', '**/junit*.xml', '**/*.junit.xml']
@@ -38,5 +41,7 @@ export function getCollectSettings(read: InputReader): CollectSettings {
     upload: parseBoolean('upload', inputOr(read, 'upload', 'true')),
     failOnError: parseBoolean('fail-on-error', inputOr(read, 'fail-on-error', 'false')),
     workspaceName: read('workspace-name').trim(),
+    githubToken: read('github-token').trim(),
+    checkName: read('check-name').trim(),
   }
 }

@@ -3,7 +3,10 @@ import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import { canUploadArtifacts, uploadEvidence } from '../evidence/artifact.js'
 import { copyFlat, listFiles, matchFiles } from '../evidence/evidence-files.js'
-import { addCounts, countJunit, NO_TESTS, synthesizeJunit, type TestCounts } from '../evidence/junit.js'
+import { annotateTests } from '../evidence/annotations.js'
+import { publishCheckRun } from '../evidence/check-run.js'
+import { synthesizeJunit } from '../evidence/junit.js'
+import { caseTitle, readReports, type TestResults } from '../evidence/test-results.js'
 import { buildMeta, type EvidenceMeta, outcomeOf } from '../evidence/meta.js'
 import { renderSummary } from '../evidence/summary.js'
 import { providerForConnection } from '../provider-factory.js'
@@ -29,6 +32,7 @@ export interface CollectResult {
  */
 export async function collectStep(ctx: StepContext, settings: CollectSettings): Promise<CollectResult> {
   const { reporter, store } = ctx
+  if (settings.githubToken) reporter.setSecret(settings.githubToken)
   const started = Date.now()
   const state = loadStateOrPlaceholder(ctx, settings.workspaceName)
   const problems: string[] = []
@@ -55,10 +59,11 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
     }
   })
 
-  const tests = gatherJunit(state, workspaceDir, settings.junitPatterns, problems)
+  const results = await gatherJunit(state, workspaceDir, settings.junitPatterns)
+  problems.push(...results.problems)
   let artifactId = ''
   recordTiming(state, 'collect', started)
-  const meta = (): EvidenceMeta => buildMeta(state, tests, { ...evidence, problems }, artifactId)
+  const meta = (): EvidenceMeta => buildMeta(state, results.counts, { ...evidence, problems }, artifactId)
   writeMeta(state.evidenceDir, meta())
   if (settings.upload && canUploadArtifacts(ctx.env)) {
     const name = settings.artifactName || `run-task-${state.workspaceName}`
@@ -76,34 +81,38 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
   const final = meta()
   writeMeta(state.evidenceDir, final)
   for (const problem of problems) reporter.warning(problem)
-  await reporter.summary(renderSummary(final, artifactUrl(ctx.env, artifactId)))
-  setOutputs(ctx, final, state.evidenceDir)
+  const repoRoot = ctx.env.GITHUB_WORKSPACE
+  const summary = renderSummary({ meta: final, cases: results.cases, artifactUrl: artifactUrl(ctx.env, artifactId), repoRoot })
+  await reporter.summary(summary)
+  annotateTests(reporter, results.cases, repoRoot)
+  if (settings.checkName && settings.githubToken) {
+    const check = await publishCheckRun({ token: settings.githubToken, name: settings.checkName, env: ctx.env, meta: final, cases: results.cases, summaryMarkdown: summary, repoRoot })
+    if ('warning' in check) reporter.warning(check.warning)
+    else {
+      reporter.info(`Published check run '${settings.checkName}' (${check.url || check.id})`)
+      reporter.setOutput('check-run-id', String(check.id))
+    }
+  }
+  setOutputs(ctx, final, state.evidenceDir, results)
   reporter.info(`Evidence: ${state.evidenceDir}`)
   return { meta: final, evidenceDir: state.evidenceDir, problems }
 }
 
 /**
- * Copies the reports that match the patterns into junit/ and counts them. A run
+ * Copies the reports that match the patterns into junit/ and reads them. A run
  * whose reports do not explain its outcome (none at all, or a failed or error run
  * whose reports show no failure) gets a synthesised report for the run itself.
  */
-function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly string[], problems: string[]): TestCounts {
+async function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly string[]): Promise<TestResults> {
   const junitDir = path.join(state.evidenceDir, 'junit')
   const copied = copyFlat(workspaceDir, matchFiles(workspaceDir, patterns), junitDir)
-  let counts = NO_TESTS
-  for (const file of copied) {
-    const result = countJunit(readFileSync(path.join(junitDir, file), 'utf8'))
-    if ('problem' in result) {
-      problems.push(`junit/${file}: ${result.problem}`)
-      counts = addCounts(counts, { total: 1, failed: 0, errored: 1, skipped: 0 })
-    } else counts = addCounts(counts, result.counts)
-  }
+  const found = await readReports(junitDir, copied)
   const { outcome, error } = outcomeOf(state)
-  const explained = copied.length > 0 && (outcome === 'passed' || counts.failed + counts.errored > 0)
-  if (explained) return counts
+  const explained = copied.length > 0 && (outcome === 'passed' || found.counts.failed + found.counts.errored > 0)
+  if (explained) return found
   const message =
     outcome === 'failed'
-      ? `The command exited with code ${state.run?.exitCode}${copied.length ? ', but its reports show no failing test' : ' and wrote no JUnit report'}.`
+      ? `The command exited with ${state.run?.exitCode === null ? `signal ${state.run?.signal ?? 'unknown'}` : `code ${state.run?.exitCode}`}${copied.length ? ', but its reports show no failing test' : ' and wrote no JUnit report'}.`
       : outcome === 'error'
         ? (error?.message ?? 'Infrastructure error.')
         : 'The command passed and wrote no JUnit report.'
@@ -117,8 +126,9 @@ function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly s
     diagnostics: error?.diagnostics ?? [],
   })
   mkdirSync(junitDir, { recursive: true })
-  writeFileSync(path.join(junitDir, uniqueName(junitDir, 'run-task.xml')), xml)
-  return addCounts(counts, { total: 1, failed: outcome === 'failed' ? 1 : 0, errored: outcome === 'error' ? 1 : 0, skipped: 0 })
+  const name = uniqueName(junitDir, 'run-task.xml')
+  writeFileSync(path.join(junitDir, name), xml)
+  return readReports(junitDir, [...copied, name])
 }
 
 function uniqueName(dir: string, name: string): string {
@@ -137,16 +147,24 @@ function artifactUrl(env: NodeJS.ProcessEnv, artifactId: string): string {
   return `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/artifacts/${artifactId}`
 }
 
-function setOutputs(ctx: StepContext, meta: EvidenceMeta, evidenceDir: string): void {
+const FAILED_TESTS_SHOWN = 50
+
+function setOutputs(ctx: StepContext, meta: EvidenceMeta, evidenceDir: string, results: TestResults): void {
   const r = ctx.reporter
+  const t = meta.tests
   r.setOutput('outcome', meta.outcome)
   r.setOutput('exit-code', meta.exitCode === null ? '' : String(meta.exitCode))
-  r.setOutput('tests-total', meta.tests.total)
-  r.setOutput('tests-failed', meta.tests.failed + meta.tests.errored)
-  r.setOutput('tests-skipped', meta.tests.skipped)
+  r.setOutput('tests-total', t.total)
+  r.setOutput('tests-passed', t.passed)
+  r.setOutput('tests-failed', t.failed + t.errored)
+  r.setOutput('tests-skipped', t.skipped)
+  r.setOutput('tests-flaky', t.flaky)
+  const failed = results.cases.filter((c) => c.status === 'failed' || c.status === 'error').map(caseTitle)
+  const shown = failed.slice(0, FAILED_TESTS_SHOWN).map((title) => title.slice(0, 200))
+  r.setOutput('failed-tests', [...shown, ...(failed.length > shown.length ? [`… and ${failed.length - shown.length} more`] : [])].join('\n'))
   r.setOutput('evidence-dir', evidenceDir)
   r.setOutput('artifact-id', meta.artifactId)
-  r.setOutput('duration-ms', Object.values(meta.timings).reduce((sum, t) => sum + (t?.durationMs ?? 0), 0))
+  r.setOutput('duration-ms', Object.values(meta.timings).reduce((sum, timing) => sum + (timing?.durationMs ?? 0), 0))
 }
 
 /**

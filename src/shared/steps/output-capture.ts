@@ -2,6 +2,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
 import type { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
+import { formatDuration } from '../parse.js'
 import { type Redactor, redactingStream } from '../redact.js'
 import type { Reporter } from '../reporter.js'
 
@@ -17,12 +18,22 @@ export class OutputCapture {
   private readonly log: WriteStream
   private readonly live: { write(text: string): void; end(): void }
   private tailText = ''
+  private lastOutputAt = Date.now()
+  private readonly startedAt = Date.now()
+  private readonly progress: NodeJS.Timeout
 
-  constructor(reporter: Reporter, redactor: Redactor, logFile: string) {
+  constructor(reporter: Reporter, redactor: Redactor, logFile: string, progressIntervalMs = 15_000) {
     mkdirSync(path.dirname(logFile), { recursive: true })
     this.log = createWriteStream(logFile)
     this.live = reporter.rawOutput()
+    // A quiet command still shows a sign of life, so a hang is told from slow work.
+    this.progress = setInterval(() => {
+      const quiet = Date.now() - this.lastOutputAt
+      if (quiet >= progressIntervalMs) this.live.write(`[run-task] run: still running after ${formatDuration(Date.now() - this.startedAt)}; no output for ${formatDuration(quiet)}\n`)
+    }, progressIntervalMs)
+    this.progress.unref()
     const sink = (text: string): void => {
+      this.lastOutputAt = Date.now()
       this.live.write(text)
       this.log.write(text)
       this.tailText = (this.tailText + text).slice(-TAIL_CHARS)
@@ -39,6 +50,7 @@ export class OutputCapture {
 
   /** Flushes everything; call once the command has ended, however it ended. */
   async close(): Promise<void> {
+    clearInterval(this.progress)
     for (const stream of [this.stdout, this.stderr]) if (!stream.writableEnded) stream.end()
     await Promise.all([finished(this.stdout), finished(this.stderr)]).catch(() => undefined)
     this.live.end()

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { parseJunitFile } from '../../src/shared/evidence/junit-parser.js'
+import { readReports } from '../../src/shared/evidence/test-results.js'
+
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/junit')
+const DIALECTS: Record<string, { total: number; passed: number; failed: number; errored: number; skipped: number; flaky: number }> = {
+  'surefire.xml': { total: 4, passed: 2, failed: 1, errored: 0, skipped: 1, flaky: 1 },
+  'pytest.xml': { total: 5, passed: 2, failed: 1, errored: 1, skipped: 1, flaky: 0 },
+  'jest-junit.xml': { total: 3, passed: 2, failed: 1, errored: 0, skipped: 0, flaky: 0 },
+  'vitest.xml': { total: 3, passed: 1, failed: 1, errored: 0, skipped: 1, flaky: 0 },
+  'go-junit-report.xml': { total: 3, passed: 2, failed: 1, errored: 0, skipped: 0, flaky: 0 },
+  'gotestsum.xml': { total: 2, passed: 1, failed: 0, errored: 1, skipped: 0, flaky: 0 },
+  'playwright.xml': { total: 3, passed: 1, failed: 1, errored: 0, skipped: 1, flaky: 0 },
+  'ctest.xml': { total: 3, passed: 1, failed: 1, errored: 0, skipped: 1, flaky: 0 },
+  'phpunit.xml': { total: 4, passed: 1, failed: 1, errored: 1, skipped: 1, flaky: 0 },
+}
+
+describe('JUnit dialects', () => {
+  for (const [file, expected] of Object.entries(DIALECTS)) {
+    it(`parses ${file} to the counts it holds`, async () => {
+      const results = await readReports(FIXTURES, [file])
+      assert.deepEqual(results.problems, [])
+      assert.deepEqual(results.counts, expected)
+    })
+  }
+
+  it('keeps messages, bodies, locations and output', async () => {
+    const pytest = (await parseJunitFile(path.join(FIXTURES, 'pytest.xml'))).cases
+    const sub = pytest.find((c) => c.name === 'test_sub')
+    assert.deepEqual([sub?.status, sub?.message, sub?.file, sub?.line], ['failed', 'assert 1 == 2', 'tests/test_math.py', 7])
+    assert.match(sub?.details ?? '', />       assert 1 == 2/)
+    const out = pytest.find((c) => c.name === 'test_out')
+    assert.deepEqual([out?.systemOut, out?.systemErr], ['hello from stdout', 'warning on stderr'])
+    const surefire = (await parseJunitFile(path.join(FIXTURES, 'surefire.xml'))).cases
+    const divides = surefire.find((c) => c.name === 'divides')
+    assert.deepEqual([divides?.status, divides?.message, divides?.type], ['failed', 'expected: <2> but was: <3>', 'org.opentest4j.AssertionFailedError'])
+    assert.match(divides?.details ?? '', /CalculatorTest\.java:42/)
+    assert.equal(surefire.find((c) => c.name === 'retriesNetwork')?.flaky, true)
+    const php = (await parseJunitFile(path.join(FIXTURES, 'phpunit.xml'))).cases.find((c) => c.name === 'testEmail')
+    assert.deepEqual([php?.classname, php?.file, php?.line, php?.suite], ['Tests.UserTest', '/app/tests/UserTest.php', 20, 'Tests\\UserTest'])
+    const jest = (await parseJunitFile(path.join(FIXTURES, 'jest-junit.xml'))).cases.find((c) => c.status === 'failed')
+    assert.equal(jest?.message, 'Error: expect(received).toBe(expected) // Object.is equality')
+    assert.equal((await parseJunitFile(path.join(FIXTURES, 'jest-junit.xml'))).cases.find((c) => c.name === 'math slow')?.durationMs, 2400)
+  })
+
+  it('merges several reports and adds the counts up', async () => {
+    const results = await readReports(FIXTURES, Object.keys(DIALECTS))
+    const sum = (k: keyof (typeof DIALECTS)[string]) => Object.values(DIALECTS).reduce((s, d) => s + d[k], 0)
+    assert.deepEqual(results.counts, { total: sum('total'), passed: sum('passed'), failed: sum('failed'), errored: sum('errored'), skipped: sum('skipped'), flaky: sum('flaky') })
+    assert.equal(results.cases.length, sum('total'))
+  })
+
+  it('turns a malformed report into a problem and an error case naming the file', async () => {
+    const results = await readReports(FIXTURES, ['malformed.xml', 'jest-junit.xml'])
+    assert.equal(results.problems.length, 1)
+    assert.match(results.problems[0] as string, /^malformed\.xml: not a readable JUnit report/)
+    const error = results.cases.find((c) => c.status === 'error')
+    assert.equal(error?.name, 'report malformed.xml')
+    assert.equal(results.counts.total, 4)
+  })
+
+  for (const file of ['xxe.xml', 'billion-laughs.xml']) {
+    it(`refuses ${file} without resolving or expanding any entity`, async () => {
+      const results = await readReports(FIXTURES, [file])
+      assert.match(results.problems[0] as string, /DOCTYPE/)
+      assert.ok(!JSON.stringify(results).includes('root:'), 'no file content leaked')
+      assert.ok(!JSON.stringify(results).includes('lollol'), 'nothing expanded')
+    })
+  }
+
+  it('reports a file that is not JUnit at all', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'junit-'))
+    try {
+      writeFileSync(path.join(dir, 'html.xml'), '<html><body/></html>')
+      writeFileSync(path.join(dir, 'empty.xml'), '')
+      const results = await readReports(dir, ['html.xml', 'empty.xml'])
+      assert.match(results.problems[0] as string, /root element is <html>/)
+      assert.match(results.problems[1] as string, /empty/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
