@@ -30,7 +30,8 @@ export async function runStep(ctx: StepContext, settings: RunSettings, redactor 
     record = await reporter.group(`Run: ${settings.command}`, () => execute(ctx, state, settings, redactor, base))
   }
   state.run = record
-  recordTiming(state, 'run', started)
+  // A command that never ran has no run phase to time.
+  if (state.handle?.readyAt) recordTiming(state, 'run', started)
   store.save(state)
   reporter.setOutput('outcome', record.outcome)
   reporter.setOutput('exit-code', record.exitCode === null ? '' : String(record.exitCode))
