@@ -85,3 +85,22 @@ describe('JUnit dialects', () => {
     }
   })
 })
+
+describe('a report with 100,000 test cases', () => {
+  it('is parsed and summarised without failing, and the summary stays under 1 MiB', async () => {
+    const { renderSummary } = await import('../../src/shared/evidence/summary.js')
+    const dir = mkdtempSync(path.join(tmpdir(), 'junit-big-'))
+    try {
+      const cases = Array.from({ length: 100_000 }, (_, i) => (i % 4 === 0 ? `<testcase classname="pkg.S${i % 50}" name="c${i}" file="src/f${i % 300}.ts" line="${(i % 90) + 1}" time="0.01"><failure message="expected ${i}">stack ${i}</failure></testcase>` : `<testcase classname="pkg.S${i % 50}" name="c${i}" time="0.001"/>`))
+      writeFileSync(path.join(dir, 'big.xml'), `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`)
+      const results = await readReports(dir, ['big.xml'])
+      assert.deepEqual([results.counts.total, results.counts.failed], [100_000, 25_000])
+      const meta = { schemaVersion: 1, provider: 'che', providerReason: '', source: '', workspace: { name: 'w', id: '', scope: '', target: '' }, identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' }, commit: '', command: 'x', workingDirectory: '', timings: {}, exitCode: 1, outcome: 'failed', error: null, tests: results.counts, evidence: { files: 0, bytes: 0, skipped: [], problems: [] }, artifactId: '' } as const
+      const summary = renderSummary({ meta, cases: results.cases, artifactUrl: '' })
+      assert.ok(Buffer.byteLength(summary) < 1024 * 1024)
+      assert.match(summary, /… \d+ more failed tests/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
