@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import { canUploadArtifacts, uploadEvidence } from '../evidence/artifact.js'

@@ -11,7 +11,7 @@ import { findReadyPod, pickContainer, privilegedContainers, waitForReadyPod } fr
 import type { CheSettings } from './che-settings.js'
 import { buildDevWorkspace, DW_GROUP, DW_PLURAL, DW_VERSION, type DevWorkspaceObject } from './devworkspace.js'
 import { watchDevWorkspace } from './devworkspace-watch.js'
-import { isRetryableKubeError, kubeRetryAfterMs, kubeStatusCode, normalizeKubeError } from './kube-errors.js'
+import { isRetryableKubeError, kubeRetryAfterMs, normalizeKubeError } from './kube-errors.js'
 import { DEFAULT_HEARTBEAT, execInPod, type Heartbeat, type PodTarget } from './pod-exec.js'
 
 /** Transports and tunables; tests shorten the delays. */
