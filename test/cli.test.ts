@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { ROOT } from './harness/action-runner.js'
+import { parseFileCommand, ROOT } from './harness/action-runner.js'
 import { DEVFILE } from './harness/job.js'
 import { type KubeSim, startKubeSim } from './sim/kube/server.js'
 
@@ -64,6 +64,24 @@ describe('the run-task CLI bundle', () => {
     sim.faults.execDropOnOutput = undefined
     assert.equal(broken.code, 3, broken.stderr)
     assert.match(broken.stderr, /outcome=error/)
+    assert.deepEqual(sim.devWorkspaces('ci'), [])
+  })
+
+  it('inside GitHub Actions, writes outputs to GITHUB_OUTPUT and honours fail-on per subcommand', async () => {
+    const outputFile = path.join(dir, 'github-output')
+    writeFileSync(outputFile, '')
+    const env = { RUNNER_TEMP: path.join(dir, 'gha-temp'), GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputFile }
+    const cliPath = path.join(ROOT, 'dist/cli/index.js')
+    assert.equal((await run([cliPath, 'provision', ...base().slice(0, 8)], env, dir)).code, 0)
+    const failedButAllowed = await run([cliPath, 'run', '--command', 'exit 4', '--fail-on', 'never'], env, dir)
+    assert.equal(failedButAllowed.code, 0, failedButAllowed.stdout)
+    assert.equal((await run([cliPath, 'run', '--command', 'exit 4'], env, dir)).code, 1)
+    assert.equal((await run([cliPath, 'collect', '--upload', 'false'], env, dir)).code, 0)
+    assert.equal((await run([cliPath, 'cleanup'], env, dir)).code, 0)
+    const outputs = parseFileCommand(readFileSync(outputFile, 'utf8'))
+    assert.equal(outputs.outcome, 'failed')
+    assert.equal(outputs['exit-code'], '4')
+    assert.match(outputs['workspace-name'] ?? '', /^rt-/)
     assert.deepEqual(sim.devWorkspaces('ci'), [])
   })
 

@@ -1,6 +1,6 @@
 import { errorMessage, InputError, RunTaskError } from '../shared/errors.js'
 import type { InputReader } from '../shared/inputs.js'
-import { consoleReporter } from '../shared/reporter.js'
+import { actionsReporter, consoleReporter, type Reporter } from '../shared/reporter.js'
 import { getCleanupSettings } from '../shared/settings/cleanup-settings.js'
 import { getCollectSettings } from '../shared/settings/collect-settings.js'
 import { getProvisionSettings } from '../shared/settings/provision-settings.js'
@@ -9,7 +9,7 @@ import { type Outcome, StateStore } from '../shared/state.js'
 import { cleanupStep, findState } from '../shared/steps/cleanup-step.js'
 import { collectStep } from '../shared/steps/collect-step.js'
 import { provisionStep } from '../shared/steps/provision-step.js'
-import { runStep } from '../shared/steps/run-step.js'
+import { runFails, runStep } from '../shared/steps/run-step.js'
 import type { StepContext } from '../shared/steps/step-context.js'
 import { cliInputReader, parseCliArguments } from './cli-inputs.js'
 import { USAGE } from './usage.js'
@@ -20,7 +20,7 @@ export const EXIT = { passed: 0, failed: 1, input: 2, error: 3 } as const
 /** Runs the CLI; resolves with the exit status (never calls process.exit). */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; signal?: AbortSignal; out?: NodeJS.WritableStream } = {}): Promise<number> {
   const outputs = new Map<string, string>()
-  const reporter = consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
+  const reporter = env.GITHUB_ACTIONS === 'true' && env.GITHUB_OUTPUT ? capturing(actionsReporter(), outputs) : consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
   const cwd = options.cwd ?? process.cwd()
   const ctx: StepContext = { reporter, store: StateStore.forEnvironment(env, cwd), env, signal: options.signal ?? new AbortController().signal }
   try {
@@ -30,33 +30,52 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, opti
       return EXIT.passed
     }
     const read = cliInputReader(args.values, env)
-    const outcome = await dispatch(args.command, ctx, read, cwd)
+    const status = await dispatch(args.command, ctx, read, cwd)
     for (const [name, value] of outputs) reporter.info(`${name}=${value}`)
     const evidence = outputs.get('evidence-dir')
     if (evidence) reporter.info(`Evidence written to ${evidence}`)
-    return outcome === undefined ? EXIT.passed : EXIT[outcome]
+    return status
   } catch (error) {
     reporter.error(`${error instanceof RunTaskError ? error.name : 'Unexpected error'}: ${errorMessage(error)}`)
     return error instanceof InputError ? EXIT.input : EXIT.error
   }
 }
 
-async function dispatch(command: string, ctx: StepContext, read: InputReader, cwd: string): Promise<Outcome | undefined> {
+/** Runs one command of the CLI and returns its exit status. */
+async function dispatch(command: string, ctx: StepContext, read: InputReader, cwd: string): Promise<number> {
   switch (command) {
     case 'provision':
       await provisionStep(ctx, getProvisionSettings(read, ctx.env, cwd))
-      return undefined
-    case 'run':
-      return (await runStep(ctx, getRunSettings(read))).outcome
-    case 'collect':
-      return (await collectStep(ctx, getCollectSettings(read))).meta.outcome
+      return EXIT.passed
+    case 'run': {
+      const settings = getRunSettings(read)
+      const { outcome } = await runStep(ctx, settings)
+      return runFails(outcome, settings.failOn) ? EXIT[outcome] : EXIT.passed
+    }
+    case 'collect': {
+      // As the action: collecting warns about its own problems unless fail-on-error.
+      const settings = getCollectSettings(read)
+      const result = await collectStep(ctx, settings)
+      return settings.failOnError && result.problems.length > 0 ? EXIT.error : EXIT.passed
+    }
     case 'cleanup': {
       const settings = getCleanupSettings(read)
       await cleanupStep(ctx, settings, findState(ctx.store, settings.workspaceName))
-      return undefined
+      return EXIT.passed
     }
     default:
-      return runChain(ctx, read, cwd)
+      return EXIT[await runChain(ctx, read, cwd)]
+  }
+}
+
+/** The Actions reporter, also keeping the outputs for the closing lines. */
+function capturing(reporter: Reporter, outputs: Map<string, string>): Reporter {
+  return {
+    ...reporter,
+    setOutput: (name, value) => {
+      outputs.set(name, String(value))
+      reporter.setOutput(name, value)
+    },
   }
 }
 
