@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { ExecStreamError, InputError, ProviderUnavailableError, WorkspaceStartError } from '../../src/shared/errors.js'
+import { CommandTimeoutError, ExecStreamError, InputError, ProviderUnavailableError, WorkspaceStartError } from '../../src/shared/errors.js'
 import { closedPort } from '../harness/ports.js'
 import { noCoderFaults } from '../sim/coderd/faults.js'
 import { execText } from '../che/fixture.js'
@@ -133,6 +133,12 @@ describe('Coder provider against the simulated coderd', () => {
     it('passes secrets on stdin, never on the command line', async () => {
       const result = await execText(provider, handle, 'printf %s "$TOKEN"; ps -eo args 2>/dev/null | grep -c "s3cr3t-on-cmdline" || true', { env: { TOKEN: 's3cr3t-on-cmdline' } })
       assert.match(result.stdout, /^s3cr3t-on-cmdline/)
+    })
+
+    it('stops the command at its time limit, process tree included', async () => {
+      await assert.rejects(execText(provider, handle, '(sleep 2; touch late-marker) & sleep 2; touch late-marker', { timeoutMs: 300 }), CommandTimeoutError)
+      await new Promise((r) => setTimeout(r, 2_500))
+      assert.equal((await execText(provider, handle, 'test -e late-marker && echo present || echo absent')).stdout, 'absent\n')
     })
 
     it('reports a dropped connection as an ExecStreamError', async () => {

@@ -1,9 +1,9 @@
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
-import { CancelledError, CommandTimeoutError, ExecStreamError, PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
-import { formatDuration } from '../../parse.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
+import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
 import { describeDevWorkspace } from './che-diagnostics.js'
@@ -90,26 +90,13 @@ class CheProvider implements WorkspaceProvider {
     const target = await this.podTarget(handle)
     const wrapped = wrapCommand(request.command, request.cwd, request.env)
     const started = Date.now()
-    const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(), request.timeoutMs)
-    const execSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal
-    try {
-      const exitCode = await execInPod(this.deps.kubeConfig, target, wrapped.argv, streams.stdout, streams.stderr, {
-        stdin: wrapped.stdin,
-        signal: execSignal,
-        heartbeat: this.heartbeat,
-      })
-      return { exitCode, signal: null, durationMs: Date.now() - started }
-    } catch (error) {
-      // Closing the stream does not end the remote process: stop it, best effort, on a new stream.
-      if (error instanceof CancelledError || error instanceof ExecStreamError) await this.kill(target, wrapped.token)
-      if (error instanceof CancelledError && timeout.signal.aborted && !signal?.aborted) {
-        throw new CommandTimeoutError(`The command ran longer than its timeout (${formatDuration(request.timeoutMs)}) and was stopped.`)
-      }
-      throw error
-    } finally {
-      clearTimeout(timer)
-    }
+    const exitCode = await withCommandDeadline(
+      request.timeoutMs,
+      signal,
+      (execSignal) => execInPod(this.deps.kubeConfig, target, wrapped.argv, streams.stdout, streams.stderr, { stdin: wrapped.stdin, signal: execSignal, heartbeat: this.heartbeat }),
+      () => this.kill(target, wrapped.token),
+    )
+    return { exitCode, signal: null, durationMs: Date.now() - started }
   }
 
   async download(handle: WorkspaceHandle, remoteDir: string, localDir: string, limits: DownloadLimits, signal?: AbortSignal): Promise<DownloadResult> {

@@ -1,7 +1,8 @@
-import { CancelledError, CommandTimeoutError, ExecStreamError, InputError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { InputError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { formatDuration } from '../../parse.js'
 import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
 import { Deadline, sleep } from '../../wait.js'
+import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
 import { openSsh, type SshConnection, shellQuote } from '../ssh-connection.js'
@@ -61,19 +62,15 @@ class CoderProvider implements WorkspaceProvider {
     const ssh = await this.connect(handle)
     const wrapped = wrapCommand(request.command, request.cwd, request.env)
     const started = Date.now()
-    const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(), request.timeoutMs)
     try {
-      const status = await ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal })
+      const status = await withCommandDeadline(
+        request.timeoutMs,
+        signal,
+        (execSignal) => ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: execSignal }),
+        () => this.kill(handle, ssh, wrapped.token),
+      )
       return { exitCode: status.code, signal: status.signal, durationMs: Date.now() - started }
-    } catch (error) {
-      if (error instanceof CancelledError || error instanceof ExecStreamError) await this.kill(handle, ssh, wrapped.token)
-      if (error instanceof CancelledError && timeout.signal.aborted && !signal?.aborted) {
-        throw new CommandTimeoutError(`The command ran longer than its timeout (${formatDuration(request.timeoutMs)}) and was stopped.`)
-      }
-      throw error
     } finally {
-      clearTimeout(timer)
       ssh.close()
     }
   }
