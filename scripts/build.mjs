@@ -10,6 +10,7 @@ export const ENTRIES = {
   'run-task': 'runTask',
   'collect-evidence': 'collectEvidence',
   cleanup: 'cleanup',
+  smoke: 'smoke',
   cli: 'runCli',
 }
 

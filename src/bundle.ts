@@ -9,4 +9,5 @@ export { run as provisionWorkspace } from './actions/provision-workspace/main.js
 export { run as runTask } from './actions/run-task/main.js'
 export { run as collectEvidence } from './actions/collect-evidence/main.js'
 export { run as cleanup } from './actions/cleanup/main.js'
+export { run as smoke } from './actions/smoke/main.js'
 export { runCli } from './cli/run-cli.js'

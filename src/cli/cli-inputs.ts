@@ -9,7 +9,7 @@ export interface CliArguments {
   readonly help: boolean
 }
 
-export const CLI_COMMANDS = ['all', 'provision', 'run', 'collect', 'cleanup'] as const
+export const CLI_COMMANDS = ['all', 'provision', 'run', 'collect', 'cleanup', 'smoke', 'e2e'] as const
 
 /**
  * Parses `run-task [command] --input-name value …`. Every action input is a flag of

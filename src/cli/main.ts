@@ -5,6 +5,9 @@ import { getCleanupSettings } from '../shared/settings/cleanup-settings.js'
 import { getCollectSettings } from '../shared/settings/collect-settings.js'
 import { getProvisionSettings } from '../shared/settings/provision-settings.js'
 import { getRunSettings } from '../shared/settings/run-settings.js'
+import { getSmokeSettings } from '../shared/settings/smoke-settings.js'
+import { setFlowOutputs } from '../shared/flows/flow.js'
+import { smokeFlow } from '../shared/flows/smoke.js'
 import { type Outcome, StateStore } from '../shared/state.js'
 import { cleanupStep, findState } from '../shared/steps/cleanup-step.js'
 import { collectStep } from '../shared/steps/collect-step.js'
@@ -57,6 +60,12 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
       const settings = getCollectSettings(read)
       const result = await collectStep(ctx, settings)
       return settings.failOnError && result.problems.length > 0 ? EXIT.error : EXIT.passed
+    }
+    case 'smoke': {
+      const settings = getSmokeSettings(read, ctx.env, cwd)
+      const result = await smokeFlow(ctx, settings)
+      setFlowOutputs(ctx, result)
+      return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
     }
     case 'cleanup': {
       const settings = getCleanupSettings(read)

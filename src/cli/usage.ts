@@ -1,4 +1,4 @@
-export const USAGE = `Usage: run-task [all|provision|run|collect|cleanup] [--input-name value ...]
+export const USAGE = `Usage: run-task [all|provision|run|collect|cleanup|smoke|e2e] [--input-name value ...]
 
 Runs one command in a throw-away Coder or Eclipse Che workspace: provision, run, collect
 evidence, clean up. Every input of the GitHub Actions is a flag of the same name,
@@ -15,6 +15,10 @@ Commands:
   run        run --command in the workspace provisioned last
   collect    copy the evidence out and write meta.json and JUnit
   cleanup    delete the workspace
+  smoke      is the provider broken? create, reach the IDE, check tools and
+             persistence across stop/start, check the control plane, delete
+  e2e        the developer flow: clone a bot-writable repo in the workspace,
+             change, commit, push, open a PR, check its diff, delete
 
 State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions.
 Exit status: 0 passed, 1 failed, 2 bad input, 3 infrastructure error.`

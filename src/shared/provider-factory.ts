@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { WorkspaceProvider } from './provider.js'
+import { createCheProbe } from './providers/che/che-probe.js'
 import { createCheProvider } from './providers/che/che-provider.js'
+import { createCoderProbe } from './providers/coder/coder-probe.js'
+import type { WorkspaceProbe } from './providers/probe.js'
 import { createCoderClient } from './providers/coder/coder-client.js'
 import { createCoderProvider } from './providers/coder/coder-provider.js'
 import type { CoderSettings } from './providers/coder/coder-settings.js'
@@ -63,4 +66,15 @@ export function credentialFiles(connection: ProviderConnection): string[] {
 
 function coderProvider(settings: CoderSettings): WorkspaceProvider {
   return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token }) })
+}
+
+/** The smoke check's view of the provider in a connection (see WorkspaceProbe). */
+export function probeForConnection(connection: ProviderConnection): WorkspaceProbe {
+  const c = connection.coder
+  if (connection.provider === 'coder' && c) {
+    const token = readFileSync(c.tokenFile, 'utf8')
+    return createCoderProbe(createCoderClient({ url: c.url, token }), token)
+  }
+  const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
+  return createCheProbe(loadKubeConfig(kubeconfig), connection.namespace)
 }

@@ -74,6 +74,8 @@ export interface RunState {
   /** Set once the workspace is deleted (or deliberately kept), so the post step does nothing. */
   cleanup?: { readonly done: boolean; readonly kept: boolean }
   artifactId?: string
+  /** JUnit reports written on the runner (by the smoke and E2E checks), in evidence junit/. */
+  runnerReports?: string[]
 }
 
 /**

@@ -182,15 +182,17 @@ describe('Che provider against the simulated cluster', () => {
     })
   })
 
-  it('keeps the projects across stop and start', async () => {
-    const provider = cheProvider(sim)
-    const handle = await provisioned(provider)
-    await execText(provider, handle, 'echo kept > "$PROJECTS_ROOT/marker"')
-    await provider.stop(handle, 5_000)
-    assert.equal((sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as { status: { phase: string } }).status.phase, 'Stopped')
-    const restarted = await provider.start(handle, 5_000)
-    assert.equal((await execText(provider, restarted, 'cat "$PROJECTS_ROOT/marker"')).stdout, 'kept\n')
-    await provider.destroy(restarted, 5_000)
+  it('keeps the projects across stop and start on per-workspace storage, and loses them on ephemeral', async () => {
+    for (const [storageType, expected] of [['per-workspace', 'kept\n'], ['ephemeral', 'gone\n']] as const) {
+      const provider = cheProvider(sim, { ...devfileSource(), storageType })
+      const handle = await provisioned(provider)
+      await execText(provider, handle, 'echo kept > "$PROJECTS_ROOT/marker"')
+      await provider.stop(handle, 5_000)
+      assert.equal((sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as { status: { phase: string } }).status.phase, 'Stopped')
+      const restarted = await provider.start(handle, 5_000)
+      assert.equal((await execText(provider, restarted, 'cat "$PROJECTS_ROOT/marker" 2>/dev/null || echo gone')).stdout, expected, storageType)
+      await provider.destroy(restarted, 5_000)
+    }
   })
 
   it('names stuck finalizers when deletion does not finish in time', async () => {

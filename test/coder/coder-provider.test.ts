@@ -147,10 +147,12 @@ describe('Coder provider against the simulated coderd', () => {
     })
 
     it('keeps the home folder across stop and start, and downloads evidence as one tar', async () => {
-      await execText(provider, handle, 'mkdir -p ev/junit && echo "<testsuite/>" > ev/junit/a.xml && echo kept > marker')
+      // Sessions start in the agent's directory (the repo_url clone); relative evidence paths are under $HOME.
+      assert.match((await execText(provider, handle, 'pwd')).stdout, /\/app\n$/)
+      await execText(provider, handle, 'cd "$HOME" && mkdir -p ev/junit && echo "<testsuite/>" > ev/junit/a.xml && echo kept > marker')
       await provider.stop(handle, 5_000)
       handle = await provider.start(handle, 5_000)
-      assert.equal((await execText(provider, handle, 'cat marker')).stdout, 'kept\n')
+      assert.equal((await execText(provider, handle, 'cat "$HOME/marker"')).stdout, 'kept\n')
       const local = mkdtempSync(path.join(tmpdir(), 'coder-ev-'))
       try {
         const result = await provider.download(handle, 'ev', local, { maxBytes: 1_000_000 })

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { type KubeSim, startKubeSim } from '../sim/kube/server.js'
+import { type KubeSim, type KubeSimOptions, startKubeSim } from '../sim/kube/server.js'
 import { type ResultsSim, startResultsSim } from '../sim/results/server.js'
 import { runActionStep, type StepResult } from './action-runner.js'
 
@@ -28,8 +28,8 @@ export interface Job {
   close(): Promise<void>
 }
 
-export async function startJob(runId = '4242'): Promise<Job> {
-  const sim = await startKubeSim({ stepDelayMs: 5 })
+export async function startJob(runId = '4242', simOptions: KubeSimOptions = {}): Promise<Job> {
+  const sim = await startKubeSim({ stepDelayMs: 5, ...simOptions })
   const results = await startResultsSim()
   const dir = mkdtempSync(path.join(tmpdir(), 'job-'))
   const workspace = path.join(dir, 'repo')

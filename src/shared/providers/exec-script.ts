@@ -23,7 +23,8 @@ while IFS= read -r rt_line; do
 done
 case "\${RUN_TASK_EVIDENCE_DIR:-}" in ''|/*) ;; *) RUN_TASK_EVIDENCE_DIR="${WORKSPACE_ROOT}/$RUN_TASK_EVIDENCE_DIR"; export RUN_TASK_EVIDENCE_DIR ;; esac
 [ -n "\${RUN_TASK_EVIDENCE_DIR:-}" ] && mkdir -p -- "$RUN_TASK_EVIDENCE_DIR"
-if [ -n "\${PROJECT_SOURCE:-}" ] && [ -d "$PROJECT_SOURCE" ]; then cd -- "$PROJECT_SOURCE"; else cd -- "${WORKSPACE_ROOT}" 2>/dev/null || true; fi
+# Che: the first project; elsewhere the session's own start directory (a Coder agent's dir).
+if [ -n "\${PROJECT_SOURCE:-}" ] && [ -d "$PROJECT_SOURCE" ]; then cd -- "$PROJECT_SOURCE"; elif [ -n "\${PROJECTS_ROOT:-}" ]; then cd -- "$PROJECTS_ROOT" 2>/dev/null || true; fi
 if [ -n "$2" ]; then cd -- "$2" || { echo "run-task: the working directory '$2' does not exist in the workspace" >&2; exit 125; }; fi
 if command -v bash >/dev/null 2>&1; then rt_shell=bash; else rt_shell=sh; fi
 # A session of its own lets a timeout kill the whole process tree.

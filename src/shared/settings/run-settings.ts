@@ -49,8 +49,13 @@ export function getRunSettings(read: InputReader): RunSettings {
     env,
     secretEnv,
     timeoutMs: parseDuration('timeout', inputOr(read, 'timeout', '60m')),
-    failOn: parseEnum('fail-on', inputOr(read, 'fail-on', 'failure'), FAIL_ON),
+    failOn: getFailOn(read),
     evidencePath,
     workspaceName: read('workspace-name').trim(),
   }
+}
+
+/** The `fail-on` input: which outcomes fail the step. */
+export function getFailOn(read: InputReader): FailOn {
+  return parseEnum('fail-on', inputOr(read, 'fail-on', 'failure'), FAIL_ON)
 }

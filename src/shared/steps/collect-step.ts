@@ -43,7 +43,9 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
   if (!existsSync(logFile)) writeFileSync(logFile, '')
 
   await reporter.group('Collect evidence', async () => {
-    if (state.handle?.readyAt) {
+    if (state.cleanup?.done && !state.cleanup.kept) {
+      reporter.info('The workspace was deleted before collect: there is no workspace evidence to copy.')
+    } else if (state.handle?.readyAt) {
       const remote = settings.evidencePath || state.run?.evidencePath || DEFAULT_EVIDENCE_PATH
       try {
         const provider = providerForConnection(state.connection, state.handle.target)
@@ -105,7 +107,7 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
  */
 async function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly string[]): Promise<TestResults> {
   const junitDir = path.join(state.evidenceDir, 'junit')
-  const copied = copyFlat(workspaceDir, matchFiles(workspaceDir, patterns), junitDir)
+  const copied = [...(state.runnerReports ?? []), ...copyFlat(workspaceDir, matchFiles(workspaceDir, patterns), junitDir)]
   const found = await readReports(junitDir, copied)
   const { outcome, error } = outcomeOf(state)
   const explained = copied.length > 0 && (outcome === 'passed' || found.counts.failed + found.counts.errored > 0)

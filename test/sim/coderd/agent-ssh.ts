@@ -19,6 +19,8 @@ export class AgentSshServer {
   port = 0
 
   constructor(
+    /** Where sessions start: the agent's directory. */
+    private readonly directory: string,
     private readonly home: string,
     private readonly env: Record<string, string>,
     /** Cuts the connection (no exit status) once a command's output contains this marker. */
@@ -32,7 +34,7 @@ export class AgentSshServer {
         session.on('env', (accept) => accept?.())
         session.on('exec', (accept, _reject, info) => {
           const channel = accept()
-          const child = spawn('/bin/sh', ['-c', info.command], { cwd: this.home, env: { ...this.env, HOME: this.home }, stdio: ['pipe', 'pipe', 'pipe'] })
+          const child = spawn('/bin/sh', ['-c', info.command], { cwd: this.directory, env: { ...this.env, HOME: this.home }, stdio: ['pipe', 'pipe', 'pipe'] })
           this.children.add(child)
           let dropped = false
           const forward = (target: { write(d: Buffer): unknown }) => (data: Buffer) => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import { simulateClone } from '../git-checkout.js'
 import { AgentSshServer } from './agent-ssh.js'
 import type { CoderFaults } from './faults.js'
 
@@ -62,8 +63,20 @@ export class WorkspaceEngine extends EventEmitter {
     private readonly root: string,
     private readonly faults: CoderFaults,
     private readonly stepMs: number,
+    /** The workspace PATH (the simulated image's tools first). */
+    private readonly path: string,
   ) {
     super()
+  }
+
+  /**
+   * The agent's directory (coder_agent `dir`, `expanded_directory` in the API):
+   * the clone of the `repo_url` parameter under home when there is one.
+   */
+  directory(w: SimWorkspace): string {
+    const repo = w.parameters.find((p) => p.name === 'repo_url')?.value
+    const name = repo ? path.basename(repo).replace(/\.git$/, '') : ''
+    return name ? path.join(this.home(w), name) : this.home(w)
   }
 
   home(w: SimWorkspace): string {
@@ -87,6 +100,8 @@ export class WorkspaceEngine extends EventEmitter {
     }
     this.workspaces.set(w.id, w)
     mkdirSync(this.home(w), { recursive: true })
+    const repo = parameters.find((p) => p.name === 'repo_url')?.value
+    if (repo) simulateClone(repo, this.directory(w))
     this.build(w, 'start')
     return w
   }
@@ -159,6 +174,9 @@ export class WorkspaceEngine extends EventEmitter {
     if (b.transition === 'delete') {
       w.deleted = true
       rmSync(this.home(w), { recursive: true, force: true })
+    } else if (this.faults.loseHomeOnStop) {
+      rmSync(this.home(w), { recursive: true, force: true })
+      mkdirSync(this.home(w), { recursive: true })
     }
     this.changed(w)
   }
@@ -173,7 +191,7 @@ export class WorkspaceEngine extends EventEmitter {
       })
     }
     this.later(async () => {
-      const ssh = new AgentSshServer(this.home(w), { PATH: process.env.PATH ?? '/usr/bin:/bin', USER: w.owner_name, CODER: 'true', CODER_WORKSPACE_NAME: w.name, CODER_WORKSPACE_OWNER_NAME: w.owner_name, CODER_WORKSPACE_AGENT_NAME: w.agent.name }, () => this.faults.sshDropOnOutput)
+      const ssh = new AgentSshServer(this.directory(w), this.home(w), { PATH: this.path, USER: w.owner_name, CODER: 'true', CODER_WORKSPACE_NAME: w.name, CODER_WORKSPACE_OWNER_NAME: w.owner_name, CODER_WORKSPACE_AGENT_NAME: w.agent.name }, () => this.faults.sshDropOnOutput)
       await ssh.listen()
       w.agent = { ...w.agent, ssh, status: 'connected', lifecycle_state: 'starting' }
       this.changed(w)

@@ -20,6 +20,10 @@ export interface CoderFaults {
   noInitialUser: boolean
   /** Cuts SSH connections once a command's output contains this marker. */
   sshDropOnOutput: string | undefined
+  /** The app proxy answers with this status (502: the app is unreachable) instead of proxying. */
+  appProxyStatus: number | undefined
+  /** A stop wipes the home folder, as a template without a persistent home volume does. */
+  loseHomeOnStop: boolean
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -34,5 +38,7 @@ export function noCoderFaults(): CoderFaults {
     watchUnavailable: false,
     noInitialUser: false,
     sshDropOnOutput: undefined,
+    appProxyStatus: undefined,
+    loseHomeOnStop: false,
   }
 }

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type SimBuild, type SimTemplate, type SimWorkspace, WorkspaceEngine } from './engine.js'
 import { FAKE_CODER_CLI } from './fake-cli.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
+import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
 const VERSION = 'v2.99.0-sim+0000000'
 const SIGNED_OUT = { message: 'You are signed out or your session has expired. Please sign in again to continue.', detail: 'Cookie "coder_session_token" or query parameter must be provided.' }
@@ -19,6 +20,8 @@ export interface CoderSim {
   readonly adminToken: string
   readonly faults: CoderFaults
   readonly engine: WorkspaceEngine
+  /** The workspace image: its tools and the code-server every agent serves. */
+  readonly image: WorkspaceImage
   readonly requests: string[]
   /** Names of the workspaces that are not deleted. */
   workspaces(): string[]
@@ -30,7 +33,8 @@ export interface CoderSim {
 export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: string } = {}): Promise<CoderSim> {
   const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
   const faults = noCoderFaults()
-  const engine = new WorkspaceEngine(root, faults, options.stepMs ?? 10)
+  const image = await startWorkspaceImage(root)
+  const engine = new WorkspaceEngine(root, faults, options.stepMs ?? 10, imagePath(image))
   const org = { id: randomUUID(), name: 'coder', display_name: 'Coder', is_default: true, created_at: new Date().toISOString() }
   const member = { id: randomUUID(), username: 'ci-bot', email: 'ci@example.com', status: 'active', login_type: 'token', organization_ids: [org.id], roles: [] as { name: string }[] }
   const owner = { ...member, id: randomUUID(), username: 'admin', roles: [{ name: 'owner', display_name: 'Owner' }] }
@@ -64,6 +68,8 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' })
       return void res.end(FAKE_CODER_CLI)
     }
+    const app = APP_PATH.exec(p)
+    if (app) return proxyApp(req, res, app, url)
     if (!p.startsWith('/api/v2/')) return send(res, 404, { message: 'Route not found.' })
     res.setHeader('X-RateLimit-Limit', '512')
     if (faults.rateLimited > 0) {
@@ -187,6 +193,31 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     res.on('close', end)
   }
 
+  /**
+   * Path-based app proxy, `/@user/workspace[.agent]/apps/slug/…`: needs a session
+   * (header, cookie or query parameter), the owner's own workspace, a connected
+   * agent, and proxies to the app's internal URL.
+   */
+  const proxyApp = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): void => {
+    const [, owner, workspace, agent, slug, rest] = m as unknown as [string, string, string, string | undefined, string, string]
+    const cookie = /(?:^|;\s*)coder_session_token=([^;]+)/.exec(String(req.headers.cookie ?? ''))?.[1]
+    const user = tokens.get(String(req.headers['coder-session-token'] ?? cookie ?? url.searchParams.get('coder_session_token') ?? ''))
+    if (!user) {
+      res.writeHead(303, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
+      return void res.end()
+    }
+    const w = [...engine.workspaces.values()].find((x) => !x.deleted && x.name === workspace && x.owner_name === decodeURIComponent(owner))
+    if (!w || w.owner_id !== user.id || (agent !== undefined && agent !== w.agent.name) || slug !== 'code-server') return sendHtml(res, 404, 'Application Not Found')
+    if (faults.appProxyStatus !== undefined) return sendHtml(res, faults.appProxyStatus, 'Bad Gateway: failed to connect to the application')
+    if (w.agent.status !== 'connected') return sendHtml(res, 502, `Agent is ${w.agent.status}: the workspace is not running`)
+    const upstream = httpRequest(`${image.ideUrl}/${rest}${url.search}`, { method: req.method }, (up) => {
+      res.writeHead(up.statusCode ?? 502, { 'Content-Type': up.headers['content-type'] ?? 'text/plain' })
+      up.pipe(res)
+    })
+    upstream.on('error', () => sendHtml(res, 502, 'Bad Gateway'))
+    req.pipe(upstream)
+  }
+
   const findBuild = (id: string): { w: SimWorkspace; b: SimBuild } | undefined => {
     for (const w of engine.workspaces.values()) {
       const b = w.builds.find((x) => x.id === id)
@@ -202,11 +233,29 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     lifecycle_state: w.agent.lifecycle_state,
     architecture: 'amd64',
     operating_system: 'linux',
-    expanded_directory: engine.home(w),
+    expanded_directory: engine.directory(w),
     version: VERSION,
     connection_timeout_seconds: 120,
     troubleshooting_url: 'https://coder.com/docs/admin/templates/troubleshooting',
-    apps: [],
+    apps: [
+      {
+        id: randomUUIDFor(w.agent.id),
+        url: `${image.ideUrl}/?folder=${encodeURIComponent(engine.directory(w))}`,
+        external: false,
+        slug: 'code-server',
+        display_name: 'code-server',
+        command: '',
+        icon: '/icon/code.svg',
+        subdomain: false,
+        subdomain_name: '',
+        sharing_level: 'owner',
+        healthcheck: { url: `${image.ideUrl}/healthz`, interval: 5, threshold: 6 },
+        health: w.agent.status === 'connected' ? 'healthy' : 'initializing',
+        hidden: false,
+        open_in: 'slim-window',
+        statuses: [],
+      },
+    ],
   })
 
   const buildJson = (w: SimWorkspace, b: SimBuild): Record<string, unknown> => {
@@ -258,11 +307,13 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     adminToken,
     faults,
     engine,
+    image,
     requests,
     workspaces: () => [...engine.workspaces.values()].filter((w) => !w.deleted).map((w) => w.name),
     addTemplate,
     close: async () => {
       engine.close()
+      await image.close()
       for (const s of streams) s.destroy()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -289,6 +340,14 @@ function option(value: string): Record<string, string> {
 
 function templateJson(t: SimTemplate): Record<string, unknown> {
   return { id: t.id, name: t.name, display_name: t.name, organization_id: t.organization_id, organization_name: 'coder', active_version_id: t.active_version_id, provisioner: 'terraform', deprecated: false, deprecation_message: '', default_ttl_ms: 0, allow_user_cancel_workspace_jobs: true }
+}
+
+const APP_PATH = /^\/(?:@|%40)([^/]+)\/([^/.]+)(?:\.([^/]+))?\/apps\/([^/]+)\/(.*)$/
+
+function sendHtml(res: ServerResponse, code: number, title: string): void {
+  const text = `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>`
+  res.writeHead(code, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { simulateClone } from '../git-checkout.js'
 import type { KubeFaults } from './faults.js'
 import { type KubeObject, type ObjectStore } from './store.js'
 import type { WorkspaceFolders } from './workspace-fs.js'
@@ -7,6 +9,9 @@ export const DW = 'devworkspaces'
 export const DWT = 'devworkspacetemplates'
 export const PODS = 'pods'
 export const EVENTS = 'events'
+export const PVCS = 'persistentvolumeclaims'
+/** The PVC the `common` and `per-user` storage types share (DWO pkg/constants). */
+export const COMMON_PVC = 'claim-devworkspace'
 
 const CONDITION_ORDER = ['DevWorkspaceResolved', 'StorageReady', 'RoutingReady', 'ServiceAccountReady', 'PullSecretsReady', 'KubernetesComponentsProvisioned', 'DeploymentReady'] as const
 const CONDITION_READY_MESSAGE: Record<string, string> = {
@@ -52,6 +57,8 @@ export class DevWorkspaceController {
     private readonly folders: WorkspaceFolders,
     private readonly faults: KubeFaults,
     private readonly stepDelayMs: number,
+    /** Base URL of the simulated Che gateway that serves mainUrl. */
+    private readonly gatewayUrl: string,
   ) {
     store.subscribe((event) => {
       if (event.resource === DW && event.type !== 'DELETED') this.schedule(event.object.metadata.namespace ?? '', event.object.metadata.name)
@@ -131,7 +138,37 @@ export class DevWorkspaceController {
     const conditions = (status.conditions ?? []).map((c) => (c.type === 'DeploymentReady' ? condition('DeploymentReady', 'True', CONDITION_READY_MESSAGE.DeploymentReady ?? '') : c))
     const annotations = { ...dw.metadata.annotations, 'controller.devfile.io/started-at': String(Date.now()) }
     const updated = this.store.update(DW, { ...dw, metadata: { ...dw.metadata, annotations } }) as Dw
-    this.writeStatus(updated, { ...status, phase: 'Running', message: 'Workspace is running', conditions: [...conditions, condition('Ready', 'True', '')] })
+    const mainUrl = this.mainUrl(dw)
+    this.writeStatus(updated, { ...status, phase: 'Running', message: mainUrl ?? 'Workspace is running', ...(mainUrl ? { mainUrl } : {}), conditions: [...conditions, condition('Ready', 'True', '')] })
+  }
+
+  /** The gateway URL of the endpoint with attribute `type: main`, as Che's routing builds it. */
+  private mainUrl(dw: Dw): string | undefined {
+    const port = this.mainEndpointPort(dw)
+    return port === undefined ? undefined : `${this.gatewayUrl}/${dw.metadata.namespace}/${dw.metadata.name}/${port}/`
+  }
+
+  /** The target port of the main endpoint among the workspace's and its editor's components. */
+  mainEndpointPort(dw: Dw): number | undefined {
+    const ns = dw.metadata.namespace ?? ''
+    const contributed = (dw.spec.contributions ?? []).map((c) => c.kubernetes && (this.store.get(DWT, c.kubernetes.namespace ?? ns, c.kubernetes.name) as { spec?: Record<string, unknown> } | undefined)?.spec)
+    const components = [dw.spec.template, ...contributed].flatMap((t) => (t?.components as { container?: { endpoints?: { targetPort: number; attributes?: Record<string, unknown> }[] } }[] | undefined) ?? [])
+    return components.flatMap((c) => c.container?.endpoints ?? []).find((e) => e.attributes?.type === 'main')?.targetPort
+  }
+
+  private ensureClaim(dw: Dw, id: string): void {
+    const ns = dw.metadata.namespace ?? ''
+    const type = storageType(dw)
+    if (type === 'ephemeral') return
+    const name = type === 'per-workspace' ? `storage-${id}` : COMMON_PVC
+    if (this.store.get(PVCS, ns, name)) return
+    this.store.create(PVCS, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name, namespace: ns, labels: { 'controller.devfile.io/devworkspace_id': type === 'per-workspace' ? id : '' } },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: type === 'per-workspace' ? '5Gi' : '10Gi' } } },
+      status: { phase: 'Bound' },
+    })
   }
 
   private reconcileStopped(dw: Dw, status: DwStatus): void {
@@ -145,6 +182,7 @@ export class DevWorkspaceController {
     if (status.phase === 'Failed' || status.phase === 'Stopped') return
     if (pods.length > 0) {
       for (const pod of pods) this.store.remove(PODS, ns, pod.metadata.name)
+      if (storageType(dw) === 'ephemeral' || this.faults.loseProjectsOnStop) this.folders.wipeProjects(ns, dw.metadata.name)
       return this.writeStatus(dw, { ...status, phase: 'Stopping', message: 'Stopping' })
     }
     const conditions = (status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'DeploymentReady').map((c) => (c.type === 'Started' ? condition('Started', 'False', 'Workspace is stopped') : c))
@@ -163,6 +201,8 @@ export class DevWorkspaceController {
       return this.schedule(ns, dw.metadata.name)
     }
     if (this.faults.stuckFinalizers) return
+    // A per-workspace PVC is owned by the workspace and garbage-collected with it.
+    if (this.store.get(PVCS, ns, `storage-${status.devworkspaceId}`)) this.store.remove(PVCS, ns, `storage-${status.devworkspaceId}`)
     this.store.update(DW, { ...dw, metadata: { ...dw.metadata, finalizers: [] } })
     this.store.remove(DW, ns, dw.metadata.name)
     this.folders.remove(ns, dw.metadata.name)
@@ -197,8 +237,14 @@ export class DevWorkspaceController {
 
   private createPod(dw: Dw, id: string): void {
     const ns = dw.metadata.namespace ?? ''
-    const projects = ((dw.spec.template?.projects as { name: string }[] | undefined) ?? []).map((p) => p.name)
-    this.folders.ensure(ns, dw.metadata.name, projects)
+    const declared = (dw.spec.template?.projects as { name: string; git?: { remotes?: Record<string, string> } }[] | undefined) ?? []
+    const projects = declared.map((p) => p.name)
+    const dir = this.folders.ensure(ns, dw.metadata.name, projects)
+    // project-clone: each project with a git remote is cloned before the containers start.
+    for (const p of declared) {
+      const remote = Object.values(p.git?.remotes ?? {})[0]
+      if (remote) simulateClone(remote, path.join(dir, 'projects', p.name))
+    }
     const env = Object.entries(this.folders.env(ns, dw.metadata.name, projects)).map(([name, value]) => ({ name, value }))
     const components = this.containerComponents(dw)
     const name = `${id}-${randomBytes(5).toString('hex').slice(0, 10)}-${randomBytes(3).toString('hex').slice(0, 5)}`
@@ -221,6 +267,7 @@ export class DevWorkspaceController {
         containerStatuses: components.map((c) => ({ name: c.name, ready: false, restartCount: 0, image: c.container.image, state: { waiting: { reason: 'ContainerCreating' } } })),
       },
     }
+    this.ensureClaim(dw, id)
     this.store.create(PODS, pod)
     this.podReadyAt.set(name, Date.now() + this.faults.slowStartMs)
     this.event(ns, pod, 'Scheduled', `Successfully assigned ${ns}/${name} to sim-node`, 'Normal')
@@ -259,9 +306,14 @@ export function devworkspaceId(uid: string): string {
   return `workspace${uid.split('-').slice(0, 3).join('')}`
 }
 
-function needsStorageFinalizer(dw: Dw): boolean {
+function storageType(dw: Dw): string {
   const storage = (dw.spec.template?.attributes as Record<string, unknown> | undefined)?.['controller.devfile.io/storage-type']
-  return storage === undefined || storage === 'per-user' || storage === 'common' || storage === 'async'
+  return typeof storage === 'string' ? storage : 'per-user'
+}
+
+function needsStorageFinalizer(dw: Dw): boolean {
+  const storage = storageType(dw)
+  return storage === 'per-user' || storage === 'common' || storage === 'async'
 }
 
 function condition(type: string, status: string, message: string): Condition {

@@ -25,6 +25,10 @@ export interface KubeFaults {
   privilegedPod: boolean
   /** Keeps finalizers forever, so deletion never completes. */
   stuckFinalizers: boolean
+  /** The Che gateway answers with this status (502: the editor is unreachable) instead of proxying. */
+  gatewayStatus: number | undefined
+  /** A stop loses /projects even on a persistent storage type (a PVC that was recreated). */
+  loseProjectsOnStop: boolean
 }
 
 export function noFaults(): KubeFaults {
@@ -40,6 +44,8 @@ export function noFaults(): KubeFaults {
     denied: [],
     privilegedPod: false,
     stuckFinalizers: false,
+    gatewayStatus: undefined,
+    loseProjectsOnStop: false,
   }
 }
 

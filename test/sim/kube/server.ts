@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.js'
-import { DevWorkspaceController, DW, DWT, EVENTS, PODS } from './controller.js'
+import { DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
+import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { jsonPatch, mergePatch } from './patch.js'
@@ -20,6 +21,8 @@ export interface KubeSimOptions {
   /** Where workspace folders live; a fresh temp dir by default. */
   readonly root?: string
   readonly token?: string
+  /** The OIDC issuer the CheCluster names (spec.networking.auth.identityProviderURL). */
+  readonly oidcIssuer?: string
 }
 
 /** A running simulated cluster. */
@@ -31,6 +34,10 @@ export interface KubeSim {
   readonly faults: KubeFaults
   readonly store: ObjectStore
   readonly folders: WorkspaceFolders
+  /** The workspace image: its tools and the editor (che-code) every workspace serves. */
+  readonly image: WorkspaceImage
+  /** Creates a che-code-like editor DevWorkspaceTemplate whose main endpoint is the image's IDE. */
+  addEditor(namespace: string, name: string): void
   /** Names of the DevWorkspaces in a namespace. */
   devWorkspaces(namespace: string): string[]
   /** Every request the server received, as `METHOD path`. */
@@ -48,7 +55,7 @@ interface Route {
 
 const ROUTES: { pattern: RegExp; resource: (m: RegExpExecArray) => string; group: string }[] = [
   { pattern: /^\/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/([^/]+)\/(devworkspaces|devworkspacetemplates)(?:\/([^/]+))?(?:\/(status))?$/, resource: (m) => m[2] as string, group: 'workspace.devfile.io' },
-  { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events)(?:\/([^/]+))?()$/, resource: (m) => m[2] as string, group: '' },
+  { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events|persistentvolumeclaims)(?:\/([^/]+))?()$/, resource: (m) => m[2] as string, group: '' },
 ]
 
 /** Starts the simulated Kubernetes API on a free loopback port. */
@@ -57,14 +64,14 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const token = options.token ?? 'sim-token'
   const store = new ObjectStore()
   const faults = noFaults()
-  const folders = new WorkspaceFolders(root)
-  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10)
+  const image = await startWorkspaceImage(root)
+  const folders = new WorkspaceFolders(root, imagePath(image))
   const exec = new ExecServer(store, faults)
   const requests: string[] = []
   const openWatches = new Set<ServerResponse>()
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`)
-    handle(req, res, { store, faults, token, openWatches }).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
+    handle(req, res, { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
@@ -76,6 +83,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, `${url}/gateway`)
   return {
     url,
     token,
@@ -83,11 +91,14 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     faults,
     store,
     folders,
+    image,
+    addEditor: (namespace, name) => void store.create(DWT, editorTemplate(namespace, name, image.idePort)),
     requests,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     close: async () => {
       controller.stop()
       exec.close()
+      await image.close()
       for (const res of openWatches) res.destroy()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -124,13 +135,19 @@ interface Context {
   readonly faults: KubeFaults
   readonly token: string
   readonly openWatches: Set<ServerResponse>
+  readonly image: WorkspaceImage
+  readonly oidcIssuer: string
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  const gateway = GATEWAY_PATH.exec(req.url ?? '')
+  if (gateway) return proxyEditor(req, res, gateway, ctx)
   if (ctx.faults.unavailable) return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
   if (req.headers.authorization !== `Bearer ${ctx.token}`) return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
   const url = new URL(req.url ?? '/', 'http://sim')
   const body = await readBody(req)
+  if (url.pathname === '/apis/workspace.devfile.io/v1alpha2') return send(res, 200, DW_DISCOVERY)
+  if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') return listCheClusters(res, ctx)
   if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-sim' })
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST') return accessReview(res, body, ctx)
   const route = matchRoute(url.pathname)
@@ -160,7 +177,7 @@ function matchRoute(pathname: string): Route | undefined {
 
 function listBody(route: Route, store: ObjectStore, url: URL): Record<string, unknown> {
   const items = store.list(route.resource, route.namespace).filter((o) => matches(o, url))
-  const kind = { devworkspaces: 'DevWorkspaceList', devworkspacetemplates: 'DevWorkspaceTemplateList', pods: 'PodList', events: 'EventList' }[route.resource]
+  const kind = { devworkspaces: 'DevWorkspaceList', devworkspacetemplates: 'DevWorkspaceTemplateList', pods: 'PodList', events: 'EventList', persistentvolumeclaims: 'PersistentVolumeClaimList' }[route.resource]
   return { apiVersion: route.group ? `${route.group}/v1alpha2` : 'v1', kind, metadata: { resourceVersion: String(store.currentRevision) }, items }
 }
 
@@ -210,7 +227,7 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
     ctx.faults.createServerErrors -= 1
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
   }
-  if (route.resource === PODS || route.resource === EVENTS) return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
+  if (route.resource === PODS || route.resource === EVENTS || route.resource === PVCS) return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
   const object = parseJson(body) as KubeObject | undefined
   if (!object?.metadata?.name) return send(res, 422, invalid(route, object?.metadata?.name ?? '', ['metadata.name: Required value: name or generateName is required']))
   if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
@@ -275,6 +292,71 @@ function deleteObject(res: ServerResponse, route: Route, existing: KubeObject, s
     return send(res, 200, marked)
   }
   send(res, 200, store.remove(route.resource, route.namespace, existing.metadata.name))
+}
+
+/**
+ * The Che gateway in front of mainUrl, `/gateway/<namespace>/<workspace>/<port>/…`:
+ * its oauth proxy takes a bearer token; it proxies to the editor while the workspace runs.
+ */
+function proxyEditor(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, ctx: Context): void {
+  const [, namespace, name, , rest] = m as unknown as [string, string, string, string, string]
+  const text = (code: number, body: string): void => {
+    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' })
+    res.end(body)
+  }
+  if (req.headers.authorization !== `Bearer ${ctx.token}`) {
+    res.writeHead(302, { Location: `/oauth/sign_in?rd=${encodeURIComponent(req.url ?? '/')}` })
+    return void res.end()
+  }
+  const dw = ctx.store.get(DW, namespace, name) as { status?: { phase?: string } } | undefined
+  if (!dw) return text(404, '404 page not found')
+  if (ctx.faults.gatewayStatus !== undefined) return text(ctx.faults.gatewayStatus, 'Bad Gateway')
+  if (dw.status?.phase !== 'Running') return text(503, 'Service Unavailable: the workspace is not running')
+  const upstream = httpRequest(`${ctx.image.ideUrl}/${rest}`, { method: req.method }, (up) => {
+    res.writeHead(up.statusCode ?? 502, { 'Content-Type': up.headers['content-type'] ?? 'text/plain' })
+    up.pipe(res)
+  })
+  upstream.on('error', () => text(502, 'Bad Gateway'))
+  req.pipe(upstream)
+}
+
+/** Cluster-wide CheCluster list; `list checlusters` in faults.denied makes it 403, as for a non-admin. */
+function listCheClusters(res: ServerResponse, ctx: Context): void {
+  if (ctx.faults.denied.includes('list checlusters')) {
+    return send(res, 403, statusBody(403, 'Forbidden', `checlusters.org.eclipse.che is forbidden: User "${SIM_USER.name}" cannot list resource "checlusters" in API group "org.eclipse.che" at the cluster scope`, { group: 'org.eclipse.che', kind: 'checlusters' }))
+  }
+  const cluster = { apiVersion: 'org.eclipse.che/v2', kind: 'CheCluster', metadata: { name: 'eclipse-che', namespace: 'eclipse-che' }, spec: { networking: { auth: { identityProviderURL: ctx.oidcIssuer } } }, status: { chePhase: 'Active', cheURL: 'https://che.sim.invalid' } }
+  send(res, 200, { apiVersion: 'org.eclipse.che/v2', kind: 'CheClusterList', metadata: { resourceVersion: '1' }, items: [cluster] })
+}
+
+function editorTemplate(namespace: string, name: string, port: number): KubeObject {
+  return {
+    apiVersion: 'workspace.devfile.io/v1alpha2',
+    kind: 'DevWorkspaceTemplate',
+    metadata: { name, namespace },
+    spec: {
+      components: [
+        {
+          name: 'che-code-runtime-description',
+          attributes: { 'controller.devfile.io/container-contribution': true },
+          container: { image: 'quay.io/che-incubator/che-code:latest', endpoints: [{ name: 'che-code', targetPort: port, exposure: 'public', secure: true, protocol: 'https', attributes: { type: 'main', cookiesAuthEnabled: true, discoverable: false, urlRewriteSupported: true } }] },
+        },
+      ],
+    },
+  }
+}
+
+const GATEWAY_PATH = /^\/gateway\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
+
+const DW_DISCOVERY = {
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: 'workspace.devfile.io/v1alpha2',
+  resources: [
+    { name: 'devworkspaces', singularName: 'devworkspace', namespaced: true, kind: 'DevWorkspace', verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], shortNames: ['dw'] },
+    { name: 'devworkspaces/status', singularName: '', namespaced: true, kind: 'DevWorkspace', verbs: ['get', 'patch', 'update'] },
+    { name: 'devworkspacetemplates', singularName: 'devworkspacetemplate', namespaced: true, kind: 'DevWorkspaceTemplate', verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], shortNames: ['dwt'] },
+  ],
 }
 
 function accessReview(res: ServerResponse, body: string, ctx: Context): void {

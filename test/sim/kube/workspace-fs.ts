@@ -6,7 +6,11 @@ import path from 'node:path'
  * `projects/` (PROJECTS_ROOT, kept across stop and start), `home/` and `tmp/`.
  */
 export class WorkspaceFolders {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** The container PATH: the simulated image's tools first. */
+    private readonly path: string,
+  ) {}
 
   dir(namespace: string, name: string): string {
     return path.join(this.root, namespace, name)
@@ -23,7 +27,7 @@ export class WorkspaceFolders {
     const dir = this.dir(namespace, name)
     const projectsRoot = path.join(dir, 'projects')
     return {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      PATH: this.path,
       HOME: path.join(dir, 'home'),
       TMPDIR: path.join(dir, 'tmp'),
       PROJECTS_ROOT: projectsRoot,
@@ -31,6 +35,12 @@ export class WorkspaceFolders {
       DEVWORKSPACE_NAME: name,
       DEVWORKSPACE_NAMESPACE: namespace,
     }
+  }
+
+  /** Empties /projects: what an emptyDir (ephemeral storage) loses when the pod goes. */
+  wipeProjects(namespace: string, name: string): void {
+    rmSync(path.join(this.dir(namespace, name), 'projects'), { recursive: true, force: true })
+    mkdirSync(path.join(this.dir(namespace, name), 'projects'), { recursive: true })
   }
 
   remove(namespace: string, name: string): void {

@@ -76,6 +76,18 @@ export interface WorkspaceAgent {
   readonly operating_system?: string
   readonly expanded_directory?: string
   readonly troubleshooting_url?: string
+  readonly apps?: readonly WorkspaceApp[]
+}
+
+/** An app on an agent (codersdk.WorkspaceApp); `url` is the app's internal address. */
+export interface WorkspaceApp {
+  readonly slug: string
+  readonly url?: string
+  readonly external: boolean
+  readonly subdomain: boolean
+  readonly subdomain_name?: string
+  readonly health: 'disabled' | 'initializing' | 'healthy' | 'unhealthy'
+  readonly healthcheck?: { readonly url: string; readonly interval: number; readonly threshold: number }
 }
 
 export interface WorkspaceResource {

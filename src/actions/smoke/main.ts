@@ -1,0 +1,16 @@
+import * as core from '@actions/core'
+import { actionInputs, runAction } from '../../shared/action-runner.js'
+import { setFlowOutputs } from '../../shared/flows/flow.js'
+import { smokeFlow } from '../../shared/flows/smoke.js'
+import { getSmokeSettings } from '../../shared/settings/smoke-settings.js'
+import { runFails } from '../../shared/steps/run-step.js'
+
+/** The smoke check as one step; fails by `fail-on` when a check failed. */
+export async function run(): Promise<void> {
+  await runAction(async (ctx) => {
+    const settings = getSmokeSettings(actionInputs, ctx.env, process.cwd())
+    const result = await smokeFlow(ctx, settings)
+    setFlowOutputs(ctx, result)
+    if (runFails(result.outcome, settings.failOn)) core.setFailed(`Smoke check ${result.outcome}: ${result.checks.filter((c) => c.status === 'failed').map((c) => `${c.name} (${c.message})`).join('; ') || 'see the summary'}`)
+  })
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto'
+import { probeForConnection } from '../provider-factory.js'
+import type { WorkspaceProbe } from '../providers/probe.js'
+import type { SmokeSettings } from '../settings/smoke-settings.js'
+import type { StepContext } from '../steps/step-context.js'
+import { type FlowResult, type FlowRun, runFlow } from './flow.js'
+
+/** The smoke check's cases, in order; "workspace is created" and "workspace is deleted" frame them. */
+export const SMOKE_CHECKS = {
+  ide: 'IDE answers through the provider proxy',
+  tools: 'checkout and tools are present',
+  health: 'IDE health endpoint answers inside the workspace',
+  persistence: 'files survive a stop and start',
+  controlPlane: 'control plane is healthy',
+} as const
+
+const MARKER_FILE = '.run-task-smoke-marker'
+
+/**
+ * "Is the provider broken?": creates a workspace, reaches its IDE through the
+ * provider's proxy and from inside, checks the checkout and tools, stops and
+ * starts it to prove persistence, checks the control plane, and deletes it.
+ */
+export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Promise<FlowResult> {
+  const secrets = [settings.adminToken].filter(Boolean)
+  let probe: WorkspaceProbe | undefined
+  const probeFor = (run: Pick<FlowRun, 'ctx'>): WorkspaceProbe => {
+    const name = run.ctx.store.resolveName('')
+    probe ??= probeForConnection(run.ctx.store.load(name ?? '')?.connection ?? missing())
+    return probe
+  }
+  return runFlow(ctx, settings, {
+    suite: 'smoke',
+    names: [SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence],
+    secrets,
+    body: async (run) => {
+      const p = probeFor(run)
+      await run.check(SMOKE_CHECKS.ide, () => checkIde(run, p, settings))
+      await run.check(SMOKE_CHECKS.tools, () => checkTools(run, settings))
+      await run.check(SMOKE_CHECKS.health, () => checkHealth(run, p, settings))
+      await run.check(SMOKE_CHECKS.persistence, () => checkPersistence(run, p, settings))
+    },
+    withoutWorkspace: async (run) => {
+      await run.check(SMOKE_CHECKS.controlPlane, async () => {
+        const findings = await probeFor(run).controlPlane({ adminToken: settings.adminToken, expectedIssuer: settings.expectedOidcIssuer }, run.ctx.signal)
+        const failed = findings.filter((f) => f.status === 'failed')
+        const lines = findings.map((f) => `${f.status}: ${f.message}`).join('\n')
+        return failed.length ? { status: 'failed', message: failed.map((f) => f.message).join('; '), output: lines } : { status: 'passed', message: findings.map((f) => f.message).join('; '), output: lines }
+      })
+    },
+  })
+}
+
+function missing(): never {
+  throw new Error('No workspace state: provisioning did not record a connection.')
+}
+
+async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
+  const ide = await probe.ide(run.handle, settings.ideApp, run.ctx.signal)
+  const response = await fetch(ide.proxyUrl, { headers: ide.headers, redirect: 'manual', signal: AbortSignal.any([run.ctx.signal, AbortSignal.timeout(settings.checkTimeoutMs)]) })
+  await response.body?.cancel()
+  const location = response.headers.get('location') ?? ''
+  const what = `GET ${ide.proxyUrl} → ${response.status}`
+  if (response.status >= 500) return { status: 'failed' as const, message: `${what}: the proxy could not reach ${ide.name}`, output: '' }
+  if (response.status >= 300 && response.status < 400 && /login|sign_in|oauth/i.test(location)) return { status: 'failed' as const, message: `${what}: redirected to sign-in (${location}); the credentials were not accepted`, output: '' }
+  return { status: 'passed' as const, message: what, output: '' }
+}
+
+// Values travel as environment (on stdin), never spliced into the command text.
+const TOOLS_SCRIPT = `status=0
+dir="\${SMOKE_CHECKOUT:-.}"
+if head=$(git -C "$dir" rev-parse --short HEAD 2>/dev/null); then echo "checkout: $(cd "$dir" && pwd) at $head"
+elif git -C "$dir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then echo "checkout: $(cd "$dir" && pwd) (no commits yet)"
+else echo "checkout: $dir is not a git checkout"; status=1; fi
+for tool in $SMOKE_TOOLS; do
+  if found=$(command -v "$tool"); then echo "tool $tool: $found"; else echo "tool $tool: missing"; status=1; fi
+done
+exit $status`
+
+async function checkTools(run: FlowRun, settings: SmokeSettings) {
+  const env = new Map([['SMOKE_TOOLS', settings.tools.join(' ')], ['SMOKE_CHECKOUT', settings.checkoutPath || '.']])
+  const { exitCode, output } = await run.exec(TOOLS_SCRIPT, env, settings.checkTimeoutMs)
+  const problems = output.split('\n').filter((l) => /: missing$|not a git checkout/.test(l))
+  return exitCode === 0 ? { status: 'passed' as const, message: `${settings.tools.join(', ')} present; checkout found`, output } : { status: 'failed' as const, message: problems.join('; ') || `the check exited with ${exitCode}`, output }
+}
+
+const HEALTH_SCRIPT = `if command -v curl >/dev/null 2>&1; then body=$(curl -sS --max-time 10 -w '\\nHTTP %{http_code}' "$SMOKE_HEALTH_URL") || exit 2
+elif command -v wget >/dev/null 2>&1; then body=$(wget -q -T 10 -O - "$SMOKE_HEALTH_URL" && echo && echo 'HTTP 200') || exit 2
+else echo "neither curl nor wget is installed"; exit 3; fi
+echo "$body"
+case "$body" in *"HTTP 2"*) exit 0 ;; *) exit 1 ;; esac`
+
+async function checkHealth(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
+  const url = settings.ideHealthUrl || (await probe.ide(run.handle, settings.ideApp, run.ctx.signal)).healthUrl
+  const { exitCode, output } = await run.exec(HEALTH_SCRIPT, new Map([['SMOKE_HEALTH_URL', url]]), settings.checkTimeoutMs)
+  const expired = /"status"\s*:\s*"expired"/.test(output)
+  if (exitCode === 0 && !expired) return { status: 'passed' as const, message: `${url} answered ${output.split('\n').at(-1) ?? ''}`, output }
+  return { status: 'failed' as const, message: `${url} did not answer healthy (${output.split('\n').at(-1) || `exit ${exitCode}`})`, output }
+}
+
+async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
+  const persistence = await probe.persistence(run.handle, run.ctx.signal)
+  if (!persistence.persistent) return { status: 'skipped' as const, message: persistence.detail, output: '' }
+  const marker = `smoke-${randomBytes(8).toString('hex')}`
+  const file = `"${probe.persistentDir}/${MARKER_FILE}"`
+  const wrote = await run.exec(`printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote ${'$'}SMOKE_MARKER to ${file.replaceAll('"', '')}"`, new Map([['SMOKE_MARKER', marker]]), settings.checkTimeoutMs)
+  if (wrote.exitCode !== 0) return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
+  const steps = [wrote.output]
+  await run.provider.stop(run.handle, settings.stopTimeoutMs, run.ctx.signal)
+  steps.push(`stopped; ${await probe.checkStopped(run.handle, run.ctx.signal)}`)
+  run.handle = await run.provider.start(run.handle, settings.provision.startTimeoutMs, run.ctx.signal)
+  run.state.handle = run.handle
+  run.ctx.store.save(run.state)
+  steps.push('started again')
+  const read = await run.exec(`cat ${file} 2>&1 || true`, new Map(), settings.checkTimeoutMs)
+  steps.push(`read back: ${read.output}`)
+  const output = steps.join('\n')
+  return read.output.trim() === marker ? { status: 'passed' as const, message: `marker kept in ${probe.persistentDir} (${persistence.detail})`, output } : { status: 'failed' as const, message: `the marker written to ${probe.persistentDir} before the stop was not there after the start`, output }
+}

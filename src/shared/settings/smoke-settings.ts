@@ -1,0 +1,57 @@
+import { InputError } from '../errors.js'
+import { type InputReader, inputOr } from '../inputs.js'
+import { parseDuration } from '../parse.js'
+import { type CleanupSettings, getCleanupSettings } from './cleanup-settings.js'
+import { type CollectSettings, getCollectSettings } from './collect-settings.js'
+import { getProvisionSettings, type ProvisionSettings } from './provision-settings.js'
+import { type FailOn, getFailOn } from './run-settings.js'
+
+/** Validated inputs of the smoke check: a provision, the checks, collect and cleanup. */
+export interface SmokeSettings {
+  readonly provision: ProvisionSettings
+  readonly collect: CollectSettings
+  readonly cleanup: CleanupSettings
+  /** Commands that must be on the workspace's PATH. */
+  readonly tools: readonly string[]
+  /** The repository checkout, relative to the workspace's project directory ('' = that directory). */
+  readonly checkoutPath: string
+  /** The Coder app slug of the IDE (Che uses the editor's main endpoint). */
+  readonly ideApp: string
+  /** The IDE health URL inside the workspace; empty asks the provider. */
+  readonly ideHealthUrl: string
+  readonly expectedOidcIssuer: string
+  /** A token with admin rights for control-plane reads. Secret. */
+  readonly adminToken: string
+  readonly stopTimeoutMs: number
+  /** Time limit of each check's command or request. */
+  readonly checkTimeoutMs: number
+  readonly failOn: FailOn
+}
+
+const TOOL_NAME = /^[A-Za-z0-9._+-]+$/
+
+/** Reads and checks every smoke input once, before anything is created. */
+export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): SmokeSettings {
+  const tools = inputOr(read, 'tools', 'git gh').split(/[\s,]+/).filter(Boolean)
+  for (const tool of tools) if (!TOOL_NAME.test(tool)) throw new InputError('tools', tool, 'command names separated by spaces, commas or newlines, such as "git gh codex"')
+  const checkoutPath = read('checkout-path').trim()
+  if (checkoutPath.split('/').includes('..')) throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
+  const ideHealthUrl = read('ide-health-url').trim()
+  if (ideHealthUrl && !/^https?:\/\/[^\s'"]+$/.test(ideHealthUrl)) throw new InputError('ide-health-url', ideHealthUrl, 'an http(s) URL as seen from inside the workspace, such as http://127.0.0.1:13337/healthz')
+  const issuer = read('expected-oidc-issuer').trim()
+  if (issuer && !URL.canParse(issuer)) throw new InputError('expected-oidc-issuer', issuer, 'an issuer URL, such as https://login.example.com/realms/ci')
+  return {
+    provision: getProvisionSettings(read, env, cwd),
+    collect: getCollectSettings(read),
+    cleanup: getCleanupSettings(read),
+    tools,
+    checkoutPath,
+    ideApp: inputOr(read, 'ide-app', 'code-server'),
+    ideHealthUrl,
+    expectedOidcIssuer: issuer,
+    adminToken: read('admin-token').trim(),
+    stopTimeoutMs: parseDuration('stop-timeout', inputOr(read, 'stop-timeout', '10m')),
+    checkTimeoutMs: parseDuration('check-timeout', inputOr(read, 'check-timeout', '2m')),
+    failOn: getFailOn(read),
+  }
+}

@@ -1,0 +1,89 @@
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+
+/**
+ * What the simulated workspace image ships besides the host's own tools: a `gh`
+ * and a `codex` on PATH, and an IDE (code-server for Coder, che-code for Che)
+ * listening on loopback with code-server's `/healthz`. Both simulators use it.
+ */
+export interface WorkspaceImage {
+  /** Put this first on the workspace PATH. */
+  readonly binDir: string
+  /** The IDE's base URL, as the app's internal URL or the editor endpoint. */
+  readonly ideUrl: string
+  readonly idePort: number
+  /** Fault switch: the IDE answers /healthz with 503 and `expired`. */
+  ideUnhealthy: boolean
+  /** Fault switch: removes a tool from the image. */
+  removeTool(name: string): void
+  close(): Promise<void>
+}
+
+const TOOLS: Record<string, string> = {
+  gh: `#!/bin/sh
+case "$1" in
+  --version|version) echo "gh version 2.63.0-sim (2026-01-01)"; exit 0 ;;
+  *) echo "gh: '$1' is not simulated" >&2; exit 1 ;;
+esac
+`,
+  // Codex CLI stand-in: 'codex exec' makes the one change the E2E prompt asks for,
+  // and, like the real CLI, refuses to work without an auth file.
+  codex: `#!/bin/sh
+if [ "$1" = "--version" ]; then echo "codex-cli 0.99.0-sim"; exit 0; fi
+if [ "$1" != "exec" ]; then echo "codex: only 'exec' is simulated" >&2; exit 2; fi
+shift
+while [ $# -gt 1 ]; do shift; done
+auth="\${CODEX_HOME:-$HOME/.codex}/auth.json"
+if [ ! -s "$auth" ]; then echo "Not logged in. Run 'codex login' or provide auth.json." >&2; exit 1; fi
+line=$(printf '%s\\n' "$1" | sed -n 's/.*Append exactly this line to README.md: \\(.*\\)$/\\1/p')
+if [ -z "$line" ]; then echo "codex (sim): I only know how to append a line to README.md" >&2; exit 1; fi
+printf '%s\\n' "$line" >> README.md
+echo "codex (sim): appended one line to README.md"
+`,
+}
+
+export async function startWorkspaceImage(root: string): Promise<WorkspaceImage> {
+  const binDir = path.join(root, 'image-bin')
+  mkdirSync(binDir, { recursive: true })
+  for (const [name, script] of Object.entries(TOOLS)) {
+    writeFileSync(path.join(binDir, name), script)
+    chmodSync(path.join(binDir, name), 0o755)
+  }
+  const state = { unhealthy: false }
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://ide')
+    if (url.pathname === '/healthz') {
+      // code-server's answer: {"status":"alive"|"expired","lastHeartbeat":<ms>}
+      const body = JSON.stringify({ status: state.unhealthy ? 'expired' : 'alive', lastHeartbeat: Date.now() })
+      res.writeHead(state.unhealthy ? 503 : 200, { 'Content-Type': 'application/json' })
+      return void res.end(body)
+    }
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
+    res.end('<!doctype html><html><head><title>code-server</title></head><body>IDE (simulated)</body></html>')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    binDir,
+    ideUrl: `http://127.0.0.1:${port}`,
+    idePort: port,
+    get ideUnhealthy() {
+      return state.unhealthy
+    },
+    set ideUnhealthy(value: boolean) {
+      state.unhealthy = value
+    },
+    removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** The workspace PATH: the image's tools, then the host's. */
+export function imagePath(image: WorkspaceImage): string {
+  return `${image.binDir}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { SMOKE_CHECKS } from '../src/shared/flows/smoke.js'
+import { CREATED, DELETED } from '../src/shared/flows/flow.js'
+import { readReports } from '../src/shared/evidence/test-results.js'
+import { runActionStep, type StepResult } from './harness/action-runner.js'
+import { cheInputs, type Job, startJob } from './harness/job.js'
+import { type CoderSim, startCoderSim } from './sim/coderd/server.js'
+
+const ISSUER = 'https://login.example.test/realms/ci'
+const ORDER = [CREATED, SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence, SMOKE_CHECKS.controlPlane, DELETED]
+
+interface Check {
+  name: string
+  status: string
+  message: string
+}
+
+/** Runs the committed smoke action and reads its checks and its JUnit report. */
+async function smoke(job: Job, inputs: Record<string, string>): Promise<{ step: StepResult; checks: Check[]; failed: string[] }> {
+  const step = await runActionStep('smoke', { env: job.env, inputs })
+  const checks = JSON.parse(step.outputs.checks ?? '[]') as Check[]
+  assert.deepEqual(checks.map((c) => c.name), ORDER, step.stdout)
+  const evidence = step.outputs['evidence-dir'] as string
+  const report = await readReports(path.join(evidence, 'junit'), ['run-task-smoke.xml'])
+  assert.deepEqual(report.cases.map((c) => [c.name, c.status === 'error' ? 'failed' : c.status]), checks.map((c) => [c.name, c.status]), 'the JUnit report has one case per check')
+  return { step, checks, failed: checks.filter((c) => c.status === 'failed').map((c) => c.name) }
+}
+
+describe('smoke action on Che', () => {
+  let job: Job
+  const inputs = (extra: Record<string, string> = {}) => ({ ...cheInputs(job), editor: 'che-code', 'storage-type': 'per-workspace', tools: 'git gh codex', 'expected-oidc-issuer': ISSUER, ...extra })
+  before(async () => {
+    job = await startJob('6161', { oidcIssuer: ISSUER })
+    job.sim.addEditor('ci', 'che-code')
+  })
+  after(() => job.close())
+
+  it('passes all seven checks, each a JUnit case, and deletes the workspace', async () => {
+    const { step, checks, failed } = await smoke(job, inputs())
+    assert.equal(step.code, 0, step.stdout)
+    assert.deepEqual(failed, [])
+    assert.ok(checks.every((c) => c.status === 'passed'), JSON.stringify(checks, null, 1))
+    assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/gateway\/ci\/rt-[^/]+\/\d+\/ → 200/)
+    assert.match(checks[4]?.message ?? '', /marker kept in \$PROJECTS_ROOT \(storage-type per-workspace\)/)
+    assert.match(checks[5]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
+    assert.equal(step.outputs.outcome, 'passed')
+    assert.equal(step.outputs['tests-total'], '7')
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+    assert.deepEqual(job.sim.store.list('persistentvolumeclaims', 'ci'), [], 'the per-workspace PVC went with the workspace')
+  })
+
+  it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
+    const faults: [string, () => void, () => void][] = [
+      [SMOKE_CHECKS.ide, () => (job.sim.faults.gatewayStatus = 502), () => (job.sim.faults.gatewayStatus = undefined)],
+      [SMOKE_CHECKS.health, () => (job.sim.image.ideUnhealthy = true), () => (job.sim.image.ideUnhealthy = false)],
+      [SMOKE_CHECKS.persistence, () => (job.sim.faults.loseProjectsOnStop = true), () => (job.sim.faults.loseProjectsOnStop = false)],
+      [SMOKE_CHECKS.tools, () => job.sim.image.removeTool('gh'), () => undefined],
+    ]
+    for (const [broken, breakIt, repair] of faults) {
+      breakIt()
+      const { step, failed, checks } = await smoke(job, inputs()).finally(repair)
+      assert.deepEqual(failed, [broken], `${broken}: ${JSON.stringify(checks, null, 1)}`)
+      assert.equal(step.code, 1, 'fail-on failure fails the step')
+      assert.equal(step.outputs.outcome, 'failed')
+      assert.equal(step.outputs['failed-checks'], broken)
+      assert.deepEqual(job.sim.devWorkspaces('ci'), [], `${broken}: the workspace is deleted`)
+    }
+  })
+
+  it('skips persistence on ephemeral storage and the issuer when CheClusters may not be read', async () => {
+    job.sim.faults.denied = ['list checlusters']
+    const { checks, failed } = await smoke(job, inputs({ 'storage-type': 'ephemeral', tools: 'git' }))
+    job.sim.faults.denied = []
+    assert.deepEqual(failed, [])
+    assert.equal(checks[4]?.status, 'skipped')
+    assert.match(checks[4]?.message ?? '', /ephemeral/)
+    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked/)
+  })
+
+  it('a workspace that never starts fails the first check, skips the rest, and still runs the control-plane check', async () => {
+    job.sim.faults.failStart = { message: 'Waiting for workspace deployment' }
+    const { step, checks } = await smoke(job, inputs())
+    assert.deepEqual(checks.map((c) => c.status), ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'])
+    assert.equal(step.outputs.outcome, 'error', 'a provider that cannot start a workspace is an infrastructure error')
+    assert.equal(step.code, 1)
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
+  it('refuses bad input before creating anything', async () => {
+    job.sim.requests.length = 0
+    const step = await runActionStep('smoke', { env: job.env, inputs: inputs({ tools: 'git; rm -rf /' }) })
+    assert.equal(step.code, 1)
+    assert.match(step.stdout, /Input 'tools' has the value "git;", but expected command names/)
+    assert.deepEqual(job.sim.requests.filter((r) => !r.startsWith('GET')), [], 'nothing was created')
+  })
+})
+
+describe('smoke action on Coder', () => {
+  let job: Job
+  let coder: CoderSim
+  let tools: string
+  const inputs = (extra: Record<string, string> = {}) => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git', 'admin-token': coder.adminToken, 'expected-oidc-issuer': ISSUER, ...extra })
+  before(async () => {
+    job = await startJob('6262')
+    coder = await startCoderSim({ stepMs: 5, oidcIssuer: ISSUER })
+    tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
+    Object.assign(job.env, { RUNNER_TOOL_CACHE: tools })
+  })
+  after(async () => {
+    await coder.close()
+    await job.close()
+    rmSync(tools, { recursive: true, force: true })
+  })
+
+  it('passes all seven checks through the app proxy, SSH and a stop/start, and deletes the workspace', async () => {
+    const { step, checks, failed } = await smoke(job, inputs())
+    assert.equal(step.code, 0, step.stdout)
+    assert.deepEqual(failed, [])
+    assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/@ci-bot\/rt-[^/]+\.main\/apps\/code-server\/ → 200/)
+    assert.match(checks[2]?.message ?? '', /git, gh present; checkout found/)
+    assert.match(checks[5]?.message ?? '', /initial user: The initial user has already been created!; OIDC issuer: https/)
+    assert.deepEqual(coder.workspaces(), [])
+    for (const file of [path.join(step.outputs['evidence-dir'] as string, 'logs', 'command.log'), path.join(step.outputs['evidence-dir'] as string, 'junit', 'run-task-smoke.xml')]) {
+      const text = readFileSync(file, 'utf8')
+      assert.ok(!text.includes(coder.token) && !text.includes(coder.adminToken), `${file} holds no token`)
+    }
+  })
+
+  it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
+    const faults: [string, () => void, () => void][] = [
+      [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 502), () => (coder.faults.appProxyStatus = undefined)],
+      [SMOKE_CHECKS.persistence, () => (coder.faults.loseHomeOnStop = true), () => (coder.faults.loseHomeOnStop = false)],
+      [SMOKE_CHECKS.controlPlane, () => (coder.faults.noInitialUser = true), () => (coder.faults.noInitialUser = false)],
+      [SMOKE_CHECKS.tools, () => coder.image.removeTool('gh'), () => undefined],
+    ]
+    for (const [broken, breakIt, repair] of faults) {
+      breakIt()
+      const { failed, checks } = await smoke(job, inputs()).finally(repair)
+      assert.deepEqual(failed, [broken], `${broken}: ${JSON.stringify(checks, null, 1)}`)
+      assert.deepEqual(coder.workspaces(), [], `${broken}: the workspace is deleted`)
+    }
+  })
+
+  it('a member token skips the issuer check with a note instead of failing it', async () => {
+    const { checks, failed } = await smoke(job, inputs({ 'admin-token': '', tools: 'git' }))
+    assert.deepEqual(failed, [])
+    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked, the token is not an owner/)
+  })
+})
