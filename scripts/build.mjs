@@ -11,6 +11,7 @@ export const ENTRIES = {
   'collect-evidence': 'collectEvidence',
   cleanup: 'cleanup',
   smoke: 'smoke',
+  e2e: 'e2e',
   cli: 'runCli',
 }
 

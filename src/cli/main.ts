@@ -8,6 +8,8 @@ import { getRunSettings } from '../shared/settings/run-settings.js'
 import { getSmokeSettings } from '../shared/settings/smoke-settings.js'
 import { setFlowOutputs } from '../shared/flows/flow.js'
 import { smokeFlow } from '../shared/flows/smoke.js'
+import { e2eFlow } from '../shared/flows/e2e.js'
+import { getE2eSettings } from '../shared/settings/e2e-settings.js'
 import { type Outcome, StateStore } from '../shared/state.js'
 import { cleanupStep, findState } from '../shared/steps/cleanup-step.js'
 import { collectStep } from '../shared/steps/collect-step.js'
@@ -64,6 +66,12 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
     case 'smoke': {
       const settings = getSmokeSettings(read, ctx.env, cwd)
       const result = await smokeFlow(ctx, settings)
+      setFlowOutputs(ctx, result)
+      return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
+    }
+    case 'e2e': {
+      const settings = getE2eSettings(read, ctx.env, cwd)
+      const result = await e2eFlow(ctx, settings)
       setFlowOutputs(ctx, result)
       return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
     }

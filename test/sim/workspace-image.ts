@@ -16,6 +16,8 @@ export interface WorkspaceImage {
   readonly idePort: number
   /** Fault switch: the IDE answers /healthz with 503 and `expired`. */
   ideUnhealthy: boolean
+  /** Fault switch: Codex makes a different change than it was asked for. */
+  codexStrays(): void
   /** Fault switch: removes a tool from the image. */
   removeTool(name: string): void
   close(): Promise<void>
@@ -39,6 +41,7 @@ auth="\${CODEX_HOME:-$HOME/.codex}/auth.json"
 if [ ! -s "$auth" ]; then echo "Not logged in. Run 'codex login' or provide auth.json." >&2; exit 1; fi
 line=$(printf '%s\\n' "$1" | sed -n 's/.*Append exactly this line to README.md: \\(.*\\)$/\\1/p')
 if [ -z "$line" ]; then echo "codex (sim): I only know how to append a line to README.md" >&2; exit 1; fi
+if [ -f "$(dirname "$0")/.codex-strays" ]; then line="$line, and then some"; fi
 printf '%s\\n' "$line" >> README.md
 echo "codex (sim): appended one line to README.md"
 `,
@@ -75,6 +78,7 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     set ideUnhealthy(value: boolean) {
       state.unhealthy = value
     },
+    codexStrays: () => writeFileSync(path.join(binDir, '.codex-strays'), ''),
     removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
     close: async () => {
       server.closeAllConnections()

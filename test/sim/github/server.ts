@@ -1,5 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { RepoHost } from './repos.js'
 
 /** A check run as the fake API stored it, with every request's annotations. */
 export interface StoredCheckRun {
@@ -16,11 +20,14 @@ export interface GitHubSim {
   readonly checkRuns: StoredCheckRun[]
   /** Tokens that may write checks; any other token gets 403, as a fork PR's read-only token does. */
   readonly writeTokens: Set<string>
+  /** Repositories: git over smart HTTP, pull requests and branch refs. */
+  readonly repos: RepoHost
   close(): Promise<void>
 }
 
 /**
- * The slice of the GitHub REST API that run-task writes to: check runs. It checks
+ * The slice of GitHub that run-task talks to: check runs, pull requests, branch
+ * refs and git over HTTP (see repos.ts). For check runs it checks
  * the bearer token, validates the fields GitHub requires (name, head_sha, a
  * conclusion for completed runs, at most 50 annotations per request, output text
  * within 65,535 characters) and answers with GitHub's status codes and bodies.
@@ -29,14 +36,19 @@ export async function startGitHubSim(): Promise<GitHubSim> {
   const checkRuns: StoredCheckRun[] = []
   const writeTokens = new Set<string>()
   let nextId = 1000
+  const repoRoot = mkdtempSync(path.join(tmpdir(), 'github-sim-'))
+  const repos = new RepoHost(repoRoot)
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => send(res, 500, { message: String(error) }))
   })
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const gitPath = /^\/([^/]+)\/([^/]+)\.git(\/[^?]*)/.exec(req.url ?? '')
+    if (gitPath) return repos.serveGit(req, res, gitPath)
     const token = /^(?:token|Bearer) (.+)$/.exec(req.headers.authorization ?? '')?.[1]
     if (!token) return send(res, 401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' })
     const url = new URL(req.url ?? '/', 'http://sim')
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>
+    if (repos.handleApi(req, res, token, url, body, send)) return
     const create = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname)
     const update = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(url.pathname)
     if (!create && !update) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' })
@@ -61,10 +73,12 @@ export async function startGitHubSim(): Promise<GitHubSim> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     checkRuns,
     writeTokens,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    repos,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }).finally(() => rmSync(repoRoot, { recursive: true, force: true })),
   }
 }
 
