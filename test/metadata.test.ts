@@ -4,7 +4,8 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { ROOT } from './harness/action-runner.js'
-import { actionlintProblems, actionSchemaProblems, workflowSchemaProblems } from './harness/validate.js'
+import { existsSync } from 'node:fs'
+import { actionlintProblems, actionSchemaProblems, selfRepositoryProblems, workflowSchemaProblems } from './harness/validate.js'
 
 const ACTIONS = readdirSync(path.join(ROOT, 'actions')).map((name) => `actions/${name}/action.yml`)
 const WORKFLOWS = readdirSync(path.join(ROOT, '.github/workflows')).filter((f) => /\.ya?ml$/.test(f)).map((f) => `.github/workflows/${f}`)
@@ -33,10 +34,30 @@ describe('action metadata and workflows', () => {
     })
   }
 
+  for (const file of [...WORKFLOWS, 'action.yml']) {
+    it(`${file}: every uses: $/path step names an action here, with its inputs`, () => {
+      const readAction = (dir: string) => (existsSync(path.join(ROOT, dir, 'action.yml')) ? read(path.join(dir, 'action.yml')) : undefined)
+      assert.deepEqual(selfRepositoryProblems(file, read(file), readAction), [])
+    })
+  }
+
+  it('the reusable workflows: workflow_call and workflow_dispatch, typed inputs, least privilege, no concurrency group', () => {
+    for (const name of ['run-task', 'smoke', 'e2e']) {
+      const doc = parse(read(`.github/workflows/${name}.yml`)) as { on: Record<string, { inputs: Record<string, { type?: string }> }>; permissions: Record<string, string>; concurrency?: unknown; jobs: Record<string, { concurrency?: unknown }> }
+      assert.ok(doc.on.workflow_call && doc.on.workflow_dispatch, `${name}: both triggers`)
+      for (const trigger of ['workflow_call', 'workflow_dispatch']) for (const [input, spec] of Object.entries(doc.on[trigger]?.inputs ?? {})) assert.ok(spec.type, `${name}: ${trigger} input ${input} has a type`)
+      assert.ok(Object.keys(doc.on.workflow_dispatch?.inputs ?? {}).length <= 25, `${name}: at most 25 dispatch inputs`)
+      assert.deepEqual(doc.permissions, { contents: 'read' })
+      assert.ok(doc.concurrency === undefined && Object.values(doc.jobs).every((j) => j.concurrency === undefined), `${name}: no shared concurrency group`)
+    }
+  })
+
   it('the validators catch what they should (a misspelled key, an undefined context)', async () => {
     const bad = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minute: 3\n    steps:\n      - run: echo ${{ matrix.x }}\n'
     assert.match(workflowSchemaProblems('bad.yml', bad).join('\n'), /Unexpected value 'timeout-minute'/)
     assert.match((await actionlintProblems('bad.yml', bad)).join('\n'), /property "x" is not defined/)
+    const wrongInput = 'jobs:\n  a:\n    steps:\n      - uses: $/actions/smoke\n        with:\n          provider: che\n          colour: red\n      - uses: $/actions/nope\n'
+    assert.deepEqual(selfRepositoryProblems('w.yml', wrongInput, (dir) => (dir === 'actions/smoke' ? read('actions/smoke/action.yml') : undefined)), ["w.yml: $/actions/smoke has no input 'colour'", 'w.yml: $/actions/nope has no action.yml'])
     assert.match(actionSchemaProblems('action.yml', "name: x\ndescription: y\nruns:\n  using: node24\n  bogus: 1\n").join('\n'), /bogus/)
   })
 })
