@@ -13,6 +13,8 @@ const checks = [
   // With no workspace, collect still writes a synthesised JUnit report and parses it back.
   { entry: 'dist/collect-evidence/index.js', env: { INPUT_UPLOAD: 'false', RUNNER_TEMP: `/tmp/run-task-smoke-${process.pid}` }, expect: /Evidence: \/tmp\/run-task-smoke-\d+\/run-task\/no-workspace\/evidence/, status: 0 },
   { entry: 'dist/cleanup/index.js', env: { 'INPUT_DELETE-TIMEOUT': '10x' }, expect: /Input 'delete-timeout'/, status: 1 },
+  { entry: 'dist/smoke/index.js', env: { INPUT_PROVIDER: 'che', INPUT_KUBECONFIG: 'x', INPUT_NAMESPACE: 'ci', INPUT_TOOLS: 'git;' }, expect: /Input 'tools' has the value "git;"/, status: 1 },
+  { entry: 'dist/e2e/index.js', env: { INPUT_PROVIDER: 'che', INPUT_NAMESPACE: 'ci', INPUT_REPOSITORY: 'not a repo' }, expect: /Input 'repository' has the value "not a repo"/, status: 1 },
 ]
 let failed = 0
 for (const check of checks) {

@@ -15,6 +15,7 @@ describe('simulated Kubernetes API: wire behaviour', () => {
   let sim: KubeSim
   const call = async (method: string, path: string, body?: unknown, contentType = 'application/json') => {
     const res = await fetch(`${sim.url}${path}`, { method, headers: { authorization: `Bearer ${sim.token}`, 'content-type': contentType }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads a different Kubernetes object shape
     return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as Record<string, any> }
   }
   before(async () => {

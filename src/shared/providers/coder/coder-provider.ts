@@ -211,13 +211,18 @@ class CoderProvider implements WorkspaceProvider {
 
   /** Starts a build; a 409 "already active" cancels the running one (or waits for it) and tries again. */
   private async build(handle: WorkspaceHandle, transition: WorkspaceTransition, deadline: Deadline, signal?: AbortSignal): Promise<WorkspaceBuild> {
+    let idleConflicts = 0
     for (;;) {
       try {
         return await this.client.request<WorkspaceBuild>('POST', `/workspaces/${handle.id}/builds`, `${transition} build of workspace ${handle.name}`, { transition }, signal)
       } catch (error) {
         if (!(error instanceof ProviderRequestError && error.status === 409) || deadline.expired()) throw error
         const w = await this.client.request<Workspace>('GET', `/workspaces/${handle.id}`, `reading workspace ${handle.name}`, undefined, signal)
-        if (!ACTIVE_JOB.has(w.latest_build.job.status)) throw error
+        if (!ACTIVE_JOB.has(w.latest_build.job.status)) {
+          // The active build may have finished between the 409 and this read: try once more.
+          if (++idleConflicts > 1) throw error
+          continue
+        }
         if (w.latest_build.job.status !== 'canceling') {
           await this.client.request('PATCH', `/workspacebuilds/${w.latest_build.id}/cancel`, `canceling the ${w.latest_build.transition} build of ${handle.name}`, undefined, signal).catch(() => undefined)
         }
