@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: speed and memory of the Che provider's hot paths against the
- * simulated cluster on loopback. Figures are printed, never asserted.
+ * `npm run bench`: speed and memory of both providers' hot paths and the smoke
+ * check against the simulators on loopback. Figures are printed, never asserted.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { renderSummary } from '../src/shared/evidence/summary.js'
@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { Redactor, redactingStream } from '../src/shared/redact.js'
+import { smokeFlow } from '../src/shared/flows/smoke.js'
+import { consoleReporter } from '../src/shared/reporter.js'
+import { getSmokeSettings } from '../src/shared/settings/smoke-settings.js'
+import { StateStore } from '../src/shared/state.js'
 import { cheProvider, execText, provisioned, startKubeSim } from '../test/che/fixture.js'
 import { coderProvider, provisioned as provisionedOnCoder, startCoderSim } from '../test/coder/fixture.js'
 
@@ -121,6 +125,32 @@ try {
   rows.push({ name: 'summarise 100,000 cases (10,000 failed)', value: `${summaryMs.toFixed(0)} ms; ${mb(Buffer.byteLength(summary))} of markdown` })
 } finally {
   rmSync(junitDir, { recursive: true, force: true })
+}
+
+// The smoke check end to end (seven checks, a stop and a start) on each simulator.
+const silent = new Writable({ write: (_c, _e, cb) => cb() })
+async function smokeOnce(inputs: Record<string, string>): Promise<[string, number]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-smoke-'))
+  try {
+    const ctx = { reporter: consoleReporter({ out: silent }), store: new StateStore(dir), env: { RUNNER_TOOL_CACHE: dir }, signal: new AbortController().signal }
+    const [result, ms] = await timed(() => smokeFlow(ctx, getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir)))
+    return [result.checks.map((c) => c.status[0]).join(''), ms]
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+const smokeKube = await startKubeSim({ stepDelayMs: 10 })
+const smokeCoder = await startCoderSim({ stepMs: 10 })
+try {
+  smokeKube.addEditor('ci', 'che-code')
+  const devfile = 'schemaVersion: 2.2.0\nmetadata:\n  name: bench\nprojects:\n  - name: app\n    git:\n      remotes:\n        origin: https://example.com/app.git\ncomponents:\n  - name: dev\n    container:\n      image: quay.io/devfile/universal-developer-image:ubi9-latest\n'
+  const [cheChecks, cheMs] = await smokeOnce({ provider: 'che', kubeconfig: smokeKube.kubeconfig, namespace: 'ci', devfile, editor: 'che-code', 'storage-type': 'per-workspace', tools: 'git', upload: 'false' })
+  rows.push({ name: `smoke check on Che, 7 checks incl. stop/start (sim, 10 ms steps) [${cheChecks}]`, value: `${cheMs.toFixed(0)} ms` })
+  const [coderChecks, coderMs] = await smokeOnce({ provider: 'coder', 'coder-url': smokeCoder.url, 'coder-token': smokeCoder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git', tools: 'git', 'checkout-path': '.', upload: 'false' })
+  rows.push({ name: `smoke check on Coder, 7 checks incl. stop/start (sim, 10 ms steps) [${coderChecks}]`, value: `${coderMs.toFixed(0)} ms` })
+} finally {
+  await smokeKube.close()
+  await smokeCoder.close()
 }
 
 clearInterval(sampler)
