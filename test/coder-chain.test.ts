@@ -1,31 +1,25 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { closedPort } from './harness/ports.js'
 import { listFiles } from '../src/shared/evidence/evidence-files.js'
 import { runActionStep } from './harness/action-runner.js'
-import { type Job, runChain, startJob } from './harness/job.js'
-import { type CoderSim, startCoderSim } from './sim/coderd/server.js'
+import { type CoderJob, runChain, startCoderJob } from './harness/job.js'
+import type { CoderSim } from './sim/coderd/server.js'
 
 // The committed bundles through the whole chain against the simulated coderd,
 // with the default tunnel: the coder CLI downloaded from the deployment.
 describe('dist bundles: the chain on Coder', () => {
-  let job: Job
+  let job: CoderJob
   let coder: CoderSim
-  let tools: string
   const inputs = (extra: Record<string, string> = {}) => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git\nregion: us', ...extra })
   before(async () => {
-    job = await startJob('5151')
-    coder = await startCoderSim({ stepMs: 5 })
-    tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
-    Object.assign(job.env, { RUNNER_TOOL_CACHE: tools })
+    job = await startCoderJob('5151')
+    coder = job.coder
   })
   after(async () => {
-    await coder.close()
     await job.close()
-    rmSync(tools, { recursive: true, force: true })
   })
 
   it('passes, fails with exit 3, and errors on a dropped SSH connection, leaving no workspace', async () => {

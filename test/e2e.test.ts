@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { listFiles } from '../src/shared/evidence/evidence-files.js'
 import { E2E_CHECKS } from '../src/shared/flows/e2e.js'
 import { CREATED, DELETED } from '../src/shared/flows/flow.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
-import { cheInputs, type Job, startJob } from './harness/job.js'
-import { type CoderSim, startCoderSim } from './sim/coderd/server.js'
+import { cheInputs, type CoderJob, type Job, startCoderJob } from './harness/job.js'
+import type { CoderSim } from './sim/coderd/server.js'
 import { type GitHubSim, startGitHubSim } from './sim/github/server.js'
 
 const BOT = 'ghp_botTokenThatMayPush0123456789'
@@ -41,26 +40,22 @@ function readmeOn(github: GitHubSim, branch: string): string {
 }
 
 describe('E2E action', () => {
-  let job: Job
+  let job: CoderJob
   let github: GitHubSim
   let coder: CoderSim
-  let tools: string
   const gh = () => ({ repository: SANDBOX, 'bot-token': BOT, 'github-server-url': github.url, 'github-api-url': github.url })
   const coderInputs = () => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git' })
   before(async () => {
-    job = await startJob('7171')
+    job = await startCoderJob('7171')
+    coder = job.coder
     github = await startGitHubSim()
     github.repos.create('ameide-bot', 'e2e-sandbox', { 'README.md': '# Sandbox\n' })
     github.repos.writers.add(BOT)
-    coder = await startCoderSim({ stepMs: 5 })
-    tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
-    Object.assign(job.env, { RUNNER_TOOL_CACHE: tools, GITHUB_RUN_NUMBER: '12' })
+    Object.assign(job.env, { GITHUB_RUN_NUMBER: '12' })
   })
   after(async () => {
-    await coder.close()
     await github.close()
     await job.close()
-    rmSync(tools, { recursive: true, force: true })
   })
 
   it('on Che: clones, commits, pushes with the bot token, opens a PR whose diff checks out, closes it, deletes the workspace', async () => {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { SMOKE_CHECKS } from '../src/shared/flows/smoke.js'
 import { CREATED, DELETED } from '../src/shared/flows/flow.js'
 import { readReports } from '../src/shared/evidence/test-results.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
-import { cheInputs, type Job, startJob } from './harness/job.js'
-import { type CoderSim, startCoderSim } from './sim/coderd/server.js'
+import { cheInputs, type CoderJob, type Job, startCoderJob, startJob } from './harness/job.js'
+import type { CoderSim } from './sim/coderd/server.js'
 
 const ISSUER = 'https://login.example.test/realms/ci'
 const ORDER = [CREATED, SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence, SMOKE_CHECKS.controlPlane, DELETED]
@@ -100,20 +99,15 @@ describe('smoke action on Che', () => {
 })
 
 describe('smoke action on Coder', () => {
-  let job: Job
+  let job: CoderJob
   let coder: CoderSim
-  let tools: string
   const inputs = (extra: Record<string, string> = {}) => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git', 'admin-token': coder.adminToken, 'expected-oidc-issuer': ISSUER, ...extra })
   before(async () => {
-    job = await startJob('6262')
-    coder = await startCoderSim({ stepMs: 5, oidcIssuer: ISSUER })
-    tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
-    Object.assign(job.env, { RUNNER_TOOL_CACHE: tools })
+    job = await startCoderJob('6262', { oidcIssuer: ISSUER })
+    coder = job.coder
   })
   after(async () => {
-    await coder.close()
     await job.close()
-    rmSync(tools, { recursive: true, force: true })
   })
 
   it('passes all seven checks through the app proxy, SSH and a stop/start, and deletes the workspace', async () => {

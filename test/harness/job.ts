@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { type CoderSim, startCoderSim } from '../sim/coderd/server.js'
 import { type KubeSim, type KubeSimOptions, startKubeSim } from '../sim/kube/server.js'
 import { type ResultsSim, startResultsSim } from '../sim/results/server.js'
 import { runActionStep, type StepResult } from './action-runner.js'
@@ -57,6 +58,27 @@ export async function startJob(runId = '4242', simOptions: KubeSimOptions = {}):
       await sim.close()
       await results.close()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A job with a simulated coderd as well, and a RUNNER_TOOL_CACHE for the coder CLI it downloads. */
+export interface CoderJob extends Job {
+  readonly coder: CoderSim
+}
+
+export async function startCoderJob(runId: string, coderOptions: Parameters<typeof startCoderSim>[0] = {}): Promise<CoderJob> {
+  const job = await startJob(runId)
+  const coder = await startCoderSim({ stepMs: 5, ...coderOptions })
+  const tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
+  Object.assign(job.env, { RUNNER_TOOL_CACHE: tools })
+  return {
+    ...job,
+    coder,
+    close: async () => {
+      await coder.close()
+      await job.close()
+      rmSync(tools, { recursive: true, force: true })
     },
   }
 }
