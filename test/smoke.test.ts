@@ -89,6 +89,19 @@ describe('smoke action on Che', () => {
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
   })
 
+  it('deletes the workspace when cancelled (SIGINT), and its post step does when the process was killed', async () => {
+    const cancelled = await runActionStep('smoke', { env: job.env, inputs: inputs(), interruptOn: 'Created workspace' })
+    assert.match(cancelled.stdout, /Received SIGINT/)
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [], 'the flow itself cleaned up')
+    const killed = await runActionStep('smoke', { env: job.env, inputs: inputs(), interruptOn: 'Check: IDE answers', interruptWith: 'SIGKILL' })
+    assert.equal(killed.signal, 'SIGKILL')
+    assert.equal(job.sim.devWorkspaces('ci').length, 1, 'a killed step leaves its workspace')
+    const post = await runActionStep('smoke', { env: job.env, post: killed.state })
+    assert.equal(post.code, 0, post.stdout)
+    assert.match(post.stdout, /No cleanup ran for workspace rt-/)
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
   it('refuses bad input before creating anything', async () => {
     job.sim.requests.length = 0
     const step = await runActionStep('smoke', { env: job.env, inputs: inputs({ tools: 'git; rm -rf /' }) })

@@ -26,6 +26,8 @@ export interface StepOptions {
   readonly post?: Record<string, string>
   /** Sends SIGINT once stdout contains this text (a cancelled job). */
   readonly interruptOn?: string
+  /** The signal interruptOn sends: SIGKILL stands for a runner that gave up waiting. */
+  readonly interruptWith?: NodeJS.Signals
 }
 
 /**
@@ -56,7 +58,7 @@ export async function runActionStep(action: string, options: StepOptions): Promi
     stdout += d.toString()
     if (options.interruptOn && !interrupted && stdout.includes(options.interruptOn)) {
       interrupted = true
-      child.kill('SIGINT')
+      child.kill(options.interruptWith ?? 'SIGINT')
     }
   })
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
