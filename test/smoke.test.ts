@@ -70,6 +70,18 @@ describe('smoke action on Che', () => {
     }
   })
 
+  it('keep-on-failure keeps the workspace only when a check failed, and says so in the last case', async () => {
+    const passing = await smoke(job, inputs({ 'keep-on-failure': 'true', tools: 'git' }))
+    assert.deepEqual([passing.failed, job.sim.devWorkspaces('ci')], [[], []])
+    job.sim.faults.gatewayStatus = 502
+    const failing = await smoke(job, inputs({ 'keep-on-failure': 'true', tools: 'git' })).finally(() => (job.sim.faults.gatewayStatus = undefined))
+    assert.deepEqual(failing.failed, [SMOKE_CHECKS.ide, DELETED])
+    assert.match(failing.checks[6]?.message ?? '', /kept by keep-on-failure/)
+    assert.equal(job.sim.devWorkspaces('ci').length, 1)
+    await runActionStep('cleanup', { env: job.env, inputs: { 'workspace-name': failing.step.outputs['workspace-name'] as string } })
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
   it('skips persistence on ephemeral storage and the issuer when CheClusters may not be read', async () => {
     job.sim.faults.denied = ['list checlusters']
     const { checks, failed } = await smoke(job, inputs({ 'storage-type': 'ephemeral', tools: 'git' }))

@@ -68,13 +68,10 @@ function coderProvider(settings: CoderSettings): WorkspaceProvider {
   return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token }) })
 }
 
-/** The smoke check's view of the provider in a connection (see WorkspaceProbe). */
-export function probeForConnection(connection: ProviderConnection): WorkspaceProbe {
-  const c = connection.coder
-  if (connection.provider === 'coder' && c) {
-    const token = readFileSync(c.tokenFile, 'utf8')
-    return createCoderProbe(createCoderClient({ url: c.url, token }), token)
-  }
-  const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
-  return createCheProbe(loadKubeConfig(kubeconfig), connection.namespace)
+/** The smoke check's view of the provider, over the same credentials as provisioning (see WorkspaceProbe). */
+export function probeForProvision(settings: ProvisionSettings): WorkspaceProbe {
+  if (settings.coder) return createCoderProbe(createCoderClient({ url: settings.coder.url, token: settings.coder.token }), settings.coder.token)
+  const che = settings.che
+  if (!che) throw new Error(`No settings for provider ${settings.provider}`)
+  return createCheProbe(loadKubeConfig(che.kubeconfig), che.namespace)
 }

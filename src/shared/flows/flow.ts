@@ -92,6 +92,9 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
   }
 
   let state: RunState | undefined
+  // Only a workspace this flow created may be cleaned up, never one an earlier step of the job left current.
+  const previous = ctx.store.resolveName('')
+  const created = (): RunState | undefined => state ?? ((s) => (s && s.workspaceName !== previous ? s : undefined))(current(ctx))
   const started = Date.now()
   try {
     await check(CREATED, async () => {
@@ -107,13 +110,16 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     }
     await flow.withoutWorkspace?.({ ctx, check, skip })
   } finally {
+    const mine = created()
+    // The outcome so far decides keep-on-failure; the report is written again with the last case.
+    if (mine) recordChecks(ctx, mine, flow.suite, checks, Date.now() - started)
     await check(DELETED, async () => {
-      const result = await cleanupStep({ ...ctx, signal: new AbortController().signal }, settings.cleanup, state ?? current(ctx))
+      const result = await cleanupStep({ ...ctx, signal: new AbortController().signal }, settings.cleanup, mine)
       if (result.kept) return { status: 'failed', message: 'kept by keep-on-failure', output: '' }
       return { status: 'passed', message: result.alreadyGone ? 'already gone' : 'deleted and gone', output: '' }
     })
   }
-  const final = state ?? current(ctx)
+  const final = created()
   if (!final) return { outcome: 'error', checks, evidenceDir: '' }
   recordChecks(ctx, final, flow.suite, checks, Date.now() - started)
   const collected = await collectStep(ctx, { ...settings.collect, workspaceName: final.workspaceName })

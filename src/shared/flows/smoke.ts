@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { probeForConnection } from '../provider-factory.js'
+import { probeForProvision } from '../provider-factory.js'
 import type { WorkspaceProbe } from '../providers/probe.js'
 import type { SmokeSettings } from '../settings/smoke-settings.js'
 import type { StepContext } from '../steps/step-context.js'
@@ -22,37 +22,26 @@ const MARKER_FILE = '.run-task-smoke-marker'
  * starts it to prove persistence, checks the control plane, and deletes it.
  */
 export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Promise<FlowResult> {
-  const secrets = [settings.adminToken].filter(Boolean)
-  let probe: WorkspaceProbe | undefined
-  const probeFor = (run: Pick<FlowRun, 'ctx'>): WorkspaceProbe => {
-    const name = run.ctx.store.resolveName('')
-    probe ??= probeForConnection(run.ctx.store.load(name ?? '')?.connection ?? missing())
-    return probe
-  }
+  const probe = probeForProvision(settings.provision)
   return runFlow(ctx, settings, {
     suite: 'smoke',
     names: [SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence],
-    secrets,
+    secrets: [settings.adminToken].filter(Boolean),
     body: async (run) => {
-      const p = probeFor(run)
-      await run.check(SMOKE_CHECKS.ide, () => checkIde(run, p, settings))
+      await run.check(SMOKE_CHECKS.ide, () => checkIde(run, probe, settings))
       await run.check(SMOKE_CHECKS.tools, () => checkTools(run, settings))
-      await run.check(SMOKE_CHECKS.health, () => checkHealth(run, p, settings))
-      await run.check(SMOKE_CHECKS.persistence, () => checkPersistence(run, p, settings))
+      await run.check(SMOKE_CHECKS.health, () => checkHealth(run, probe, settings))
+      await run.check(SMOKE_CHECKS.persistence, () => checkPersistence(run, probe, settings))
     },
     withoutWorkspace: async (run) => {
       await run.check(SMOKE_CHECKS.controlPlane, async () => {
-        const findings = await probeFor(run).controlPlane({ adminToken: settings.adminToken, expectedIssuer: settings.expectedOidcIssuer }, run.ctx.signal)
+        const findings = await probe.controlPlane({ adminToken: settings.adminToken, expectedIssuer: settings.expectedOidcIssuer }, run.ctx.signal)
         const failed = findings.filter((f) => f.status === 'failed')
         const lines = findings.map((f) => `${f.status}: ${f.message}`).join('\n')
         return failed.length ? { status: 'failed', message: failed.map((f) => f.message).join('; '), output: lines } : { status: 'passed', message: findings.map((f) => f.message).join('; '), output: lines }
       })
     },
   })
-}
-
-function missing(): never {
-  throw new Error('No workspace state: provisioning did not record a connection.')
 }
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
