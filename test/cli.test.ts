@@ -67,6 +67,19 @@ describe('the run-task CLI bundle', () => {
     assert.deepEqual(sim.devWorkspaces('ci'), [])
   })
 
+  it('smoke: exits 0 when every check passes and 1 when one fails, printing the checks', async () => {
+    sim.addEditor('ci', 'che-code')
+    const smoke = (...extra: string[]) => cli('smoke', '--provider', 'che', '--kubeconfig-file', kubeconfig, '--namespace', 'ci', '--devfile', 'devfile.yaml', '--editor', 'che-code', '--storage-type', 'per-workspace', '--tools', 'git', ...extra)
+    const passed = await smoke()
+    assert.equal(passed.code, 0, passed.stderr)
+    assert.match(passed.stderr, /checks=\[\{"name":"workspace is created","status":"passed"/)
+    sim.image.ideUnhealthy = true
+    const failed = await smoke().finally(() => (sim.image.ideUnhealthy = false))
+    assert.equal(failed.code, 1, failed.stderr)
+    assert.match(failed.stderr, /failed-checks=IDE health endpoint answers inside the workspace/)
+    assert.deepEqual(sim.devWorkspaces('ci'), [])
+  })
+
   it('inside GitHub Actions, writes outputs to GITHUB_OUTPUT and honours fail-on per subcommand', async () => {
     const outputFile = path.join(dir, 'github-output')
     writeFileSync(outputFile, '')
