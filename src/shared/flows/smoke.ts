@@ -92,7 +92,7 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   if (!persistence.persistent) return { status: 'skipped' as const, message: persistence.detail, output: '' }
   const marker = `smoke-${randomBytes(8).toString('hex')}`
   const file = `"${probe.persistentDir}/${MARKER_FILE}"`
-  const wrote = await run.exec(`printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote ${'$'}SMOKE_MARKER to ${file.replaceAll('"', '')}"`, new Map([['SMOKE_MARKER', marker]]), settings.checkTimeoutMs)
+  const wrote = await run.exec(`printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote the marker to ${file.slice(1, -1)}"`, new Map([['SMOKE_MARKER', marker]]), settings.checkTimeoutMs)
   if (wrote.exitCode !== 0) return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
   const steps = [wrote.output]
   await run.provider.stop(run.handle, settings.stopTimeoutMs, run.ctx.signal)
