@@ -4,9 +4,9 @@ import { actionsReporter, consoleReporter, type Reporter } from '../shared/repor
 import { getCleanupSettings } from '../shared/settings/cleanup-settings.js'
 import { getCollectSettings } from '../shared/settings/collect-settings.js'
 import { getProvisionSettings } from '../shared/settings/provision-settings.js'
-import { getRunSettings } from '../shared/settings/run-settings.js'
+import { type FailOn, getRunSettings } from '../shared/settings/run-settings.js'
 import { getSmokeSettings } from '../shared/settings/smoke-settings.js'
-import { setFlowOutputs } from '../shared/flows/flow.js'
+import { type FlowResult, setFlowOutputs } from '../shared/flows/flow.js'
 import { smokeFlow } from '../shared/flows/smoke.js'
 import { e2eFlow } from '../shared/flows/e2e.js'
 import { getE2eSettings } from '../shared/settings/e2e-settings.js'
@@ -63,18 +63,10 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
       const result = await collectStep(ctx, settings)
       return settings.failOnError && result.problems.length > 0 ? EXIT.error : EXIT.passed
     }
-    case 'smoke': {
-      const settings = getSmokeSettings(read, ctx.env, cwd)
-      const result = await smokeFlow(ctx, settings)
-      setFlowOutputs(ctx, result)
-      return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
-    }
-    case 'e2e': {
-      const settings = getE2eSettings(read, ctx.env, cwd)
-      const result = await e2eFlow(ctx, settings)
-      setFlowOutputs(ctx, result)
-      return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
-    }
+    case 'smoke':
+      return flowCommand(ctx, getSmokeSettings(read, ctx.env, cwd), smokeFlow)
+    case 'e2e':
+      return flowCommand(ctx, getE2eSettings(read, ctx.env, cwd), e2eFlow)
     case 'cleanup': {
       const settings = getCleanupSettings(read)
       await cleanupStep(ctx, settings, findState(ctx.store, settings.workspaceName))
@@ -83,6 +75,13 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
     default:
       return EXIT[await runChain(ctx, read, cwd)]
   }
+}
+
+/** Runs a flow (smoke, E2E) and turns its outcome into an exit status by `fail-on`. */
+async function flowCommand<S extends { failOn: FailOn }>(ctx: StepContext, settings: S, flow: (ctx: StepContext, settings: S) => Promise<FlowResult>): Promise<number> {
+  const result = await flow(ctx, settings)
+  setFlowOutputs(ctx, result)
+  return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
 }
 
 /** The Actions reporter, also keeping the outputs for the closing lines. */

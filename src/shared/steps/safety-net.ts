@@ -7,6 +7,7 @@ import type { StepContext } from './step-context.js'
 
 const IS_POST = 'isPost'
 const WORKSPACE = 'workspace-name'
+const PREVIOUS = 'previous-workspace'
 
 /**
  * For an action whose `post:` is its own entry (`post-if: always()`): the main run
@@ -17,6 +18,8 @@ export async function runWithSafetyNet(main: (ctx: StepContext) => Promise<void>
   if (core.getState(IS_POST)) return runPost()
   core.saveState(IS_POST, 'true')
   await runAction(async (ctx) => {
+    // A step killed before it records its workspace must not make the post step delete an earlier step's.
+    core.saveState(PREVIOUS, ctx.store.resolveName('') ?? '')
     await main(ctx).finally(() => {
       const name = ctx.store.resolveName('')
       if (name) core.saveState(WORKSPACE, name)
@@ -27,7 +30,7 @@ export async function runWithSafetyNet(main: (ctx: StepContext) => Promise<void>
 async function runPost(): Promise<void> {
   await runAction(async (ctx) => {
     const state = findState(ctx.store, core.getState(WORKSPACE))
-    if (!state || state.cleanup?.done) return
+    if (!state || state.cleanup?.done || (!core.getState(WORKSPACE) && state.workspaceName === core.getState(PREVIOUS))) return
     const { deleteTimeoutMs } = getCleanupSettings(() => '')
     ctx.reporter.info(`No cleanup ran for workspace ${state.workspaceName}: deleting it now.`)
     try {
