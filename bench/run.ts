@@ -43,7 +43,10 @@ try {
     total += ms
     await provider.destroy(handle, 10_000)
   }
-  rows.push({ name: `provision to ready (sim, 10 ms controller steps, mean of ${runs})`, value: `${(total / runs).toFixed(0)} ms` })
+  rows.push({
+    name: `provision to ready (sim, 10 ms controller steps, mean of ${runs})`,
+    value: `${(total / runs).toFixed(0)} ms`,
+  })
 
   sim.faults.failStart = { message: 'Waiting for workspace deployment' }
   const [, failMs] = await timed(() => provisioned(provider, 15 * 60_000).catch(() => undefined))
@@ -63,8 +66,17 @@ try {
       cb()
     },
   })
-  const [, streamMs] = await timed(() => provider.exec(handle, { command: `head -c ${size} /dev/zero | tr '\\0' a`, cwd: '', env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter }))
-  rows.push({ name: `stream ${mb(size)} of output through exec`, value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak` })
+  const [, streamMs] = await timed(() =>
+    provider.exec(
+      handle,
+      { command: `head -c ${size} /dev/zero | tr '\\0' a`, cwd: '', env: new Map(), timeoutMs: 120_000 },
+      { stdout: counter, stderr: counter },
+    ),
+  )
+  rows.push({
+    name: `stream ${mb(size)} of output through exec`,
+    value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak`,
+  })
 
   const redactor = new Redactor()
   redactor.add('s3cr3t-value-0123456789')
@@ -74,12 +86,22 @@ try {
     for (let i = 0; i < 200_000; i++) redacting.write(line)
     await new Promise<void>((resolve) => redacting.end(resolve))
   })
-  rows.push({ name: `redact ${mb(line.length * 200_000)} of output (1 secret)`, value: `${((line.length * 200_000) / 1024 / 1024 / (redactMs / 1000)).toFixed(0)} MiB/s` })
+  rows.push({
+    name: `redact ${mb(line.length * 200_000)} of output (1 secret)`,
+    value: `${((line.length * 200_000) / 1024 / 1024 / (redactMs / 1000)).toFixed(0)} MiB/s`,
+  })
 
-  await execText(provider, handle, 'd="$PROJECTS_ROOT/ev"; mkdir -p "$d"; for i in $(seq 1 200); do head -c 102400 /dev/urandom > "$d/f$i.bin"; done')
+  await execText(
+    provider,
+    handle,
+    'd="$PROJECTS_ROOT/ev"; mkdir -p "$d"; for i in $(seq 1 200); do head -c 102400 /dev/urandom > "$d/f$i.bin"; done',
+  )
   const local = mkdtempSync(path.join(tmpdir(), 'bench-ev-'))
   const [result, downloadMs] = await timed(() => provider.download(handle, 'ev', local, { maxBytes: 1024 ** 3 }))
-  rows.push({ name: `download evidence: ${result.files} files, ${mb(result.bytes)} as one tar`, value: `${downloadMs.toFixed(0)} ms` })
+  rows.push({
+    name: `download evidence: ${result.files} files, ${mb(result.bytes)} as one tar`,
+    value: `${downloadMs.toFixed(0)} ms`,
+  })
   rmSync(local, { recursive: true, force: true })
   await provider.destroy(handle, 10_000)
 } finally {
@@ -93,7 +115,10 @@ try {
   rows.push({ name: 'Coder: provision to a ready agent (sim, 10 ms steps)', value: `${provisionMs.toFixed(0)} ms` })
   const [, firstMs] = await timed(() => execText(provider, handle, 'true'))
   const [, nextMs] = await timed(() => execText(provider, handle, 'true'))
-  rows.push({ name: 'Coder: exec of `true` (first: CLI download; then: cached CLI)', value: `${firstMs.toFixed(0)} ms / ${nextMs.toFixed(0)} ms` })
+  rows.push({
+    name: 'Coder: exec of `true` (first: CLI download; then: cached CLI)',
+    value: `${firstMs.toFixed(0)} ms / ${nextMs.toFixed(0)} ms`,
+  })
   const size = 50 * 1024 * 1024
   let received = 0
   const counter = new Writable({
@@ -104,8 +129,17 @@ try {
   })
   const before = process.memoryUsage().rss
   peakRss = before
-  const [, streamMs] = await timed(() => provider.exec(handle, { command: `head -c ${size} /dev/zero`, cwd: '', env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter }))
-  rows.push({ name: `Coder: stream ${mb(size)} of output over SSH (tunnel + ssh2)`, value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak` })
+  const [, streamMs] = await timed(() =>
+    provider.exec(
+      handle,
+      { command: `head -c ${size} /dev/zero`, cwd: '', env: new Map(), timeoutMs: 120_000 },
+      { stdout: counter, stderr: counter },
+    ),
+  )
+  rows.push({
+    name: `Coder: stream ${mb(size)} of output over SSH (tunnel + ssh2)`,
+    value: `${(received / 1024 / 1024 / (streamMs / 1000)).toFixed(0)} MiB/s; RSS +${mb(peakRss - before)} at peak`,
+  })
   await provider.destroy(handle, 10_000)
 } finally {
   await coder.close()
@@ -113,16 +147,46 @@ try {
 
 const junitDir = mkdtempSync(path.join(tmpdir(), 'bench-junit-'))
 try {
-  const cases = Array.from({ length: 100_000 }, (_, i) => (i % 10 === 0 ? `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" file="src/t${i % 500}.test.ts" line="${i % 300}" time="0.${i % 1000}"><failure message="expected ${i}">stack of ${i}</failure></testcase>` : `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" time="0.001"/>`))
-  writeFileSync(path.join(junitDir, 'big.xml'), `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`)
+  const cases = Array.from({ length: 100_000 }, (_, i) =>
+    i % 10 === 0
+      ? `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" file="src/t${i % 500}.test.ts" line="${i % 300}" time="0.${i % 1000}"><failure message="expected ${i}">stack of ${i}</failure></testcase>`
+      : `<testcase classname="pkg.Suite${i % 97}" name="case ${i}" time="0.001"/>`,
+  )
+  writeFileSync(
+    path.join(junitDir, 'big.xml'),
+    `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`,
+  )
   const bytes = statSync(path.join(junitDir, 'big.xml')).size
   const before = process.memoryUsage().rss
   peakRss = before
   const [results, parseMs] = await timed(() => readReports(junitDir, ['big.xml']))
-  rows.push({ name: `parse a JUnit report of 100,000 cases (${mb(bytes)})`, value: `${parseMs.toFixed(0)} ms; RSS +${mb(peakRss - before)} at peak` })
-  const meta = { schemaVersion: 1, provider: 'che', providerReason: '', source: '', workspace: { name: 'w', id: '', scope: '', target: '' }, identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' }, commit: '', command: 'bench', workingDirectory: '', timings: {}, exitCode: 1, outcome: 'failed', error: null, tests: results.counts, evidence: { files: 0, bytes: 0, skipped: [], problems: [] }, artifactId: '' } as const
+  rows.push({
+    name: `parse a JUnit report of 100,000 cases (${mb(bytes)})`,
+    value: `${parseMs.toFixed(0)} ms; RSS +${mb(peakRss - before)} at peak`,
+  })
+  const meta = {
+    schemaVersion: 1,
+    provider: 'che',
+    providerReason: '',
+    source: '',
+    workspace: { name: 'w', id: '', scope: '', target: '' },
+    identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' },
+    commit: '',
+    command: 'bench',
+    workingDirectory: '',
+    timings: {},
+    exitCode: 1,
+    outcome: 'failed',
+    error: null,
+    tests: results.counts,
+    evidence: { files: 0, bytes: 0, skipped: [], problems: [] },
+    artifactId: '',
+  } as const
   const [summary, summaryMs] = await timed(async () => renderSummary({ meta, cases: results.cases, artifactUrl: '' }))
-  rows.push({ name: 'summarise 100,000 cases (10,000 failed)', value: `${summaryMs.toFixed(0)} ms; ${mb(Buffer.byteLength(summary))} of markdown` })
+  rows.push({
+    name: 'summarise 100,000 cases (10,000 failed)',
+    value: `${summaryMs.toFixed(0)} ms; ${mb(Buffer.byteLength(summary))} of markdown`,
+  })
 } finally {
   rmSync(junitDir, { recursive: true, force: true })
 }
@@ -132,8 +196,18 @@ const silent = new Writable({ write: (_c, _e, cb) => cb() })
 async function smokeOnce(inputs: Record<string, string>): Promise<[string, number]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-smoke-'))
   try {
-    const ctx = { reporter: consoleReporter({ out: silent }), store: new StateStore(dir), env: { RUNNER_TOOL_CACHE: dir }, signal: new AbortController().signal }
-    const [result, ms] = await timed(() => smokeFlow(ctx, getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir)))
+    const ctx = {
+      reporter: consoleReporter({ out: silent }),
+      store: new StateStore(dir),
+      env: { RUNNER_TOOL_CACHE: dir },
+      signal: new AbortController().signal,
+    }
+    const [result, ms] = await timed(() =>
+      smokeFlow(
+        ctx,
+        getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir),
+      ),
+    )
     return [result.checks.map((c) => c.status[0]).join(''), ms]
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -143,11 +217,36 @@ const smokeKube = await startKubeSim({ stepDelayMs: 10 })
 const smokeCoder = await startCoderSim({ stepMs: 10 })
 try {
   smokeKube.addEditor('ci', 'che-code')
-  const devfile = 'schemaVersion: 2.2.0\nmetadata:\n  name: bench\nprojects:\n  - name: app\n    git:\n      remotes:\n        origin: https://example.com/app.git\ncomponents:\n  - name: dev\n    container:\n      image: quay.io/devfile/universal-developer-image:ubi9-latest\n'
-  const [cheChecks, cheMs] = await smokeOnce({ provider: 'che', kubeconfig: smokeKube.kubeconfig, namespace: 'ci', devfile, editor: 'che-code', 'storage-type': 'per-workspace', tools: 'git', upload: 'false' })
-  rows.push({ name: `smoke check on Che, 7 checks incl. stop/start (sim, 10 ms steps) [${cheChecks}]`, value: `${cheMs.toFixed(0)} ms` })
-  const [coderChecks, coderMs] = await smokeOnce({ provider: 'coder', 'coder-url': smokeCoder.url, 'coder-token': smokeCoder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git', tools: 'git', 'checkout-path': '.', upload: 'false' })
-  rows.push({ name: `smoke check on Coder, 7 checks incl. stop/start (sim, 10 ms steps) [${coderChecks}]`, value: `${coderMs.toFixed(0)} ms` })
+  const devfile =
+    'schemaVersion: 2.2.0\nmetadata:\n  name: bench\nprojects:\n  - name: app\n    git:\n      remotes:\n        origin: https://example.com/app.git\ncomponents:\n  - name: dev\n    container:\n      image: quay.io/devfile/universal-developer-image:ubi9-latest\n'
+  const [cheChecks, cheMs] = await smokeOnce({
+    provider: 'che',
+    kubeconfig: smokeKube.kubeconfig,
+    namespace: 'ci',
+    devfile,
+    editor: 'che-code',
+    'storage-type': 'per-workspace',
+    tools: 'git',
+    upload: 'false',
+  })
+  rows.push({
+    name: `smoke check on Che, 7 checks incl. stop/start (sim, 10 ms steps) [${cheChecks}]`,
+    value: `${cheMs.toFixed(0)} ms`,
+  })
+  const [coderChecks, coderMs] = await smokeOnce({
+    provider: 'coder',
+    'coder-url': smokeCoder.url,
+    'coder-token': smokeCoder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git',
+    tools: 'git',
+    'checkout-path': '.',
+    upload: 'false',
+  })
+  rows.push({
+    name: `smoke check on Coder, 7 checks incl. stop/start (sim, 10 ms steps) [${coderChecks}]`,
+    value: `${coderMs.toFixed(0)} ms`,
+  })
 } finally {
   await smokeKube.close()
   await smokeCoder.close()

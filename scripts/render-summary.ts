@@ -16,11 +16,26 @@ const base = (outcome: EvidenceMeta['outcome'], cases: TestCaseResult[]): Eviden
   providerReason: 'sample',
   source: outcome === 'error' ? 'template ci-docker' : 'devfile.yaml',
   workspace: { name: 'rt-4242-1-9f3c2a', id: 'id', scope: outcome === 'error' ? 'ci-bot' : 'ci-che', target: 'dev' },
-  identity: { repository: 'ameide/app', runId: '4242', runAttempt: '1', job: 'gate', matrixHash: 'ab12cd34', sha: 'deadbeef' },
+  identity: {
+    repository: 'ameide/app',
+    runId: '4242',
+    runAttempt: '1',
+    job: 'gate',
+    matrixHash: 'ab12cd34',
+    sha: 'deadbeef',
+  },
   commit: 'deadbeef',
   command: 'ameide test',
   workingDirectory: '',
-  timings: outcome === 'error' ? { provision: { startedAt: '', durationMs: 48_000 }, collect: { startedAt: '', durationMs: 900 } } : { provision: { startedAt: '', durationMs: 41_000 }, run: { startedAt: '', durationMs: 312_000 }, collect: { startedAt: '', durationMs: 2_100 }, cleanup: { startedAt: '', durationMs: 11_000 } },
+  timings:
+    outcome === 'error'
+      ? { provision: { startedAt: '', durationMs: 48_000 }, collect: { startedAt: '', durationMs: 900 } }
+      : {
+          provision: { startedAt: '', durationMs: 41_000 },
+          run: { startedAt: '', durationMs: 312_000 },
+          collect: { startedAt: '', durationMs: 2_100 },
+          cleanup: { startedAt: '', durationMs: 11_000 },
+        },
   exitCode: outcome === 'error' ? null : 1,
   outcome,
   error:
@@ -29,7 +44,12 @@ const base = (outcome: EvidenceMeta['outcome'], cases: TestCaseResult[]): Eviden
           phase: 'provision',
           kind: 'workspace-start',
           message: 'Workspace ci-bot/rt-4242-1-9f3c2a: the start build failed: terraform apply failed: exit status 1',
-          diagnostics: ['[info] Setting up: Provisioner daemon acquired the job', '[info] Planning infrastructure: terraform plan (start)', '[error] Starting workspace: Error: Unable to find image "ghcr.io/ameide/dev:latest" locally', '[error] Starting workspace: Error: pull access denied, repository does not exist or may require authorization'],
+          diagnostics: [
+            '[info] Setting up: Provisioner daemon acquired the job',
+            '[info] Planning infrastructure: terraform plan (start)',
+            '[error] Starting workspace: Error: Unable to find image "ghcr.io/ameide/dev:latest" locally',
+            '[error] Starting workspace: Error: pull access denied, repository does not exist or may require authorization',
+          ],
         }
       : null,
   tests: countCases(cases),
@@ -37,12 +57,40 @@ const base = (outcome: EvidenceMeta['outcome'], cases: TestCaseResult[]): Eviden
   artifactId: outcome === 'error' ? '' : '1187',
 })
 
-const failing = (name: string, file: string, line: number, message: string, ms: number): TestCaseResult => ({ reportFile: 'junit/pytest.xml', suite: 'pytest', classname: 'tests.api', name, file, line, durationMs: ms, status: 'failed', flaky: false, message })
+const failing = (name: string, file: string, line: number, message: string, ms: number): TestCaseResult => ({
+  reportFile: 'junit/pytest.xml',
+  suite: 'pytest',
+  classname: 'tests.api',
+  name,
+  file,
+  line,
+  durationMs: ms,
+  status: 'failed',
+  flaky: false,
+  message,
+})
 const cases: TestCaseResult[] = [
-  failing('test_create_user', 'tests/api/test_users.py', 42, "AssertionError: assert 409 == 201 where 409 = <Response [409]>.status_code", 840),
+  failing(
+    'test_create_user',
+    'tests/api/test_users.py',
+    42,
+    'AssertionError: assert 409 == 201 where 409 = <Response [409]>.status_code',
+    840,
+  ),
   failing('test_login_rate_limit', 'tests/api/test_auth.py', 118, 'TimeoutError: no response within 5s', 5_020),
-  { ...failing('test_migrations', 'tests/db/test_schema.py', 9, 'psycopg.OperationalError: connection refused', 30), status: 'error' },
-  ...Array.from({ length: 40 }, (_, i): TestCaseResult => ({ reportFile: 'junit/pytest.xml', suite: 'pytest', classname: 'tests.unit', name: `test_case_${i}`, durationMs: (i * 137) % 3_000, status: i % 13 === 0 ? 'skipped' : 'passed', flaky: i === 7 })),
+  {
+    ...failing('test_migrations', 'tests/db/test_schema.py', 9, 'psycopg.OperationalError: connection refused', 30),
+    status: 'error',
+  },
+  ...Array.from({ length: 40 }, (_, i): TestCaseResult => ({
+    reportFile: 'junit/pytest.xml',
+    suite: 'pytest',
+    classname: 'tests.unit',
+    name: `test_case_${i}`,
+    durationMs: (i * 137) % 3_000,
+    status: i % 13 === 0 ? 'skipped' : 'passed',
+    flaky: i === 7,
+  })),
 ]
 
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>run-task job summaries</title>

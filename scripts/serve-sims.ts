@@ -14,7 +14,19 @@ const kube = await startKubeSim({ stepDelayMs: 20, oidcIssuer: issuer })
 kube.addEditor('ci', 'che-code')
 const coder = await startCoderSim({ stepMs: 20, oidcIssuer: issuer })
 const delimiter = `SIM_EOF_${Date.now()}`
-writeFileSync(target, [`SIM_KUBECONFIG<<${delimiter}`, kube.kubeconfig.trimEnd(), delimiter, `SIM_CODER_URL=${coder.url}`, `SIM_CODER_TOKEN=${coder.token}`, `SIM_CODER_ADMIN_TOKEN=${coder.adminToken}`, `SIM_OIDC_ISSUER=${issuer}`, ''].join('\n'))
+writeFileSync(
+  target,
+  [
+    `SIM_KUBECONFIG<<${delimiter}`,
+    kube.kubeconfig.trimEnd(),
+    delimiter,
+    `SIM_CODER_URL=${coder.url}`,
+    `SIM_CODER_TOKEN=${coder.token}`,
+    `SIM_CODER_ADMIN_TOKEN=${coder.adminToken}`,
+    `SIM_OIDC_ISSUER=${issuer}`,
+    '',
+  ].join('\n'),
+)
 console.log(`Simulated Kubernetes API at ${kube.url}, coderd at ${coder.url}`)
 const stop = async (): Promise<void> => {
   await kube.close()

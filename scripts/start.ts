@@ -35,7 +35,11 @@ const DEMO_COMMAND = [
 ].join(' && ')
 
 const dir = mkdtempSync(path.join(tmpdir(), 'run-task-start-'))
-const env = { ...process.env, RUNNER_TEMP: process.env.RUNNER_TEMP ?? path.resolve('.run-task-start'), RUNNER_TOOL_CACHE: process.env.RUNNER_TOOL_CACHE ?? path.join(dir, 'tools') }
+const env = {
+  ...process.env,
+  RUNNER_TEMP: process.env.RUNNER_TEMP ?? path.resolve('.run-task-start'),
+  RUNNER_TOOL_CACHE: process.env.RUNNER_TOOL_CACHE ?? path.join(dir, 'tools'),
+}
 const extra = process.argv.slice(2)
 const statuses: number[] = []
 
@@ -45,7 +49,25 @@ try {
   writeFileSync(kubeconfigFile, kube.kubeconfig, { mode: 0o600 })
   writeFileSync(path.join(dir, 'devfile.yaml'), DEMO_DEVFILE)
   console.error(`\n=== Eclipse Che: simulated Kubernetes API with the DevWorkspace controller at ${kube.url}`)
-  statuses.push(await main(['all', '--provider', 'che', '--kubeconfig-file', kubeconfigFile, '--namespace', 'demo', '--devfile', path.join(dir, 'devfile.yaml'), '--command', DEMO_COMMAND, ...extra], env))
+  statuses.push(
+    await main(
+      [
+        'all',
+        '--provider',
+        'che',
+        '--kubeconfig-file',
+        kubeconfigFile,
+        '--namespace',
+        'demo',
+        '--devfile',
+        path.join(dir, 'devfile.yaml'),
+        '--command',
+        DEMO_COMMAND,
+        ...extra,
+      ],
+      env,
+    ),
+  )
   console.error(`DevWorkspaces left in the cluster: ${kube.devWorkspaces('demo').length}`)
 } finally {
   await kube.close()
@@ -54,7 +76,20 @@ try {
 const coder = await startCoderSim({ stepMs: 50 })
 try {
   console.error(`\n=== Coder: simulated coderd at ${coder.url}`)
-  const args = ['all', '--provider', 'coder', '--coder-url', coder.url, '--template', 'ci-docker', '--parameters', 'repo_url: https://github.com/ameide/example.git', '--command', DEMO_COMMAND, ...extra]
+  const args = [
+    'all',
+    '--provider',
+    'coder',
+    '--coder-url',
+    coder.url,
+    '--template',
+    'ci-docker',
+    '--parameters',
+    'repo_url: https://github.com/ameide/example.git',
+    '--command',
+    DEMO_COMMAND,
+    ...extra,
+  ]
   statuses.push(await main(args, { ...env, RUN_TASK_CODER_TOKEN: coder.token }))
   console.error(`Coder workspaces left: ${coder.workspaces().length}`)
 } finally {

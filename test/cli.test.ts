@@ -8,8 +8,15 @@ import { parseFileCommand, ROOT } from './harness/action-runner.js'
 import { DEVFILE } from './harness/job.js'
 import { type KubeSim, startKubeSim } from './sim/kube/server.js'
 
-function run(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } })
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -33,14 +40,34 @@ describe('the run-task CLI bundle', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  const cli = (...args: string[]) => run([path.join(ROOT, 'dist/cli/index.js'), ...args], { RUNNER_TEMP: path.join(dir, 'temp') }, dir)
-  const base = () => ['--provider', 'che', '--kubeconfig-file', kubeconfig, '--namespace', 'ci', '--devfile', 'devfile.yaml', '--command', 'true']
+  const cli = (...args: string[]) =>
+    run([path.join(ROOT, 'dist/cli/index.js'), ...args], { RUNNER_TEMP: path.join(dir, 'temp') }, dir)
+  const base = () => [
+    '--provider',
+    'che',
+    '--kubeconfig-file',
+    kubeconfig,
+    '--namespace',
+    'ci',
+    '--devfile',
+    'devfile.yaml',
+    '--command',
+    'true',
+  ]
 
   const badInputs: [string, string[], RegExp][] = [
-    ['an unknown provider', ['--provider', 'docker'], /Input 'provider' has the value "docker", but expected one of: che/],
+    [
+      'an unknown provider',
+      ['--provider', 'docker'],
+      /Input 'provider' has the value "docker", but expected one of: che/,
+    ],
     ['a duration of 10x', ['--start-timeout', '10x'], /Input 'start-timeout' has the value "10x"/],
     ['a missing command', ['--command', ''], /Input 'command' has the value "", but expected one command line/],
-    ['a devfile that fails the schema', ['--devfile', 'schemaVersion: 2.2.0\ncomponents:\n  - name: dev\n    container: {}\n'], /Input 'devfile' .*must have required property 'image'/],
+    [
+      'a devfile that fails the schema',
+      ['--devfile', 'schemaVersion: 2.2.0\ncomponents:\n  - name: dev\n    container: {}\n'],
+      /Input 'devfile' .*must have required property 'image'/,
+    ],
     ['an unknown run timeout', ['--timeout', 'forever'], /Input 'timeout'/],
   ]
   for (const [what, override, message] of badInputs) {
@@ -50,7 +77,11 @@ describe('the run-task CLI bundle', () => {
       assert.equal(result.code, 2, result.stderr)
       assert.match(result.stderr, message)
       const sent = sim.requests.slice(before)
-      assert.deepEqual(sent.filter((r) => !r.startsWith('GET')), [], 'nothing was created')
+      assert.deepEqual(
+        sent.filter((r) => !r.startsWith('GET')),
+        [],
+        'nothing was created',
+      )
       assert.deepEqual(sim.devWorkspaces('ci'), [])
     })
   }
@@ -69,7 +100,25 @@ describe('the run-task CLI bundle', () => {
 
   it('smoke: exits 0 when every check passes and 1 when one fails, printing the checks', async () => {
     sim.addEditor('ci', 'che-code')
-    const smoke = (...extra: string[]) => cli('smoke', '--provider', 'che', '--kubeconfig-file', kubeconfig, '--namespace', 'ci', '--devfile', 'devfile.yaml', '--editor', 'che-code', '--storage-type', 'per-workspace', '--tools', 'git', ...extra)
+    const smoke = (...extra: string[]) =>
+      cli(
+        'smoke',
+        '--provider',
+        'che',
+        '--kubeconfig-file',
+        kubeconfig,
+        '--namespace',
+        'ci',
+        '--devfile',
+        'devfile.yaml',
+        '--editor',
+        'che-code',
+        '--storage-type',
+        'per-workspace',
+        '--tools',
+        'git',
+        ...extra,
+      )
     const passed = await smoke()
     assert.equal(passed.code, 0, passed.stderr)
     assert.match(passed.stderr, /checks=\[\{"name":"workspace is created","status":"passed"/)
@@ -99,7 +148,17 @@ describe('the run-task CLI bundle', () => {
   })
 
   it('takes inputs from RUN_TASK_* environment variables', async () => {
-    const result = await run([path.join(ROOT, 'dist/cli/index.js'), '--kubeconfig-file', kubeconfig], { RUNNER_TEMP: path.join(dir, 'temp'), RUN_TASK_PROVIDER: 'che', RUN_TASK_NAMESPACE: 'ci', RUN_TASK_DEVFILE: 'devfile.yaml', RUN_TASK_COMMAND: 'echo from-env' }, dir)
+    const result = await run(
+      [path.join(ROOT, 'dist/cli/index.js'), '--kubeconfig-file', kubeconfig],
+      {
+        RUNNER_TEMP: path.join(dir, 'temp'),
+        RUN_TASK_PROVIDER: 'che',
+        RUN_TASK_NAMESPACE: 'ci',
+        RUN_TASK_DEVFILE: 'devfile.yaml',
+        RUN_TASK_COMMAND: 'echo from-env',
+      },
+      dir,
+    )
     assert.equal(result.code, 0, result.stderr)
     assert.match(result.stderr, /from-env/)
   })
@@ -112,8 +171,15 @@ describe('npm start', () => {
       const result = await run(['--import', 'tsx', 'scripts/start.ts'], { RUNNER_TEMP: temp })
       assert.equal(result.code, 0, result.stderr)
       assert.equal(result.stderr.match(/### ✅ Passed/g)?.length, 2, 'both providers passed')
-      assert.equal(result.stderr.match(/\| 2 \| 2 \| 0 \| 0 \| 0 \| 0 \|/g)?.length, 2, 'both count tables show 2 passed')
-      assert.equal(result.stderr.match(new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`, 'g'))?.length, 2)
+      assert.equal(
+        result.stderr.match(/\| 2 \| 2 \| 0 \| 0 \| 0 \| 0 \|/g)?.length,
+        2,
+        'both count tables show 2 passed',
+      )
+      assert.equal(
+        result.stderr.match(new RegExp(`Evidence written to ${temp}/run-task/rt-[a-z0-9-]+/evidence`, 'g'))?.length,
+        2,
+      )
       assert.match(result.stderr, /\*\*che\*\* workspace/)
       assert.match(result.stderr, /\*\*coder\*\* workspace/)
       assert.match(result.stderr, /DevWorkspaces left in the cluster: 0/)

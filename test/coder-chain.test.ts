@@ -13,7 +13,14 @@ import type { CoderSim } from './sim/coderd/server.js'
 describe('dist bundles: the chain on Coder', () => {
   let job: CoderJob
   let coder: CoderSim
-  const inputs = (extra: Record<string, string> = {}) => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git\nregion: us', ...extra })
+  const inputs = (extra: Record<string, string> = {}) => ({
+    provider: 'coder',
+    'coder-url': coder.url,
+    'coder-token': coder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git\nregion: us',
+    ...extra,
+  })
   before(async () => {
     job = await startCoderJob('5151')
     coder = job.coder
@@ -23,18 +30,31 @@ describe('dist bundles: the chain on Coder', () => {
   })
 
   it('passes, fails with exit 3, and errors on a dropped SSH connection, leaving no workspace', async () => {
-    const passed = await runChain(job, 'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite><testcase name="a"/></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"', {}, inputs())
+    const passed = await runChain(
+      job,
+      'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite><testcase name="a"/></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"',
+      {},
+      inputs(),
+    )
     assert.equal(passed.provision.code, 0, passed.provision.stdout)
     assert.equal(passed.provision.outputs.provider, 'coder')
     assert.equal(passed.collect.outputs.outcome, 'passed', passed.run.stdout)
     assert.equal(passed.collect.outputs['tests-total'], '1')
     assert.deepEqual(coder.workspaces(), [])
 
-    const failed = await runChain(job, 'echo "broken with $API_KEY"; exit 3', { 'secret-env': 'API_KEY=k3y-0f-the-kingdom' }, inputs())
+    const failed = await runChain(
+      job,
+      'echo "broken with $API_KEY"; exit 3',
+      { 'secret-env': 'API_KEY=k3y-0f-the-kingdom' },
+      inputs(),
+    )
     assert.match(failed.run.stdout, /broken with \*\*\*/)
     for (const file of listFiles(job.env.RUNNER_TEMP)) {
       const bytes = readFileSync(path.join(job.env.RUNNER_TEMP, file))
-      assert.ok(!bytes.includes('k3y-0f-the-kingdom') && !bytes.includes(coder.token), `${file} holds neither the secret nor the Coder token`)
+      assert.ok(
+        !bytes.includes('k3y-0f-the-kingdom') && !bytes.includes(coder.token),
+        `${file} holds neither the secret nor the Coder token`,
+      )
     }
     assert.deepEqual([failed.run.outputs.outcome, failed.run.outputs['exit-code']], ['failed', '3'])
     assert.equal(failed.collect.outputs.outcome, 'failed')
@@ -47,7 +67,9 @@ describe('dist bundles: the chain on Coder', () => {
     assert.match(broken.run.stdout, /SSH channel closed before the command's exit status arrived/)
     assert.equal(broken.collect.outputs.outcome, 'error')
     assert.deepEqual(coder.workspaces(), [])
-    const meta = JSON.parse(readFileSync(path.join(broken.collect.outputs['evidence-dir'] as string, 'meta.json'), 'utf8'))
+    const meta = JSON.parse(
+      readFileSync(path.join(broken.collect.outputs['evidence-dir'] as string, 'meta.json'), 'utf8'),
+    )
     assert.deepEqual([meta.provider, meta.source, meta.outcome], ['coder', 'template ci-docker', 'error'])
   })
 
@@ -64,7 +86,11 @@ describe('dist bundles: the chain on Coder', () => {
 
   const badInputs: [string, Record<string, string>, RegExp][] = [
     ['an unknown template', { template: 'no-such-template' }, /Input 'template' has the value "no-such-template"/],
-    ['a missing required parameter', { parameters: 'region: eu' }, /Input 'parameters' .*required parameter 'repo_url' is missing/],
+    [
+      'a missing required parameter',
+      { parameters: 'region: eu' },
+      /Input 'parameters' .*required parameter 'repo_url' is missing/,
+    ],
     ['a bad ttl', { ttl: '30s' }, /Input 'ttl' has the value "30s", but expected a duration from 1m to 30 days/],
     ['a missing token', { 'coder-token': '' }, /Input 'coder-token'/],
   ]

@@ -7,8 +7,19 @@ import { ROOT } from './harness/action-runner.js'
 import { runComposite } from './harness/composite-runner.js'
 import { cheInputs, type Job, runChain, startJob } from './harness/job.js'
 
-const COMPARED = ['provider', 'outcome', 'exit-code', 'tests-total', 'tests-passed', 'tests-failed', 'tests-skipped', 'tests-flaky', 'failed-tests']
-const command = (exit: number) => `mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf '<testsuite><testcase classname="c" name="ok"/><testcase classname="c" name="bad"><failure message="nope"/></testcase></testsuite>' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"; exit ${exit}`
+const COMPARED = [
+  'provider',
+  'outcome',
+  'exit-code',
+  'tests-total',
+  'tests-passed',
+  'tests-failed',
+  'tests-skipped',
+  'tests-flaky',
+  'failed-tests',
+]
+const command = (exit: number) =>
+  `mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf '<testsuite><testcase classname="c" name="ok"/><testcase classname="c" name="bad"><failure message="nope"/></testcase></testsuite>' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"; exit ${exit}`
 
 describe('the root composite action (ameide/run-task@v1)', () => {
   let job: Job
@@ -18,11 +29,20 @@ describe('the root composite action (ameide/run-task@v1)', () => {
   after(async () => job.close())
 
   it('passes every input and output of the four actions through, and each run: step sets shell:', () => {
-    const root = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { inputs: object; outputs: object; runs: { steps: { run?: string; shell?: string }[] } }
+    const root = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {
+      inputs: object
+      outputs: object
+      runs: { steps: { run?: string; shell?: string }[] }
+    }
     for (const name of ['provision-workspace', 'run-task', 'collect-evidence', 'cleanup']) {
-      const action = parse(readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as { inputs?: object; outputs?: object }
-      for (const input of Object.keys(action.inputs ?? {}).filter((i) => i !== 'workspace-name')) assert.ok(input in root.inputs, `input ${input} of ${name}`)
-      for (const output of Object.keys(action.outputs ?? {})) assert.ok(output in root.outputs, `output ${output} of ${name}`)
+      const action = parse(readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
+        inputs?: object
+        outputs?: object
+      }
+      for (const input of Object.keys(action.inputs ?? {}).filter((i) => i !== 'workspace-name'))
+        assert.ok(input in root.inputs, `input ${input} of ${name}`)
+      for (const output of Object.keys(action.outputs ?? {}))
+        assert.ok(output in root.outputs, `output ${output} of ${name}`)
     }
     for (const step of root.runs.steps.filter((s) => s.run)) assert.equal(step.shell, 'bash')
   })
@@ -33,7 +53,10 @@ describe('the root composite action (ameide/run-task@v1)', () => {
     const expected = { ...byHand.provision.outputs, ...byHand.run.outputs, ...byHand.collect.outputs }
     for (const name of COMPARED) assert.equal(composite.outputs[name], expected[name], name)
     assert.equal(composite.failed, true)
-    assert.match(composite.steps.verdict?.stdout ?? '', /::error title=Tests failed::run-task: the command failed with exit code 1/)
+    assert.match(
+      composite.steps.verdict?.stdout ?? '',
+      /::error title=Tests failed::run-task: the command failed with exit code 1/,
+    )
     assert.deepEqual([composite.steps.collect?.outcome, composite.steps.cleanup?.outcome], ['success', 'success'])
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
 
@@ -46,7 +69,15 @@ describe('the root composite action (ameide/run-task@v1)', () => {
     job.sim.faults.failStart = { message: 'Waiting for workspace deployment' }
     const result = await runComposite({ ...cheInputs(job), command: 'true' }, job.env)
     assert.equal(result.failed, true)
-    assert.deepEqual([result.steps.provision?.outcome, result.steps.run?.outcome, result.steps.collect?.outcome, result.steps.cleanup?.outcome], ['failure', 'skipped', 'success', 'success'])
+    assert.deepEqual(
+      [
+        result.steps.provision?.outcome,
+        result.steps.run?.outcome,
+        result.steps.collect?.outcome,
+        result.steps.cleanup?.outcome,
+      ],
+      ['failure', 'skipped', 'success', 'success'],
+    )
     assert.equal(result.outputs.outcome, 'error')
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
   })
@@ -54,6 +85,9 @@ describe('the root composite action (ameide/run-task@v1)', () => {
   it('rejects a bad fail-on by name', async () => {
     const result = await runComposite({ ...cheInputs(job), command: 'true', 'fail-on': 'sometimes' }, job.env)
     assert.equal(result.failed, true)
-    assert.match(result.steps.verdict?.stdout ?? '', /Input 'fail-on' has the value "sometimes", but expected one of: failure, error, never\./)
+    assert.match(
+      result.steps.verdict?.stdout ?? '',
+      /Input 'fail-on' has the value "sometimes", but expected one of: failure, error, never\./,
+    )
   })
 })

@@ -15,7 +15,8 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
   after(async () => job.close())
 
   it('a command that passes and writes JUnit is passed, and its report is the evidence', async () => {
-    const command = 'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite name="s"><testcase classname="c" name="a"/><testcase classname="c" name="b"><skipped/></testcase></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/unit.xml" && echo all good'
+    const command =
+      'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite name="s"><testcase classname="c" name="a"/><testcase classname="c" name="b"><skipped/></testcase></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/unit.xml" && echo all good'
     const chain = await runChain(job, command)
     assert.equal(chain.provision.code, 0, chain.provision.stdout)
     assert.equal(chain.run.code, 0, chain.run.stdout)
@@ -33,7 +34,12 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     assert.equal(meta.workspace.name, chain.provision.outputs['workspace-name'])
     assert.ok(meta.timings.provision && meta.timings.run && meta.timings.collect && meta.timings.cleanup)
     assert.match(readFileSync(path.join(dir, 'logs', 'command.log'), 'utf8'), /all good/)
-    assertUploaded(job, chain.collect.outputs['artifact-id'], ['junit/junit__unit.xml', 'meta.json', 'logs/command.log', 'workspace/junit/unit.xml'])
+    assertUploaded(job, chain.collect.outputs['artifact-id'], [
+      'junit/junit__unit.xml',
+      'meta.json',
+      'logs/command.log',
+      'workspace/junit/unit.xml',
+    ])
     assert.match(chain.collect.summary, /Passed/)
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
   })
@@ -46,7 +52,10 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     assert.equal(chain.collect.code, 0)
     assert.equal(chain.collect.outputs.outcome, 'failed')
     assert.equal(chain.collect.outputs['tests-failed'], '1')
-    const junit = readFileSync(path.join(chain.collect.outputs['evidence-dir'] as string, 'junit', 'run-task.xml'), 'utf8')
+    const junit = readFileSync(
+      path.join(chain.collect.outputs['evidence-dir'] as string, 'junit', 'run-task.xml'),
+      'utf8',
+    )
     assert.match(junit, /<failure message="The command exited with code 3 and wrote no JUnit report\."/)
     assert.match(junit, /assertion went wrong in step 7/)
     assertUploaded(job, chain.collect.outputs['artifact-id'], ['junit/run-task.xml'])
@@ -62,7 +71,10 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
       assert.equal(chain.run.outputs['exit-code'], '')
       assert.match(chain.run.stdout, /closed before the command's exit status arrived/)
       assert.equal(chain.collect.outputs.outcome, 'error')
-      const junit = readFileSync(path.join(chain.collect.outputs['evidence-dir'] as string, 'junit', 'run-task.xml'), 'utf8')
+      const junit = readFileSync(
+        path.join(chain.collect.outputs['evidence-dir'] as string, 'junit', 'run-task.xml'),
+        'utf8',
+      )
       assert.match(junit, /<error message="The exec stream/)
       assert.match(chain.collect.summary, /Infrastructure error/)
       assertUploaded(job, chain.collect.outputs['artifact-id'], ['junit/run-task.xml', 'meta.json'])
@@ -74,22 +86,32 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
 
   it('a secret from secret-env never shows in the log, outputs, state, summary or evidence, even when echoed', async () => {
     const secret = 'pa55-w0rd-7f3a9c'
-    const chain = await runChain(job, 'echo "the token is $API_TOKEN"; printf "%s" "$API_TOKEN" >&2; exit 4', { 'secret-env': `API_TOKEN=${secret}` })
+    const chain = await runChain(job, 'echo "the token is $API_TOKEN"; printf "%s" "$API_TOKEN" >&2; exit 4', {
+      'secret-env': `API_TOKEN=${secret}`,
+    })
     assert.equal(chain.run.outputs.outcome, 'failed')
     assert.match(chain.run.stdout, /the token is \*\*\*/)
     const steps = [chain.provision, chain.run, chain.collect, chain.cleanup, chain.post]
     for (const step of steps) {
       // The runner consumes ::add-mask:: lines; everything else reaches the log.
-      const logged = step.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')
-      for (const text of [logged, step.stderr, step.summary, JSON.stringify(step.outputs), JSON.stringify(step.state)]) assert.ok(!text.includes(secret))
+      const logged = step.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n')
+      for (const text of [logged, step.stderr, step.summary, JSON.stringify(step.outputs), JSON.stringify(step.state)])
+        assert.ok(!text.includes(secret))
     }
-    for (const file of listFiles(job.env.RUNNER_TEMP)) assert.ok(!readFileSync(path.join(job.env.RUNNER_TEMP, file)).includes(secret), `${file} holds no secret`)
+    for (const file of listFiles(job.env.RUNNER_TEMP))
+      assert.ok(!readFileSync(path.join(job.env.RUNNER_TEMP, file)).includes(secret), `${file} holds no secret`)
     const artifact = job.results.artifacts.find((a) => a.id === chain.collect.outputs['artifact-id'])
     assert.ok(artifact && !artifact.zip.includes(secret))
   })
 
   it("keep-on-failure keeps a failed run's workspace past cleanup and the post step; the sweep removes it later", async () => {
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' } })
+    const provision = await runActionStep('provision-workspace', {
+      env: job.env,
+      inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' },
+    })
     await runActionStep('run-task', { env: job.env, inputs: { command: 'exit 1' } })
     const cleanup = await runActionStep('cleanup', { env: job.env, inputs: { 'keep-on-failure': 'true' } })
     assert.match(cleanup.stdout, /Keeping workspace rt-.* for debugging \(keep-on-failure, outcome failed\)/)
@@ -97,7 +119,10 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     assert.deepEqual(job.sim.devWorkspaces('ci'), [provision.outputs['workspace-name']])
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     // A later run's cleanup sweeps what is older than a second under the same prefix.
-    await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' } })
+    await runActionStep('provision-workspace', {
+      env: job.env,
+      inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci' },
+    })
     const sweep = await runActionStep('cleanup', { env: job.env, inputs: { 'sweep-older-than': '1s' } })
     assert.match(sweep.stdout, /Deleted workspace rt-/)
     assert.match(sweep.stdout, new RegExp(`Swept 1 stale workspaces: ${provision.outputs['workspace-name']}`))
@@ -105,12 +130,22 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
   })
 
   it('a workspace that goes Failed fails provision at once with its message, and the post step removes it', async () => {
-    job.sim.faults.failStart = { message: 'Waiting for workspace deployment', eventReason: 'FailedScheduling', eventMessage: '0/3 nodes are available: 3 Insufficient memory.' }
+    job.sim.faults.failStart = {
+      message: 'Waiting for workspace deployment',
+      eventReason: 'FailedScheduling',
+      eventMessage: '0/3 nodes are available: 3 Insufficient memory.',
+    }
     // start-timeout is 15 minutes: only reacting to the Failed phase lets this finish.
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' } })
+    const provision = await runActionStep('provision-workspace', {
+      env: job.env,
+      inputs: { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' },
+    })
     assert.equal(provision.code, 1)
     assert.equal(provision.outputs.outcome, 'error')
-    assert.match(provision.stdout, /failed to start: DevWorkspace failed to progress past step 'Waiting for workspace deployment'/)
+    assert.match(
+      provision.stdout,
+      /failed to start: DevWorkspace failed to progress past step 'Waiting for workspace deployment'/,
+    )
     assert.match(provision.stdout, /FailedScheduling.*Insufficient memory/)
     assert.equal(job.sim.devWorkspaces('ci').length, 1)
     const post = await runActionStep('provision-workspace', { env: job.env, post: provision.state })

@@ -21,30 +21,53 @@ interface Check {
   message: string
 }
 
-async function e2e(job: Job, inputs: Record<string, string>): Promise<{ step: StepResult; checks: Check[]; statuses: string[] }> {
+async function e2e(
+  job: Job,
+  inputs: Record<string, string>,
+): Promise<{ step: StepResult; checks: Check[]; statuses: string[] }> {
   const step = await runActionStep('e2e', { env: job.env, inputs })
   const checks = JSON.parse(step.outputs.checks ?? '[]') as Check[]
-  assert.deepEqual(checks.map((c) => c.name), ORDER, step.stdout)
+  assert.deepEqual(
+    checks.map((c) => c.name),
+    ORDER,
+    step.stdout,
+  )
   return { step, checks, statuses: checks.map((c) => c.status) }
 }
 
 /** The step's log without the ::add-mask:: commands, which the runner never shows. */
 function unmasked(step: StepResult): string {
-  return step.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')
+  return step.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n')
 }
 
 /** README.md on a branch of the bare repository behind the fake GitHub. */
 function readmeOn(github: GitHubSim, branch: string): string {
   const [owner, name] = SANDBOX.split('/') as [string, string]
-  return execFileSync('git', ['--git-dir', github.repos.gitDir(owner, name), 'show', `${branch}:README.md`], { encoding: 'utf8' })
+  return execFileSync('git', ['--git-dir', github.repos.gitDir(owner, name), 'show', `${branch}:README.md`], {
+    encoding: 'utf8',
+  })
 }
 
 describe('E2E action', () => {
   let job: CoderJob
   let github: GitHubSim
   let coder: CoderSim
-  const gh = () => ({ repository: SANDBOX, 'bot-token': BOT, 'github-server-url': github.url, 'github-api-url': github.url })
-  const coderInputs = () => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git' })
+  const gh = () => ({
+    repository: SANDBOX,
+    'bot-token': BOT,
+    'github-server-url': github.url,
+    'github-api-url': github.url,
+  })
+  const coderInputs = () => ({
+    provider: 'coder',
+    'coder-url': coder.url,
+    'coder-token': coder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git',
+  })
   before(async () => {
     job = await startCoderJob('7171')
     coder = job.coder
@@ -67,12 +90,23 @@ describe('E2E action', () => {
     assert.deepEqual([pull?.head, pull?.base, pull?.state], ['e2e/che-1', 'main', 'closed'])
     assert.equal(github.repos.branchSha('ameide-bot', 'e2e-sandbox', 'e2e/che-1'), undefined, 'the branch is deleted')
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
-    for (const file of listFiles(job.env.RUNNER_TEMP)) assert.ok(!readFileSync(path.join(job.env.RUNNER_TEMP, file)).includes(BOT), `${file} does not hold the bot token`)
+    for (const file of listFiles(job.env.RUNNER_TEMP))
+      assert.ok(
+        !readFileSync(path.join(job.env.RUNNER_TEMP, file)).includes(BOT),
+        `${file} does not hold the bot token`,
+      )
     assert.ok(!unmasked(step).includes(BOT), 'the log shows the bot token nowhere but in its ::add-mask:: command')
   })
 
   it('on Coder with Codex: picks a filled auth slot, keeps the PR open without close-pr', async () => {
-    const { step, checks, statuses } = await e2e(job, { ...coderInputs(), ...gh(), branch: 'e2e/codex-1', 'use-codex': 'true', 'codex-auth-rotating-1': '{"tokens":{"access_token":"codex-secret"}}', 'close-pr': 'false' })
+    const { step, checks, statuses } = await e2e(job, {
+      ...coderInputs(),
+      ...gh(),
+      branch: 'e2e/codex-1',
+      'use-codex': 'true',
+      'codex-auth-rotating-1': '{"tokens":{"access_token":"codex-secret"}}',
+      'close-pr': 'false',
+    })
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(statuses, [...Array(6).fill('passed'), 'skipped', 'passed'], JSON.stringify(checks, null, 1))
     assert.match(checks[2]?.message ?? '', /codex exec \(auth slot 1\)/)
@@ -84,17 +118,35 @@ describe('E2E action', () => {
 
   it('fails the diff check when the pushed change is not the expected one, and still closes the PR and deletes the workspace', async () => {
     coder.image.codexStrays()
-    const { step, checks, statuses } = await e2e(job, { ...coderInputs(), ...gh(), branch: 'e2e/codex-2', 'use-codex': 'true', 'codex-auth-rotating-0': '{"tokens":{}}' })
+    const { step, checks, statuses } = await e2e(job, {
+      ...coderInputs(),
+      ...gh(),
+      branch: 'e2e/codex-2',
+      'use-codex': 'true',
+      'codex-auth-rotating-0': '{"tokens":{}}',
+    })
     assert.equal(step.code, 1)
-    assert.deepEqual(statuses, ['passed', 'passed', 'passed', 'passed', 'passed', 'failed', 'passed', 'passed'], JSON.stringify(checks, null, 1))
-    assert.match(checks[5]?.message ?? '', /expected the added line "run-task e2e: e2e\/codex-2", got "run-task e2e: e2e\/codex-2, and then some"/)
+    assert.deepEqual(
+      statuses,
+      ['passed', 'passed', 'passed', 'passed', 'passed', 'failed', 'passed', 'passed'],
+      JSON.stringify(checks, null, 1),
+    )
+    assert.match(
+      checks[5]?.message ?? '',
+      /expected the added line "run-task e2e: e2e\/codex-2", got "run-task e2e: e2e\/codex-2, and then some"/,
+    )
     assert.equal(step.outputs['failed-checks'], E2E_CHECKS.diff)
     assert.equal(github.repos.pulls.at(-1)?.state, 'closed')
     assert.deepEqual(coder.workspaces(), [])
   })
 
   it('a token that may not push fails the clone and skips the rest; nothing is left behind', async () => {
-    const { checks, statuses } = await e2e(job, { ...cheInputs(job), ...gh(), 'bot-token': 'ghp_readOnly', branch: 'e2e/denied' })
+    const { checks, statuses } = await e2e(job, {
+      ...cheInputs(job),
+      ...gh(),
+      'bot-token': 'ghp_readOnly',
+      branch: 'e2e/denied',
+    })
     assert.deepEqual(statuses, ['passed', 'failed', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'passed'])
     assert.match(checks[1]?.message ?? '', /Authentication failed|Invalid username or token|could not read/i)
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
@@ -102,11 +154,26 @@ describe('E2E action', () => {
 
   it('refuses the repository that runs the workflow, and a missing Codex auth, before creating anything', async () => {
     const requests = job.sim.requests.length
-    const own = await runActionStep('e2e', { env: job.env, inputs: { ...cheInputs(job), ...gh(), repository: 'ameide/example' } })
+    const own = await runActionStep('e2e', {
+      env: job.env,
+      inputs: { ...cheInputs(job), ...gh(), repository: 'ameide/example' },
+    })
     assert.equal(own.code, 1)
-    assert.match(own.stdout, /Input 'repository' has the value "ameide\/example", but expected a bot-writable sandbox repository other than ameide\/example/)
-    const codex = await runActionStep('e2e', { env: job.env, inputs: { ...cheInputs(job), ...gh(), 'use-codex': 'true' } })
-    assert.match(codex.stdout, /Input 'use-codex' has the value "true", but expected at least one of codex-auth-rotating-0, -1, -2/)
-    assert.deepEqual(job.sim.requests.slice(requests).filter((r) => !r.startsWith('GET')), [])
+    assert.match(
+      own.stdout,
+      /Input 'repository' has the value "ameide\/example", but expected a bot-writable sandbox repository other than ameide\/example/,
+    )
+    const codex = await runActionStep('e2e', {
+      env: job.env,
+      inputs: { ...cheInputs(job), ...gh(), 'use-codex': 'true' },
+    })
+    assert.match(
+      codex.stdout,
+      /Input 'use-codex' has the value "true", but expected at least one of codex-auth-rotating-0, -1, -2/,
+    )
+    assert.deepEqual(
+      job.sim.requests.slice(requests).filter((r) => !r.startsWith('GET')),
+      [],
+    )
   })
 })

@@ -5,20 +5,33 @@ import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { ROOT } from './harness/action-runner.js'
 import { existsSync } from 'node:fs'
-import { actionlintProblems, actionSchemaProblems, selfRepositoryProblems, workflowSchemaProblems } from './harness/validate.js'
+import {
+  actionlintProblems,
+  actionSchemaProblems,
+  selfRepositoryProblems,
+  workflowSchemaProblems,
+} from './harness/validate.js'
 
 const ACTIONS = readdirSync(path.join(ROOT, 'actions')).map((name) => `actions/${name}/action.yml`)
-const WORKFLOWS = readdirSync(path.join(ROOT, '.github/workflows')).filter((f) => /\.ya?ml$/.test(f)).map((f) => `.github/workflows/${f}`)
+const WORKFLOWS = readdirSync(path.join(ROOT, '.github/workflows'))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => `.github/workflows/${f}`)
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8')
 
 describe('action metadata and workflows', () => {
   for (const file of ACTIONS) {
     it(`${file} passes GitHub's action schema, and every input and output has a description`, () => {
       assert.deepEqual(actionSchemaProblems(file, read(file)), [])
-      const metadata = parse(read(file)) as { inputs?: Record<string, { description?: string }>; outputs?: Record<string, { description?: string }>; runs: { using: string } }
+      const metadata = parse(read(file)) as {
+        inputs?: Record<string, { description?: string }>
+        outputs?: Record<string, { description?: string }>
+        runs: { using: string }
+      }
       assert.equal(metadata.runs.using, 'node24')
-      for (const [name, spec] of Object.entries({ ...metadata.inputs, ...metadata.outputs })) assert.ok(spec.description, `${name} has a description`)
-      for (const name of Object.keys(metadata.inputs ?? {})) assert.match(name, /^[a-z][a-z0-9-]*$/, `${name} is kebab-case`)
+      for (const [name, spec] of Object.entries({ ...metadata.inputs, ...metadata.outputs }))
+        assert.ok(spec.description, `${name} has a description`)
+      for (const name of Object.keys(metadata.inputs ?? {}))
+        assert.match(name, /^[a-z][a-z0-9-]*$/, `${name} is kebab-case`)
     })
   }
 
@@ -36,29 +49,50 @@ describe('action metadata and workflows', () => {
 
   for (const file of [...WORKFLOWS, 'action.yml']) {
     it(`${file}: every uses: $/path step names an action here, with its inputs`, () => {
-      const readAction = (dir: string) => (existsSync(path.join(ROOT, dir, 'action.yml')) ? read(path.join(dir, 'action.yml')) : undefined)
+      const readAction = (dir: string) =>
+        existsSync(path.join(ROOT, dir, 'action.yml')) ? read(path.join(dir, 'action.yml')) : undefined
       assert.deepEqual(selfRepositoryProblems(file, read(file), readAction), [])
     })
   }
 
   it('the reusable workflows: workflow_call and workflow_dispatch, typed inputs, least privilege, no concurrency group', () => {
     for (const name of ['run-task', 'smoke', 'e2e']) {
-      const doc = parse(read(`.github/workflows/${name}.yml`)) as { on: Record<string, { inputs: Record<string, { type?: string }> }>; permissions: Record<string, string>; concurrency?: unknown; jobs: Record<string, { concurrency?: unknown }> }
+      const doc = parse(read(`.github/workflows/${name}.yml`)) as {
+        on: Record<string, { inputs: Record<string, { type?: string }> }>
+        permissions: Record<string, string>
+        concurrency?: unknown
+        jobs: Record<string, { concurrency?: unknown }>
+      }
       assert.ok(doc.on.workflow_call && doc.on.workflow_dispatch, `${name}: both triggers`)
-      for (const trigger of ['workflow_call', 'workflow_dispatch']) for (const [input, spec] of Object.entries(doc.on[trigger]?.inputs ?? {})) assert.ok(spec.type, `${name}: ${trigger} input ${input} has a type`)
+      for (const trigger of ['workflow_call', 'workflow_dispatch'])
+        for (const [input, spec] of Object.entries(doc.on[trigger]?.inputs ?? {}))
+          assert.ok(spec.type, `${name}: ${trigger} input ${input} has a type`)
       assert.ok(Object.keys(doc.on.workflow_dispatch?.inputs ?? {}).length <= 25, `${name}: at most 25 dispatch inputs`)
       assert.deepEqual(doc.permissions, { contents: 'read' })
-      assert.ok(doc.concurrency === undefined && Object.values(doc.jobs).every((j) => j.concurrency === undefined), `${name}: no shared concurrency group`)
+      assert.ok(
+        doc.concurrency === undefined && Object.values(doc.jobs).every((j) => j.concurrency === undefined),
+        `${name}: no shared concurrency group`,
+      )
     }
   })
 
   it('the validators catch what they should (a misspelled key, an undefined context)', async () => {
-    const bad = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minute: 3\n    steps:\n      - run: echo ${{ matrix.x }}\n'
+    const bad =
+      'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minute: 3\n    steps:\n      - run: echo ${{ matrix.x }}\n'
     assert.match(workflowSchemaProblems('bad.yml', bad).join('\n'), /Unexpected value 'timeout-minute'/)
     assert.match((await actionlintProblems('bad.yml', bad)).join('\n'), /property "x" is not defined/)
-    const wrongInput = 'jobs:\n  a:\n    steps:\n      - uses: $/actions/smoke\n        with:\n          provider: che\n          colour: red\n      - uses: $/actions/nope\n'
-    assert.deepEqual(selfRepositoryProblems('w.yml', wrongInput, (dir) => (dir === 'actions/smoke' ? read('actions/smoke/action.yml') : undefined)), ["w.yml: $/actions/smoke has no input 'colour'", 'w.yml: $/actions/nope has no action.yml'])
-    assert.match(actionSchemaProblems('action.yml', "name: x\ndescription: y\nruns:\n  using: node24\n  bogus: 1\n").join('\n'), /bogus/)
+    const wrongInput =
+      'jobs:\n  a:\n    steps:\n      - uses: $/actions/smoke\n        with:\n          provider: che\n          colour: red\n      - uses: $/actions/nope\n'
+    assert.deepEqual(
+      selfRepositoryProblems('w.yml', wrongInput, (dir) =>
+        dir === 'actions/smoke' ? read('actions/smoke/action.yml') : undefined,
+      ),
+      ["w.yml: $/actions/smoke has no input 'colour'", 'w.yml: $/actions/nope has no action.yml'],
+    )
+    assert.match(
+      actionSchemaProblems('action.yml', 'name: x\ndescription: y\nruns:\n  using: node24\n  bogus: 1\n').join('\n'),
+      /bogus/,
+    )
   })
 })
 
@@ -74,14 +108,16 @@ describe('README', () => {
       const declared = Object.keys((parse(read(file)) as { inputs?: object }).inputs ?? {}).sort()
       assert.deepEqual(documented, declared)
       const outputs = Object.keys((parse(read(file)) as { outputs?: object }).outputs ?? {})
-      for (const output of outputs) assert.ok(section.includes(`\`${output}\``), `README names output ${output} of actions/${name}`)
+      for (const output of outputs)
+        assert.ok(section.includes(`\`${output}\``), `README names output ${output} of actions/${name}`)
     })
   }
 
   it('documents the root action and every one of its outputs', () => {
     const section = readme.split(/^### /m).find((s) => s.startsWith('`ameide/run-task`'))
     assert.ok(section, 'README has a section for ameide/run-task')
-    for (const output of Object.keys((parse(read('action.yml')) as { outputs: object }).outputs)) assert.ok(section.includes(`\`${output}\``), `README names output ${output}`)
+    for (const output of Object.keys((parse(read('action.yml')) as { outputs: object }).outputs))
+      assert.ok(section.includes(`\`${output}\``), `README names output ${output}`)
   })
 
   it('opens with the two commands CI runs', () => {

@@ -22,7 +22,12 @@ describe('dist bundles: reports become annotations, outputs and a check run', ()
     writeFileSync(path.join(job.workspace, 'tests', 'test_math.py'), '')
     const event = path.join(job.workspace, '..', 'event.json')
     writeFileSync(event, JSON.stringify({ pull_request: { number: 7, head: { sha: 'prhead123' } } }))
-    env = { GITHUB_API_URL: github.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_SHA: 'merge456' }
+    env = {
+      GITHUB_API_URL: github.url,
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_EVENT_PATH: event,
+      GITHUB_SHA: 'merge456',
+    }
   })
   after(async () => {
     await github.close()
@@ -30,23 +35,64 @@ describe('dist bundles: reports become annotations, outputs and a check run', ()
   })
 
   it('annotates failures at their file and line, sets the outputs, and publishes the check on the PR head', async () => {
-    const chain = await runChain(job, COMMAND, {}, undefined, { 'github-token': 'ghs_writer', 'check-name': 'run-task / tests' }, env)
+    const chain = await runChain(
+      job,
+      COMMAND,
+      {},
+      undefined,
+      { 'github-token': 'ghs_writer', 'check-name': 'run-task / tests' },
+      env,
+    )
     const out = chain.collect.outputs
-    assert.deepEqual([out.outcome, out['tests-total'], out['tests-passed'], out['tests-failed'], out['tests-skipped'], out['tests-flaky']], ['failed', '4', '1', '2', '1', '0'])
+    assert.deepEqual(
+      [
+        out.outcome,
+        out['tests-total'],
+        out['tests-passed'],
+        out['tests-failed'],
+        out['tests-skipped'],
+        out['tests-flaky'],
+      ],
+      ['failed', '4', '1', '2', '1', '0'],
+    )
     assert.equal(out['failed-tests'], 'tests.test_math › test_sub\ntests.test_io › test_read')
-    assert.match(chain.collect.stdout, /::error title=Failed%3A tests\.test_math › test_sub,file=tests\/test_math\.py,line=7::assert 1 == 2%0Atests\/test_math\.py:8: AssertionError/)
-    assert.match(chain.collect.summary, /\| tests\.test_math › test_sub \| `tests\/test_math\.py:7` \| assert 1 == 2 \|/)
+    assert.match(
+      chain.collect.stdout,
+      /::error title=Failed%3A tests\.test_math › test_sub,file=tests\/test_math\.py,line=7::assert 1 == 2%0Atests\/test_math\.py:8: AssertionError/,
+    )
+    assert.match(
+      chain.collect.summary,
+      /\| tests\.test_math › test_sub \| `tests\/test_math\.py:7` \| assert 1 == 2 \|/,
+    )
     const run = github.checkRuns.at(-1)
-    assert.deepEqual([run?.body.name, run?.body.head_sha, run?.body.conclusion], ['run-task / tests', 'prhead123', 'failure'])
-    assert.deepEqual(run?.annotations.map((a) => `${a.path}:${a.start_line}`), ['tests/test_math.py:7', 'tests/test_io.py:10'])
+    assert.deepEqual(
+      [run?.body.name, run?.body.head_sha, run?.body.conclusion],
+      ['run-task / tests', 'prhead123', 'failure'],
+    )
+    assert.deepEqual(
+      run?.annotations.map((a) => `${a.path}:${a.start_line}`),
+      ['tests/test_math.py:7', 'tests/test_io.py:10'],
+    )
     assert.equal(out['check-run-id'], String(run?.id))
   })
 
   it('only warns when the token is read-only (403), as on a fork PR', async () => {
-    const chain = await runChain(job, COMMAND, {}, undefined, { 'github-token': 'ghs_readonly', 'check-name': 'run-task / tests' }, env)
+    const chain = await runChain(
+      job,
+      COMMAND,
+      {},
+      undefined,
+      { 'github-token': 'ghs_readonly', 'check-name': 'run-task / tests' },
+      env,
+    )
     assert.equal(chain.collect.code, 0)
-    assert.match(chain.collect.stdout, /::warning::The check run 'run-task \/ tests' was not published: Resource not accessible by integration/)
+    assert.match(
+      chain.collect.stdout,
+      /::warning::The check run 'run-task \/ tests' was not published: Resource not accessible by integration/,
+    )
     assert.equal(chain.collect.outputs.outcome, 'failed')
-    assert.ok(!chain.collect.stdout.includes('ghs_readonly') || chain.collect.stdout.includes('::add-mask::ghs_readonly'))
+    assert.ok(
+      !chain.collect.stdout.includes('ghs_readonly') || chain.collect.stdout.includes('::add-mask::ghs_readonly'),
+    )
   })
 })

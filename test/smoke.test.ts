@@ -10,7 +10,15 @@ import { cheInputs, type CoderJob, type Job, startCoderJob, startJob } from './h
 import type { CoderSim } from './sim/coderd/server.js'
 
 const ISSUER = 'https://login.example.test/realms/ci'
-const ORDER = [CREATED, SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence, SMOKE_CHECKS.controlPlane, DELETED]
+const ORDER = [
+  CREATED,
+  SMOKE_CHECKS.ide,
+  SMOKE_CHECKS.tools,
+  SMOKE_CHECKS.health,
+  SMOKE_CHECKS.persistence,
+  SMOKE_CHECKS.controlPlane,
+  DELETED,
+]
 
 interface Check {
   name: string
@@ -19,19 +27,37 @@ interface Check {
 }
 
 /** Runs the committed smoke action and reads its checks and its JUnit report. */
-async function smoke(job: Job, inputs: Record<string, string>): Promise<{ step: StepResult; checks: Check[]; failed: string[] }> {
+async function smoke(
+  job: Job,
+  inputs: Record<string, string>,
+): Promise<{ step: StepResult; checks: Check[]; failed: string[] }> {
   const step = await runActionStep('smoke', { env: job.env, inputs })
   const checks = JSON.parse(step.outputs.checks ?? '[]') as Check[]
-  assert.deepEqual(checks.map((c) => c.name), ORDER, step.stdout)
+  assert.deepEqual(
+    checks.map((c) => c.name),
+    ORDER,
+    step.stdout,
+  )
   const evidence = step.outputs['evidence-dir'] as string
   const report = await readReports(path.join(evidence, 'junit'), ['run-task-smoke.xml'])
-  assert.deepEqual(report.cases.map((c) => [c.name, c.status === 'error' ? 'failed' : c.status]), checks.map((c) => [c.name, c.status]), 'the JUnit report has one case per check')
+  assert.deepEqual(
+    report.cases.map((c) => [c.name, c.status === 'error' ? 'failed' : c.status]),
+    checks.map((c) => [c.name, c.status]),
+    'the JUnit report has one case per check',
+  )
   return { step, checks, failed: checks.filter((c) => c.status === 'failed').map((c) => c.name) }
 }
 
 describe('smoke action on Che', () => {
   let job: Job
-  const inputs = (extra: Record<string, string> = {}) => ({ ...cheInputs(job), editor: 'che-code', 'storage-type': 'per-workspace', tools: 'git gh codex', 'expected-oidc-issuer': ISSUER, ...extra })
+  const inputs = (extra: Record<string, string> = {}) => ({
+    ...cheInputs(job),
+    editor: 'che-code',
+    'storage-type': 'per-workspace',
+    tools: 'git gh codex',
+    'expected-oidc-issuer': ISSUER,
+    ...extra,
+  })
   before(async () => {
     job = await startJob('6161', { oidcIssuer: ISSUER })
     job.sim.addEditor('ci', 'che-code')
@@ -42,21 +68,32 @@ describe('smoke action on Che', () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
-    assert.ok(checks.every((c) => c.status === 'passed'), JSON.stringify(checks, null, 1))
+    assert.ok(
+      checks.every((c) => c.status === 'passed'),
+      JSON.stringify(checks, null, 1),
+    )
     assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/gateway\/ci\/rt-[^/]+\/\d+\/ → 200/)
     assert.match(checks[4]?.message ?? '', /marker kept in \$PROJECTS_ROOT \(storage-type per-workspace\)/)
     assert.match(checks[5]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
     assert.equal(step.outputs.outcome, 'passed')
     assert.equal(step.outputs['tests-total'], '7')
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
-    assert.deepEqual(job.sim.store.list('persistentvolumeclaims', 'ci'), [], 'the per-workspace PVC went with the workspace')
+    assert.deepEqual(
+      job.sim.store.list('persistentvolumeclaims', 'ci'),
+      [],
+      'the per-workspace PVC went with the workspace',
+    )
   })
 
   it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
     const faults: [string, () => void, () => void][] = [
       [SMOKE_CHECKS.ide, () => (job.sim.faults.gatewayStatus = 502), () => (job.sim.faults.gatewayStatus = undefined)],
       [SMOKE_CHECKS.health, () => (job.sim.image.ideUnhealthy = true), () => (job.sim.image.ideUnhealthy = false)],
-      [SMOKE_CHECKS.persistence, () => (job.sim.faults.loseProjectsOnStop = true), () => (job.sim.faults.loseProjectsOnStop = false)],
+      [
+        SMOKE_CHECKS.persistence,
+        () => (job.sim.faults.loseProjectsOnStop = true),
+        () => (job.sim.faults.loseProjectsOnStop = false),
+      ],
       [SMOKE_CHECKS.tools, () => job.sim.image.removeTool('gh'), () => undefined],
     ]
     for (const [broken, breakIt, repair] of faults) {
@@ -74,11 +111,16 @@ describe('smoke action on Che', () => {
     const passing = await smoke(job, inputs({ 'keep-on-failure': 'true', tools: 'git' }))
     assert.deepEqual([passing.failed, job.sim.devWorkspaces('ci')], [[], []])
     job.sim.faults.gatewayStatus = 502
-    const failing = await smoke(job, inputs({ 'keep-on-failure': 'true', tools: 'git' })).finally(() => (job.sim.faults.gatewayStatus = undefined))
+    const failing = await smoke(job, inputs({ 'keep-on-failure': 'true', tools: 'git' })).finally(
+      () => (job.sim.faults.gatewayStatus = undefined),
+    )
     assert.deepEqual(failing.failed, [SMOKE_CHECKS.ide, DELETED])
     assert.match(failing.checks[6]?.message ?? '', /kept by keep-on-failure/)
     assert.equal(job.sim.devWorkspaces('ci').length, 1)
-    await runActionStep('cleanup', { env: job.env, inputs: { 'workspace-name': failing.step.outputs['workspace-name'] as string } })
+    await runActionStep('cleanup', {
+      env: job.env,
+      inputs: { 'workspace-name': failing.step.outputs['workspace-name'] as string },
+    })
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
   })
 
@@ -95,7 +137,10 @@ describe('smoke action on Che', () => {
   it('a workspace that never starts fails the first check, skips the rest, and still runs the control-plane check', async () => {
     job.sim.faults.failStart = { message: 'Waiting for workspace deployment' }
     const { step, checks } = await smoke(job, inputs())
-    assert.deepEqual(checks.map((c) => c.status), ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'])
+    assert.deepEqual(
+      checks.map((c) => c.status),
+      ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'],
+    )
     assert.equal(step.outputs.outcome, 'error', 'a provider that cannot start a workspace is an infrastructure error')
     assert.equal(step.code, 1)
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
@@ -105,7 +150,12 @@ describe('smoke action on Che', () => {
     const cancelled = await runActionStep('smoke', { env: job.env, inputs: inputs(), interruptOn: 'Created workspace' })
     assert.match(cancelled.stdout, /Received SIGINT/)
     assert.deepEqual(job.sim.devWorkspaces('ci'), [], 'the flow itself cleaned up')
-    const killed = await runActionStep('smoke', { env: job.env, inputs: inputs(), interruptOn: 'Check: IDE answers', interruptWith: 'SIGKILL' })
+    const killed = await runActionStep('smoke', {
+      env: job.env,
+      inputs: inputs(),
+      interruptOn: 'Check: IDE answers',
+      interruptWith: 'SIGKILL',
+    })
     assert.equal(killed.signal, 'SIGKILL')
     assert.equal(job.sim.devWorkspaces('ci').length, 1, 'a killed step leaves its workspace')
     const post = await runActionStep('smoke', { env: job.env, post: killed.state })
@@ -119,14 +169,27 @@ describe('smoke action on Che', () => {
     const step = await runActionStep('smoke', { env: job.env, inputs: inputs({ tools: 'git; rm -rf /' }) })
     assert.equal(step.code, 1)
     assert.match(step.stdout, /Input 'tools' has the value "git;", but expected command names/)
-    assert.deepEqual(job.sim.requests.filter((r) => !r.startsWith('GET')), [], 'nothing was created')
+    assert.deepEqual(
+      job.sim.requests.filter((r) => !r.startsWith('GET')),
+      [],
+      'nothing was created',
+    )
   })
 })
 
 describe('smoke action on Coder', () => {
   let job: CoderJob
   let coder: CoderSim
-  const inputs = (extra: Record<string, string> = {}) => ({ provider: 'coder', 'coder-url': coder.url, 'coder-token': coder.token, template: 'ci-docker', parameters: 'repo_url: https://example.com/app.git', 'admin-token': coder.adminToken, 'expected-oidc-issuer': ISSUER, ...extra })
+  const inputs = (extra: Record<string, string> = {}) => ({
+    provider: 'coder',
+    'coder-url': coder.url,
+    'coder-token': coder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git',
+    'admin-token': coder.adminToken,
+    'expected-oidc-issuer': ISSUER,
+    ...extra,
+  })
   before(async () => {
     job = await startCoderJob('6262', { oidcIssuer: ISSUER })
     coder = job.coder
@@ -139,11 +202,20 @@ describe('smoke action on Coder', () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
-    assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/@ci-bot\/rt-[^/]+\.main\/apps\/code-server\/ → 200/)
+    assert.match(
+      checks[1]?.message ?? '',
+      /GET http:\/\/127\.0\.0\.1:\d+\/@ci-bot\/rt-[^/]+\.main\/apps\/code-server\/ → 200/,
+    )
     assert.match(checks[2]?.message ?? '', /git, gh present; checkout found/)
-    assert.match(checks[5]?.message ?? '', /initial user: The initial user has already been created!; OIDC issuer: https/)
+    assert.match(
+      checks[5]?.message ?? '',
+      /initial user: The initial user has already been created!; OIDC issuer: https/,
+    )
     assert.deepEqual(coder.workspaces(), [])
-    for (const file of [path.join(step.outputs['evidence-dir'] as string, 'logs', 'command.log'), path.join(step.outputs['evidence-dir'] as string, 'junit', 'run-task-smoke.xml')]) {
+    for (const file of [
+      path.join(step.outputs['evidence-dir'] as string, 'logs', 'command.log'),
+      path.join(step.outputs['evidence-dir'] as string, 'junit', 'run-task-smoke.xml'),
+    ]) {
       const text = readFileSync(file, 'utf8')
       assert.ok(!text.includes(coder.token) && !text.includes(coder.adminToken), `${file} holds no token`)
     }
@@ -152,8 +224,16 @@ describe('smoke action on Coder', () => {
   it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
     const faults: [string, () => void, () => void][] = [
       [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 502), () => (coder.faults.appProxyStatus = undefined)],
-      [SMOKE_CHECKS.persistence, () => (coder.faults.loseHomeOnStop = true), () => (coder.faults.loseHomeOnStop = false)],
-      [SMOKE_CHECKS.controlPlane, () => (coder.faults.noInitialUser = true), () => (coder.faults.noInitialUser = false)],
+      [
+        SMOKE_CHECKS.persistence,
+        () => (coder.faults.loseHomeOnStop = true),
+        () => (coder.faults.loseHomeOnStop = false),
+      ],
+      [
+        SMOKE_CHECKS.controlPlane,
+        () => (coder.faults.noInitialUser = true),
+        () => (coder.faults.noInitialUser = false),
+      ],
       [SMOKE_CHECKS.tools, () => coder.image.removeTool('gh'), () => undefined],
     ]
     for (const [broken, breakIt, repair] of faults) {

@@ -30,7 +30,12 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
       if (name === 'kubeconfig-file') values.set('kubeconfig', readKubeconfigFile(value))
       else values.set(name, value)
     } else if (i === 0 && (CLI_COMMANDS as readonly string[]).includes(arg)) command = arg
-    else throw new InputError('command-line', arg, `--input-name value pairs after an optional command (${CLI_COMMANDS.join(', ')})`)
+    else
+      throw new InputError(
+        'command-line',
+        arg,
+        `--input-name value pairs after an optional command (${CLI_COMMANDS.join(', ')})`,
+      )
   }
   return { command, values, help }
 }

@@ -23,11 +23,23 @@ import { USAGE } from './usage.js'
 export const EXIT = { passed: 0, failed: 1, input: 2, error: 3 } as const
 
 /** Runs the CLI; resolves with the exit status (never calls process.exit). */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; signal?: AbortSignal; out?: NodeJS.WritableStream } = {}): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; signal?: AbortSignal; out?: NodeJS.WritableStream } = {},
+): Promise<number> {
   const outputs = new Map<string, string>()
-  const reporter = env.GITHUB_ACTIONS === 'true' && env.GITHUB_OUTPUT ? capturing(actionsReporter(), outputs) : consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
+  const reporter =
+    env.GITHUB_ACTIONS === 'true' && env.GITHUB_OUTPUT
+      ? capturing(actionsReporter(), outputs)
+      : consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
   const cwd = options.cwd ?? process.cwd()
-  const ctx: StepContext = { reporter, store: StateStore.forEnvironment(env, cwd), env, signal: options.signal ?? new AbortController().signal }
+  const ctx: StepContext = {
+    reporter,
+    store: StateStore.forEnvironment(env, cwd),
+    env,
+    signal: options.signal ?? new AbortController().signal,
+  }
   try {
     const args = parseCliArguments(argv)
     if (args.help) {
@@ -78,7 +90,11 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
 }
 
 /** Runs a flow (smoke, E2E) and turns its outcome into an exit status by `fail-on`. */
-async function flowCommand<S extends { failOn: FailOn }>(ctx: StepContext, settings: S, flow: (ctx: StepContext, settings: S) => Promise<FlowResult>): Promise<number> {
+async function flowCommand<S extends { failOn: FailOn }>(
+  ctx: StepContext,
+  settings: S,
+  flow: (ctx: StepContext, settings: S) => Promise<FlowResult>,
+): Promise<number> {
   const result = await flow(ctx, settings)
   setFlowOutputs(ctx, result)
   return runFails(result.outcome, settings.failOn) ? EXIT[result.outcome] : EXIT.passed
@@ -115,6 +131,8 @@ async function runChain(ctx: StepContext, read: InputReader, cwd: string): Promi
     return result.meta.outcome
   } finally {
     const current = findState(ctx.store, state?.workspaceName ?? ctx.store.resolveName('') ?? '')
-    await cleanupStep({ ...ctx, signal: new AbortController().signal }, cleanup, current).catch((error: unknown) => ctx.reporter.warning(`Cleanup failed: ${errorMessage(error)}`))
+    await cleanupStep({ ...ctx, signal: new AbortController().signal }, cleanup, current).catch((error: unknown) =>
+      ctx.reporter.warning(`Cleanup failed: ${errorMessage(error)}`),
+    )
   }
 }

@@ -22,7 +22,12 @@ export async function runAction(main: (ctx: StepContext) => Promise<void>): Prom
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  const ctx: StepContext = { reporter: actionsReporter(), store: StateStore.forEnvironment(process.env), env: process.env, signal: controller.signal }
+  const ctx: StepContext = {
+    reporter: actionsReporter(),
+    store: StateStore.forEnvironment(process.env),
+    env: process.env,
+    signal: controller.signal,
+  }
   try {
     await main(ctx)
   } catch (error) {

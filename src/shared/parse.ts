@@ -30,7 +30,8 @@ export function parseDuration(input: string, value: string): number {
 /** Parses a size such as `500MiB`, `2GB` or `1024B` into bytes. */
 export function parseSize(input: string, value: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)$/.exec(value.trim())
-  if (!match) throw new InputError(input, value, 'a size such as 500MiB, 2GiB or 100MB (units: B, KB, MB, GB, KiB, MiB, GiB)')
+  if (!match)
+    throw new InputError(input, value, 'a size such as 500MiB, 2GiB or 100MB (units: B, KB, MB, GB, KiB, MiB, GiB)')
   const bytes = Math.floor(Number(match[1]) * (SIZE_UNITS[match[2] as string] as number))
   if (bytes <= 0) throw new InputError(input, value, 'a size greater than zero')
   return bytes
@@ -72,7 +73,12 @@ export function parseEnvLines(input: string, value: string): ReadonlyMap<string,
     const name = eq === -1 ? line : line.slice(0, eq)
     // Never echo a line without '=': all of it may be a secret value.
     if (eq === -1) throw new InputError(input, `line ${index + 1} (content hidden)`, 'NAME=value lines')
-    if (!ENV_NAME.test(name)) throw new InputError(input, `line ${index + 1}: ${name.slice(0, 40)}`, 'NAME=value lines with NAME a shell identifier')
+    if (!ENV_NAME.test(name))
+      throw new InputError(
+        input,
+        `line ${index + 1}: ${name.slice(0, 40)}`,
+        'NAME=value lines with NAME a shell identifier',
+      )
     if (result.has(name)) throw new InputError(input, `line ${index + 1}: ${name}`, 'each NAME at most once')
     result.set(name, line.slice(eq + 1))
   }

@@ -12,7 +12,9 @@ import type { ProviderConnection, StateStore } from './state.js'
 
 /** The secret values of the provision inputs, to mask before anything is logged. */
 export function provisionSecrets(settings: ProvisionSettings): string[] {
-  return [settings.che?.kubeconfig ?? '', settings.coder?.token ?? '', settings.coder?.sshPrivateKey ?? ''].filter((s) => s.trim() !== '')
+  return [settings.che?.kubeconfig ?? '', settings.coder?.token ?? '', settings.coder?.sshPrivateKey ?? ''].filter(
+    (s) => s.trim() !== '',
+  )
 }
 
 /** Builds the provider for provisioning, from validated settings. */
@@ -30,7 +32,10 @@ export function providerForProvision(settings: ProvisionSettings): WorkspaceProv
 export function connectionFor(settings: ProvisionSettings, store: StateStore, name: string): ProviderConnection {
   const base = { provider: settings.provider, reason: settings.providerReason, source: settings.source }
   const kubeconfig = settings.che?.kubeconfig ?? ''
-  const che = { namespace: settings.che?.namespace ?? '', kubeconfigFile: kubeconfig ? store.saveCredential(name, 'kubeconfig', kubeconfig) : '' }
+  const che = {
+    namespace: settings.che?.namespace ?? '',
+    kubeconfigFile: kubeconfig ? store.saveCredential(name, 'kubeconfig', kubeconfig) : '',
+  }
   const c = settings.coder
   if (!c) return { ...base, ...che }
   return {
@@ -53,15 +58,32 @@ export function providerForConnection(connection: ProviderConnection, target = '
   const c = connection.coder
   if (connection.provider === 'coder' && c) {
     const read = (file: string): string => (file ? readFileSync(file, 'utf8') : '')
-    return coderProvider({ url: c.url, token: read(c.tokenFile), organization: c.organization, template: '', templateVersion: '', parameters: new Map(), agent: c.agent || target, ttlMs: 0, sshTunnelCommand: c.sshTunnelCommand, sshUser: c.sshUser, sshPrivateKey: read(c.sshKeyFile) })
+    return coderProvider({
+      url: c.url,
+      token: read(c.tokenFile),
+      organization: c.organization,
+      template: '',
+      templateVersion: '',
+      parameters: new Map(),
+      agent: c.agent || target,
+      ttlMs: 0,
+      sshTunnelCommand: c.sshTunnelCommand,
+      sshUser: c.sshUser,
+      sshPrivateKey: read(c.sshKeyFile),
+    })
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
-  return createCheProvider({ kubeconfig, namespace: connection.namespace, container: target }, { kubeConfig: loadKubeConfig(kubeconfig) })
+  return createCheProvider(
+    { kubeconfig, namespace: connection.namespace, container: target },
+    { kubeConfig: loadKubeConfig(kubeconfig) },
+  )
 }
 
 /** Credential files of a connection, to delete once the workspace is gone. */
 export function credentialFiles(connection: ProviderConnection): string[] {
-  return [connection.kubeconfigFile, connection.coder?.tokenFile ?? '', connection.coder?.sshKeyFile ?? ''].filter(Boolean)
+  return [connection.kubeconfigFile, connection.coder?.tokenFile ?? '', connection.coder?.sshKeyFile ?? ''].filter(
+    Boolean,
+  )
 }
 
 function coderProvider(settings: CoderSettings): WorkspaceProvider {
@@ -70,7 +92,11 @@ function coderProvider(settings: CoderSettings): WorkspaceProvider {
 
 /** The smoke check's view of the provider, over the same credentials as provisioning (see WorkspaceProbe). */
 export function probeForProvision(settings: ProvisionSettings): WorkspaceProbe {
-  if (settings.coder) return createCoderProbe(createCoderClient({ url: settings.coder.url, token: settings.coder.token }), settings.coder.token)
+  if (settings.coder)
+    return createCoderProbe(
+      createCoderClient({ url: settings.coder.url, token: settings.coder.token }),
+      settings.coder.token,
+    )
   const che = settings.che
   if (!che) throw new Error(`No settings for provider ${settings.provider}`)
   return createCheProbe(loadKubeConfig(che.kubeconfig), che.namespace)

@@ -95,7 +95,13 @@ export interface WorkspaceProvider {
   checkPermissions(signal?: AbortSignal): Promise<void>
   provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle>
   exec(handle: WorkspaceHandle, request: ExecRequest, streams: ExecStreams, signal?: AbortSignal): Promise<ExecResult>
-  download(handle: WorkspaceHandle, remoteDir: string, localDir: string, limits: DownloadLimits, signal?: AbortSignal): Promise<DownloadResult>
+  download(
+    handle: WorkspaceHandle,
+    remoteDir: string,
+    localDir: string,
+    limits: DownloadLimits,
+    signal?: AbortSignal,
+  ): Promise<DownloadResult>
   stop(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<void>
   start(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<WorkspaceHandle>
   destroy(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<DestroyResult>

@@ -51,7 +51,9 @@ export function actionsReporter(): Reporter {
 }
 
 /** The reporter used by the CLI: plain lines on stderr, outputs as `name=value` on request. */
-export function consoleReporter(options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream } = {}): Reporter {
+export function consoleReporter(
+  options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream } = {},
+): Reporter {
   const out = options.out ?? process.stderr
   const line = (text: string): void => void out.write(`${text}\n`)
   return {

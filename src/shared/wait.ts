@@ -48,7 +48,10 @@ export async function withRetry<T>(
       const backoff = Math.min(options.policy.maxDelayMs, options.policy.baseDelayMs * 2 ** (attempt - 1))
       // A server's Retry-After is honoured as given, up to two minutes.
       const retryAfter = options.retryAfterMs?.(error)
-      await sleep(retryAfter === undefined ? Math.random() * backoff : Math.min(retryAfter, MAX_RETRY_AFTER_MS), options.signal)
+      await sleep(
+        retryAfter === undefined ? Math.random() * backoff : Math.min(retryAfter, MAX_RETRY_AFTER_MS),
+        options.signal,
+      )
     }
   }
 }
@@ -56,7 +59,10 @@ export async function withRetry<T>(
 /** A point in time that every wait in one phase shares. */
 export class Deadline {
   private readonly endsAt: number
-  constructor(readonly totalMs: number, now = Date.now()) {
+  constructor(
+    readonly totalMs: number,
+    now = Date.now(),
+  ) {
     this.endsAt = now + totalMs
   }
   remainingMs(): number {

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
-import { CommandTimeoutError, ExecStreamError, PermissionError, ProviderUnavailableError, WorkspaceStartError } from '../../src/shared/errors.js'
+import {
+  CommandTimeoutError,
+  ExecStreamError,
+  PermissionError,
+  ProviderUnavailableError,
+  WorkspaceStartError,
+} from '../../src/shared/errors.js'
 import { noFaults } from '../sim/kube/faults.js'
 import { cheProvider, devfileSource, execText, type KubeSim, NAMESPACE, provisioned, startKubeSim } from './fixture.js'
 
@@ -22,7 +28,11 @@ describe('Che provider against the simulated cluster', () => {
     const handle = await provisioned(provider)
     assert.equal(handle.target, 'dev')
     assert.match(handle.id, /^workspace[0-9a-f]{16}$/)
-    const stored = sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as { metadata: { labels: Record<string, string> }; spec: { started: boolean; template: { attributes: Record<string, string> } }; status: { phase: string } }
+    const stored = sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as {
+      metadata: { labels: Record<string, string> }
+      spec: { started: boolean; template: { attributes: Record<string, string> } }
+      status: { phase: string }
+    }
     assert.equal(stored.spec.started, true)
     assert.equal(stored.status.phase, 'Running')
     assert.equal(stored.spec.template.attributes['controller.devfile.io/storage-type'], 'ephemeral')
@@ -38,7 +48,10 @@ describe('Che provider against the simulated cluster', () => {
     const handle = await provisioned(provider)
     const watches = sim.requests.filter((r) => r.includes('watch=true') && r.includes(handle.name))
     assert.ok(watches.length > 3, `the watch was resumed (${watches.length} watch requests)`)
-    assert.ok(watches.slice(1).every((r) => /resourceVersion=\d+/.test(r)), 'each resumed watch carries a resourceVersion')
+    assert.ok(
+      watches.slice(1).every((r) => /resourceVersion=\d+/.test(r)),
+      'each resumed watch carries a resourceVersion',
+    )
     await provider.destroy(handle, 5_000)
   })
 
@@ -54,7 +67,9 @@ describe('Che provider against the simulated cluster', () => {
     } finally {
       clearInterval(compacting)
     }
-    const lists = sim.requests.filter((r) => r.startsWith('GET /apis/workspace.devfile.io') && r.includes('fieldSelector') && !r.includes('watch=true'))
+    const lists = sim.requests.filter(
+      (r) => r.startsWith('GET /apis/workspace.devfile.io') && r.includes('fieldSelector') && !r.includes('watch=true'),
+    )
     assert.ok(lists.length > 2, `re-listed after 410 (${lists.length} lists)`)
   })
 
@@ -62,24 +77,44 @@ describe('Che provider against the simulated cluster', () => {
     sim.faults.createServerErrors = 2
     const provider = cheProvider(sim)
     const handle = await provisioned(provider)
-    assert.equal(sim.requests.filter((r) => r === `POST /apis/workspace.devfile.io/v1alpha2/namespaces/${NAMESPACE}/devworkspaces`).length >= 3, true)
+    assert.equal(
+      sim.requests.filter((r) => r === `POST /apis/workspace.devfile.io/v1alpha2/namespaces/${NAMESPACE}/devworkspaces`)
+        .length >= 3,
+      true,
+    )
     await provider.destroy(handle, 5_000)
   })
 
   it('reports an API server that stays down as unavailable, naming what it was doing', async () => {
     sim.faults.unavailable = true
     const provider = cheProvider(sim)
-    await assert.rejects(provider.checkPermissions(), (e: unknown) => e instanceof ProviderUnavailableError && /checking permission .*: the server is currently unable to handle the request \(reason: ServiceUnavailable, code: 503\)/.test(e.message))
+    await assert.rejects(
+      provider.checkPermissions(),
+      (e: unknown) =>
+        e instanceof ProviderUnavailableError &&
+        /checking permission .*: the server is currently unable to handle the request \(reason: ServiceUnavailable, code: 503\)/.test(
+          e.message,
+        ),
+    )
   })
 
   it('lists every missing permission before creating anything', async () => {
     sim.faults.denied = ['create devworkspaces', 'create pods/exec']
     const provider = cheProvider(sim)
-    await assert.rejects(provider.checkPermissions(), (e: unknown) => e instanceof PermissionError && /create devworkspaces\.workspace\.devfile\.io, create pods\/exec/.test(e.message))
+    await assert.rejects(
+      provider.checkPermissions(),
+      (e: unknown) =>
+        e instanceof PermissionError &&
+        /create devworkspaces\.workspace\.devfile\.io, create pods\/exec/.test(e.message),
+    )
   })
 
   it('fails at once on a Failed workspace, with conditions and events', async () => {
-    sim.faults.failStart = { message: 'Waiting for workspace deployment', eventReason: 'FailedMount', eventMessage: 'MountVolume.SetUp failed for volume "projects"' }
+    sim.faults.failStart = {
+      message: 'Waiting for workspace deployment',
+      eventReason: 'FailedMount',
+      eventMessage: 'MountVolume.SetUp failed for volume "projects"',
+    }
     const provider = cheProvider(sim)
     await assert.rejects(provisioned(provider, 600_000), (e: unknown) => {
       assert.ok(e instanceof WorkspaceStartError)
@@ -93,18 +128,33 @@ describe('Che provider against the simulated cluster', () => {
   it('gives up at the start timeout with the last status seen', async () => {
     sim.faults.slowStartMs = 5_000
     const provider = cheProvider(sim)
-    await assert.rejects(provisioned(provider, 300), (e: unknown) => e instanceof WorkspaceStartError && /was not Running within the start timeout .*last status: Starting \(Waiting for workspace deployment\)/.test(e.message))
+    await assert.rejects(
+      provisioned(provider, 300),
+      (e: unknown) =>
+        e instanceof WorkspaceStartError &&
+        /was not Running within the start timeout .*last status: Starting \(Waiting for workspace deployment\)/.test(
+          e.message,
+        ),
+    )
   })
 
   it('fails a DevWorkspace whose parent template does not exist', async () => {
     const provider = cheProvider(sim, { template: { name: 'missing-template' }, storageType: 'ephemeral' })
-    await assert.rejects(provisioned(provider), (e: unknown) => e instanceof WorkspaceStartError && /devworkspacetemplates\.workspace\.devfile\.io "missing-template" not found/.test(e.message))
+    await assert.rejects(
+      provisioned(provider),
+      (e: unknown) =>
+        e instanceof WorkspaceStartError &&
+        /devworkspacetemplates\.workspace\.devfile\.io "missing-template" not found/.test(e.message),
+    )
   })
 
   it('refuses a workspace with a privileged container', async () => {
     sim.faults.privilegedPod = true
     const provider = cheProvider(sim)
-    await assert.rejects(provisioned(provider), (e: unknown) => e instanceof WorkspaceStartError && /privileged containers \(dev\)/.test(e.message))
+    await assert.rejects(
+      provisioned(provider),
+      (e: unknown) => e instanceof WorkspaceStartError && /privileged containers \(dev\)/.test(e.message),
+    )
   })
 
   describe('exec', () => {
@@ -148,34 +198,59 @@ describe('Che provider against the simulated cluster', () => {
 
     it('kills the whole process tree when the time limit runs out', async () => {
       const marker = path.join(sim.folders.dir(NAMESPACE, handle.name), 'home', 'late-marker')
-      await assert.rejects(execText(provider, handle, `(sleep 2; touch "${marker}") & sleep 2; touch "${marker}"`, { timeoutMs: 300 }), CommandTimeoutError)
+      await assert.rejects(
+        execText(provider, handle, `(sleep 2; touch "${marker}") & sleep 2; touch "${marker}"`, { timeoutMs: 300 }),
+        CommandTimeoutError,
+      )
       await delay(2_500)
       assert.equal(existsSync(marker), false, 'no process of the command survived the timeout')
     })
 
     it('reports a dropped stream as an ExecStreamError, not an exit code', async () => {
       sim.faults.execDropOnOutput = 'DROP'
-      await assert.rejects(execText(provider, handle, 'echo DROP; sleep 1'), (e: unknown) => e instanceof ExecStreamError && /closed before the command's exit status arrived/.test(e.message))
+      await assert.rejects(
+        execText(provider, handle, 'echo DROP; sleep 1'),
+        (e: unknown) =>
+          e instanceof ExecStreamError && /closed before the command's exit status arrived/.test(e.message),
+      )
     })
 
     it('reports a refused exec upgrade with its status code', async () => {
       sim.faults.execUpgradeStatus = 403
-      await assert.rejects(execText(provider, handle, 'true'), /opening an exec stream .*refused the exec upgrade with HTTP 403 \(code: 403\)/)
+      await assert.rejects(
+        execText(provider, handle, 'true'),
+        /opening an exec stream .*refused the exec upgrade with HTTP 403 \(code: 403\)/,
+      )
     })
 
     it('downloads the evidence directory as one tar, skipping links that point outside', async () => {
-      await execText(provider, handle, 'd="$PROJECTS_ROOT/ev"; mkdir -p "$d/junit" "$d/deep/er"; echo "<testsuite/>" > "$d/junit/a.xml"; echo x > "$d/deep/er/b.txt"; ln -sf /etc/passwd "$d/passwd"; ln -sfn / "$d/root"')
+      await execText(
+        provider,
+        handle,
+        'd="$PROJECTS_ROOT/ev"; mkdir -p "$d/junit" "$d/deep/er"; echo "<testsuite/>" > "$d/junit/a.xml"; echo x > "$d/deep/er/b.txt"; ln -sf /etc/passwd "$d/passwd"; ln -sfn / "$d/root"',
+      )
       const local = mkdtempSync(path.join(tmpdir(), 'ev-'))
       try {
         const result = await provider.download(handle, 'ev', local, { maxBytes: 1_000_000 })
         assert.equal(result.found, true)
         assert.equal(result.files, 2)
-        assert.deepEqual([...result.skipped].sort(), ['passwd: a symlink to /etc/passwd is not copied', 'root: a symlink to / is not copied'])
+        assert.deepEqual([...result.skipped].sort(), [
+          'passwd: a symlink to /etc/passwd is not copied',
+          'root: a symlink to / is not copied',
+        ])
         assert.equal(readFileSync(path.join(local, 'junit', 'a.xml'), 'utf8'), '<testsuite/>\n')
         assert.deepEqual(readdirSync(local).sort(), ['deep', 'junit'])
         assert.equal(lstatSync(path.join(local, 'deep', 'er', 'b.txt')).isFile(), true)
-        assert.deepEqual(await provider.download(handle, 'no-such-dir', local, { maxBytes: 1_000 }), { files: 0, bytes: 0, skipped: [], found: false })
-        await assert.rejects(provider.download(handle, 'ev', mkdtempSync(path.join(tmpdir(), 'ev-')), { maxBytes: 5 }), /larger than max-evidence-size/)
+        assert.deepEqual(await provider.download(handle, 'no-such-dir', local, { maxBytes: 1_000 }), {
+          files: 0,
+          bytes: 0,
+          skipped: [],
+          found: false,
+        })
+        await assert.rejects(
+          provider.download(handle, 'ev', mkdtempSync(path.join(tmpdir(), 'ev-')), { maxBytes: 5 }),
+          /larger than max-evidence-size/,
+        )
       } finally {
         rmSync(local, { recursive: true, force: true })
       }
@@ -183,14 +258,25 @@ describe('Che provider against the simulated cluster', () => {
   })
 
   it('keeps the projects across stop and start on per-workspace storage, and loses them on ephemeral', async () => {
-    for (const [storageType, expected] of [['per-workspace', 'kept\n'], ['ephemeral', 'gone\n']] as const) {
+    for (const [storageType, expected] of [
+      ['per-workspace', 'kept\n'],
+      ['ephemeral', 'gone\n'],
+    ] as const) {
       const provider = cheProvider(sim, { ...devfileSource(), storageType })
       const handle = await provisioned(provider)
       await execText(provider, handle, 'echo kept > "$PROJECTS_ROOT/marker"')
       await provider.stop(handle, 5_000)
-      assert.equal((sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as { status: { phase: string } }).status.phase, 'Stopped')
+      assert.equal(
+        (sim.store.get('devworkspaces', NAMESPACE, handle.name) as unknown as { status: { phase: string } }).status
+          .phase,
+        'Stopped',
+      )
       const restarted = await provider.start(handle, 5_000)
-      assert.equal((await execText(provider, restarted, 'cat "$PROJECTS_ROOT/marker" 2>/dev/null || echo gone')).stdout, expected, storageType)
+      assert.equal(
+        (await execText(provider, restarted, 'cat "$PROJECTS_ROOT/marker" 2>/dev/null || echo gone')).stdout,
+        expected,
+        storageType,
+      )
       await provider.destroy(restarted, 5_000)
     }
   })
@@ -199,25 +285,37 @@ describe('Che provider against the simulated cluster', () => {
     const provider = cheProvider(sim, { ...devfileSource(), storageType: 'per-user' })
     const handle = await provisioned(provider)
     sim.faults.stuckFinalizers = true
-    await assert.rejects(provider.destroy(handle, 300), /was not gone 0s after deletion; last phase Terminating, finalizers may be stuck/)
+    await assert.rejects(
+      provider.destroy(handle, 300),
+      /was not gone 0s after deletion; last phase Terminating, finalizers may be stuck/,
+    )
     sim.faults.stuckFinalizers = false
     const stored = sim.store.get('devworkspaces', NAMESPACE, handle.name)
     assert.ok(stored)
     // Unstick it by touching the object so the controller reconciles again.
     sim.store.update('devworkspaces', stored)
     await delay(100)
-    assert.deepEqual(sim.devWorkspaces(NAMESPACE).filter((n) => n === handle.name), [])
+    assert.deepEqual(
+      sim.devWorkspaces(NAMESPACE).filter((n) => n === handle.name),
+      [],
+    )
   })
 
   it('sweeps only its own stale workspaces under the prefix', async () => {
     const provider = cheProvider(sim)
     const handle = await provisioned(provider)
-    assert.ok(!(await provider.sweep({ namePrefix: 'rt', olderThanMs: 60_000 })).includes(handle.name), 'a fresh workspace is not stale')
+    assert.ok(
+      !(await provider.sweep({ namePrefix: 'rt', olderThanMs: 60_000 })).includes(handle.name),
+      'a fresh workspace is not stale',
+    )
     await delay(20)
     assert.deepEqual(await provider.sweep({ namePrefix: 'other', olderThanMs: 1 }), [])
     const swept = await provider.sweep({ namePrefix: 'rt', olderThanMs: 1 })
     assert.ok(swept.includes(handle.name))
     assert.ok(swept.every((name) => name.startsWith('rt-')))
-    assert.deepEqual(sim.devWorkspaces(NAMESPACE).filter((n) => n.startsWith('rt-')), [])
+    assert.deepEqual(
+      sim.devWorkspaces(NAMESPACE).filter((n) => n.startsWith('rt-')),
+      [],
+    )
   })
 })

@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { CommandTimeoutError, ExecStreamError, InputError, ProviderUnavailableError, WorkspaceStartError } from '../../src/shared/errors.js'
+import {
+  CommandTimeoutError,
+  ExecStreamError,
+  InputError,
+  ProviderUnavailableError,
+  WorkspaceStartError,
+} from '../../src/shared/errors.js'
 import { closedPort } from '../harness/ports.js'
 import { noCoderFaults } from '../sim/coderd/faults.js'
 import { execText } from '../che/fixture.js'
@@ -25,58 +31,99 @@ describe('Coder provider against the simulated coderd', () => {
     const created = [...sim.engine.workspaces.values()].find((w) => w.name === handle.name)
     assert.equal(created?.ttl_ms, 2 * 3_600_000)
     assert.deepEqual(created?.parameters, [{ name: 'repo_url', value: 'https://example.com/app.git' }])
-    assert.ok(sim.requests.some((r) => r === `GET /api/v2/workspaces/${handle.id}/watch`), 'the build was followed through the SSE watch')
+    assert.ok(
+      sim.requests.some((r) => r === `GET /api/v2/workspaces/${handle.id}/watch`),
+      'the build was followed through the SSE watch',
+    )
     assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: false })
     assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: true })
     assert.deepEqual(sim.workspaces(), [])
   })
 
   it('checks parameters before creating anything and lists every problem', async () => {
-    const provider = coderProvider(sim, { parameters: new Map([['region', 'mars'], ['cpu', '99'], ['colour', 'red']]) })
+    const provider = coderProvider(sim, {
+      parameters: new Map([
+        ['region', 'mars'],
+        ['cpu', '99'],
+        ['colour', 'red'],
+      ]),
+    })
     const before = sim.requests.length
     await assert.rejects(provisioned(provider), (e: unknown) => {
       assert.ok(e instanceof InputError)
       assert.match(e.message, /Input 'parameters'/)
-      for (const part of [/unknown parameter 'colour'/, /required parameter 'repo_url' is missing/, /'region' = "mars": expected one of eu, us/, /'cpu' = "99": expected at most 8/]) assert.match(e.message, part)
+      for (const part of [
+        /unknown parameter 'colour'/,
+        /required parameter 'repo_url' is missing/,
+        /'region' = "mars": expected one of eu, us/,
+        /'cpu' = "99": expected at most 8/,
+      ])
+        assert.match(e.message, part)
       return true
     })
     assert.ok(!sim.requests.slice(before).some((r) => r.startsWith('POST')), 'no create request was sent')
   })
 
   it('reports an unknown template as bad input', async () => {
-    await assert.rejects(provisioned(coderProvider(sim, { template: 'nope' })), (e: unknown) => e instanceof InputError && /Input 'template' has the value "nope"/.test(e.message))
+    await assert.rejects(
+      provisioned(coderProvider(sim, { template: 'nope' })),
+      (e: unknown) => e instanceof InputError && /Input 'template' has the value "nope"/.test(e.message),
+    )
   })
 
   it('fails fast on an unreachable URL, naming it', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`
-    await assert.rejects(provisioned(coderProvider(sim, { url })), (e: unknown) => e instanceof ProviderUnavailableError && e.message.includes(`coderd at ${url} could not be reached (ECONNREFUSED)`))
+    await assert.rejects(
+      provisioned(coderProvider(sim, { url })),
+      (e: unknown) =>
+        e instanceof ProviderUnavailableError &&
+        e.message.includes(`coderd at ${url} could not be reached (ECONNREFUSED)`),
+    )
   })
 
   it('ends the wait at once on a failed build, with the tail of the build logs', async () => {
-    sim.faults.buildFails = { error: 'terraform apply failed: exit status 1', logs: ['Error: creating container: image "nope" not found'] }
+    sim.faults.buildFails = {
+      error: 'terraform apply failed: exit status 1',
+      logs: ['Error: creating container: image "nope" not found'],
+    }
     await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), (e: unknown) => {
       assert.ok(e instanceof WorkspaceStartError)
       assert.match(e.message, /the start build failed: terraform apply failed: exit status 1/)
-      assert.ok(e.diagnostics.some((l) => l.includes('[error] Starting workspace: Error: creating container: image "nope" not found')))
+      assert.ok(
+        e.diagnostics.some((l) =>
+          l.includes('[error] Starting workspace: Error: creating container: image "nope" not found'),
+        ),
+      )
       return true
     })
   })
 
   it('reports a build that is pending with no matching provisioner', async () => {
     sim.faults.noProvisioner = true
-    await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), /build is pending and no provisioner matches its tags/)
+    await assert.rejects(
+      provisioned(coderProvider(sim), 15 * 60_000),
+      /build is pending and no provisioner matches its tags/,
+    )
   })
 
   it('reports an agent that never connects', async () => {
     sim.faults.agentNeverConnects = true
-    await assert.rejects(provisioned(coderProvider(sim), 15 * 60_000), /agent main never connected \(see https:\/\/coder\.com\/docs/)
+    await assert.rejects(
+      provisioned(coderProvider(sim), 15 * 60_000),
+      /agent main never connected \(see https:\/\/coder\.com\/docs/,
+    )
   })
 
   it('accepts an agent whose startup script failed (start_error), as coder ssh does', async () => {
     sim.faults.agentStartError = true
     const provider = coderProvider(sim)
     const warnings: string[] = []
-    const handle = await provider.provision({ name: `rt-start-error-${process.pid}`, identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' }, startTimeoutMs: 10_000, onWarning: (w) => warnings.push(w) })
+    const handle = await provider.provision({
+      name: `rt-start-error-${process.pid}`,
+      identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' },
+      startTimeoutMs: 10_000,
+      onWarning: (w) => warnings.push(w),
+    })
     assert.match(warnings.join('\n'), /Agent main of workspace .* is start_error: its startup scripts failed/)
     assert.equal((await execText(provider, handle, 'echo usable')).stdout, 'usable\n')
     await provider.destroy(handle, 5_000)
@@ -104,15 +151,35 @@ describe('Coder provider against the simulated coderd', () => {
     sim.faults.slowStartMs = 2_000
     const provider = coderProvider(sim)
     let created: { id: string; name: string } | undefined
-    const start = provider.provision({ name: `rt-busy-${process.pid}`, identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' }, startTimeoutMs: 10_000, onCreated: (h) => void (created = h) }).catch(() => undefined)
+    const start = provider
+      .provision({
+        name: `rt-busy-${process.pid}`,
+        identity: { repository: 'a/b', runId: '1', runAttempt: '1', job: 'j', matrixHash: 'x', sha: '' },
+        startTimeoutMs: 10_000,
+        onCreated: (h) => void (created = h),
+      })
+      .catch(() => undefined)
     while (!created) await new Promise((r) => setTimeout(r, 5))
     const workspace = sim.engine.workspaces.get(created.id)
     assert.ok(workspace)
-    const handle = { provider: 'coder' as const, name: created.name, id: created.id, scope: 'ci-bot', target: '', createdAt: '' }
+    const handle = {
+      provider: 'coder' as const,
+      name: created.name,
+      id: created.id,
+      scope: 'ci-bot',
+      target: '',
+      createdAt: '',
+    }
     assert.deepEqual(await provider.destroy(handle, 5_000), { alreadyGone: false })
-    assert.ok(sim.requests.some((r) => /^PATCH \/api\/v2\/workspacebuilds\/.*\/cancel$/.test(r)) || workspace.builds.length >= 2)
+    assert.ok(
+      sim.requests.some((r) => /^PATCH \/api\/v2\/workspacebuilds\/.*\/cancel$/.test(r)) ||
+        workspace.builds.length >= 2,
+    )
     await start
-    assert.deepEqual(sim.workspaces().filter((n) => n === handle.name), [])
+    assert.deepEqual(
+      sim.workspaces().filter((n) => n === handle.name),
+      [],
+    )
   })
 
   describe('exec over SSH through the coder CLI tunnel', () => {
@@ -127,18 +194,32 @@ describe('Coder provider against the simulated coderd', () => {
     it('keeps stdout and stderr apart and propagates the exit code, with the CLI fetched from the deployment', async () => {
       const result = await execText(provider, handle, 'echo out; echo err >&2; exit 3')
       assert.deepEqual([result.exitCode, result.stdout, result.stderr], [3, 'out\n', 'err\n'])
-      assert.ok(sim.requests.some((r) => r.startsWith('GET /bin/coder-linux-')), 'the matching coder CLI was downloaded')
+      assert.ok(
+        sim.requests.some((r) => r.startsWith('GET /bin/coder-linux-')),
+        'the matching coder CLI was downloaded',
+      )
     })
 
     it('passes secrets on stdin, never on the command line', async () => {
-      const result = await execText(provider, handle, 'printf %s "$TOKEN"; ps -eo args 2>/dev/null | grep -c "s3cr3t-on-cmdline" || true', { env: { TOKEN: 's3cr3t-on-cmdline' } })
+      const result = await execText(
+        provider,
+        handle,
+        'printf %s "$TOKEN"; ps -eo args 2>/dev/null | grep -c "s3cr3t-on-cmdline" || true',
+        { env: { TOKEN: 's3cr3t-on-cmdline' } },
+      )
       assert.match(result.stdout, /^s3cr3t-on-cmdline/)
     })
 
     it('stops the command at its time limit, process tree included', async () => {
-      await assert.rejects(execText(provider, handle, '(sleep 2; touch late-marker) & sleep 2; touch late-marker', { timeoutMs: 300 }), CommandTimeoutError)
+      await assert.rejects(
+        execText(provider, handle, '(sleep 2; touch late-marker) & sleep 2; touch late-marker', { timeoutMs: 300 }),
+        CommandTimeoutError,
+      )
       await new Promise((r) => setTimeout(r, 2_500))
-      assert.equal((await execText(provider, handle, 'test -e late-marker && echo present || echo absent')).stdout, 'absent\n')
+      assert.equal(
+        (await execText(provider, handle, 'test -e late-marker && echo present || echo absent')).stdout,
+        'absent\n',
+      )
     })
 
     it('reports a dropped connection as an ExecStreamError', async () => {
@@ -149,7 +230,11 @@ describe('Coder provider against the simulated coderd', () => {
     it('keeps the home folder across stop and start, and downloads evidence as one tar', async () => {
       // Sessions start in the agent's directory (the repo_url clone); relative evidence paths are under $HOME.
       assert.match((await execText(provider, handle, 'pwd')).stdout, /\/app\n$/)
-      await execText(provider, handle, 'cd "$HOME" && mkdir -p ev/junit && echo "<testsuite/>" > ev/junit/a.xml && echo kept > marker')
+      await execText(
+        provider,
+        handle,
+        'cd "$HOME" && mkdir -p ev/junit && echo "<testsuite/>" > ev/junit/a.xml && echo kept > marker',
+      )
       await provider.stop(handle, 5_000)
       handle = await provider.start(handle, 5_000)
       assert.equal((await execText(provider, handle, 'cat "$HOME/marker"')).stdout, 'kept\n')
@@ -170,7 +255,9 @@ describe('Coder provider against the simulated coderd', () => {
     await new Promise((r) => setTimeout(r, 20))
     const swept = await provider.sweep({ namePrefix: 'rt', olderThanMs: 1 })
     assert.ok(swept.includes(handle.name))
-    assert.deepEqual(sim.workspaces().filter((n) => n.startsWith('rt-')), [])
+    assert.deepEqual(
+      sim.workspaces().filter((n) => n.startsWith('rt-')),
+      [],
+    )
   })
 })
-

@@ -30,13 +30,22 @@ export function coderSettings(sim: CoderSim, overrides: Partial<CoderSettings> =
 
 export function coderProvider(sim: CoderSim, overrides: Partial<CoderSettings> = {}): WorkspaceProvider {
   const settings = coderSettings(sim, overrides)
-  return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token, retry: FAST_RETRY }), pollIntervalMs: 20, progressIntervalMs: 50, toolCache })
+  return createCoderProvider(settings, {
+    client: createCoderClient({ url: settings.url, token: settings.token, retry: FAST_RETRY }),
+    pollIntervalMs: 20,
+    progressIntervalMs: 50,
+    toolCache,
+  })
 }
 
 let counter = 0
 export async function provisioned(provider: WorkspaceProvider, startTimeoutMs = 10_000): Promise<WorkspaceHandle> {
   counter += 1
-  return provider.provision({ name: `rt-coder-${process.pid}-${counter}`, identity: identityFromEnv({ GITHUB_RUN_ID: '88' }), startTimeoutMs })
+  return provider.provision({
+    name: `rt-coder-${process.pid}-${counter}`,
+    identity: identityFromEnv({ GITHUB_RUN_ID: '88' }),
+    startTimeoutMs,
+  })
 }
 
 export { startCoderSim, type CoderSim }

@@ -23,7 +23,14 @@ describe('SSH exec against a real OpenSSH sshd', () => {
   let sshd: ChildProcess
   let target: SshTarget
   let provider: WorkspaceProvider
-  const handle: WorkspaceHandle = { provider: 'coder', name: 'sshd', id: 'sshd', scope: 'local', target: 'main', createdAt: '' }
+  const handle: WorkspaceHandle = {
+    provider: 'coder',
+    name: 'sshd',
+    id: 'sshd',
+    scope: 'local',
+    target: 'main',
+    createdAt: '',
+  }
 
   before(async () => {
     assert.ok(existsSync(SSHD), `${SSHD} is missing: run scripts/setup.sh (it installs openssh-server)`)
@@ -34,16 +41,48 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     const port = await freePort()
     writeFileSync(
       path.join(dir, 'sshd_config'),
-      [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host_key`, 'PidFile none', `AuthorizedKeysFile ${dir}/authorized_keys`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', ''].join('\n'),
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${dir}/host_key`,
+        'PidFile none',
+        `AuthorizedKeysFile ${dir}/authorized_keys`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin prohibit-password',
+        'LogLevel ERROR',
+        '',
+      ].join('\n'),
     )
     if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
     sshd = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] })
     await waitForPort(port)
     const privateKey = readFileSync(path.join(dir, 'user_key'), 'utf8')
     const tunnelCommand = `${process.execPath} ${path.join(ROOT, 'test/harness/tcp-tunnel.mjs')} 127.0.0.1 ${port}`
-    target = { tunnelCommand, tunnelEnv: process.env, username: userInfo().username, privateKey, readyTimeoutMs: 10_000 }
+    target = {
+      tunnelCommand,
+      tunnelEnv: process.env,
+      username: userInfo().username,
+      privateKey,
+      readyTimeoutMs: 10_000,
+    }
     provider = createCoderProvider(
-      { url: 'http://127.0.0.1:1', token: 'unused', organization: 'default', template: '', templateVersion: '', parameters: new Map(), agent: '', ttlMs: 0, sshTunnelCommand: tunnelCommand, sshUser: userInfo().username, sshPrivateKey: privateKey },
+      {
+        url: 'http://127.0.0.1:1',
+        token: 'unused',
+        organization: 'default',
+        template: '',
+        templateVersion: '',
+        parameters: new Map(),
+        agent: '',
+        ttlMs: 0,
+        sshTunnelCommand: tunnelCommand,
+        sshUser: userInfo().username,
+        sshPrivateKey: privateKey,
+      },
       { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) },
     )
   })
@@ -57,7 +96,11 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     const out = sink()
     const err = sink()
     try {
-      const status = await ssh.exec(command, { stdout: out.stream, stderr: err.stream, ...(stdin === undefined ? {} : { stdin }) })
+      const status = await ssh.exec(command, {
+        stdout: out.stream,
+        stderr: err.stream,
+        ...(stdin === undefined ? {} : { stdin }),
+      })
       return { ...status, stdout: out.text(), stderr: err.text() }
     } finally {
       ssh.close()
@@ -65,7 +108,8 @@ describe('SSH exec against a real OpenSSH sshd', () => {
   }
 
   it('propagates exit codes 0, 3 and 255', async () => {
-    for (const code of [0, 3, 255]) assert.equal((await execText(provider, handle, `exit ${code}`, { cwd: dir })).exitCode, code)
+    for (const code of [0, 3, 255])
+      assert.equal((await execText(provider, handle, `exit ${code}`, { cwd: dir })).exitCode, code)
   })
 
   it('propagates an exit signal', async () => {
@@ -83,7 +127,10 @@ describe('SSH exec against a real OpenSSH sshd', () => {
   })
 
   it('passes secret environment through stdin, which OpenSSH would refuse as session env', async () => {
-    assert.equal((await execText(provider, handle, 'printf %s "$SECRET"', { cwd: dir, env: { SECRET: 'a b\nc' } })).stdout, 'a b\nc')
+    assert.equal(
+      (await execText(provider, handle, 'printf %s "$SECRET"', { cwd: dir, env: { SECRET: 'a b\nc' } })).stdout,
+      'a b\nc',
+    )
   })
 
   it('streams 50 MB of output', async () => {
@@ -94,16 +141,28 @@ describe('SSH exec against a real OpenSSH sshd', () => {
         cb()
       },
     })
-    const result = await provider.exec(handle, { command: 'head -c 52428800 /dev/zero', cwd: dir, env: new Map(), timeoutMs: 120_000 }, { stdout: counter, stderr: counter })
+    const result = await provider.exec(
+      handle,
+      { command: 'head -c 52428800 /dev/zero', cwd: dir, env: new Map(), timeoutMs: 120_000 },
+      { stdout: counter, stderr: counter },
+    )
     assert.deepEqual([result.exitCode, bytes], [0, 52_428_800])
   })
 
   it('downloads the evidence directory as one tar', async () => {
     const evidence = path.join(dir, 'evidence')
-    await execText(provider, handle, `mkdir -p "${evidence}/junit" && echo "<testsuite/>" > "${evidence}/junit/a.xml" && ln -s /etc/passwd "${evidence}/passwd"`, { cwd: dir })
+    await execText(
+      provider,
+      handle,
+      `mkdir -p "${evidence}/junit" && echo "<testsuite/>" > "${evidence}/junit/a.xml" && ln -s /etc/passwd "${evidence}/passwd"`,
+      { cwd: dir },
+    )
     const local = path.join(dir, 'local')
     const result = await provider.download(handle, evidence, local, { maxBytes: 1_000_000 })
-    assert.deepEqual([result.found, result.files, result.skipped], [true, 1, ['passwd: a symlink to /etc/passwd is not copied']])
+    assert.deepEqual(
+      [result.found, result.files, result.skipped],
+      [true, 1, ['passwd: a symlink to /etc/passwd is not copied']],
+    )
     assert.equal(readFileSync(path.join(local, 'junit', 'a.xml'), 'utf8'), '<testsuite/>\n')
   })
 })

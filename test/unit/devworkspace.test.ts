@@ -12,7 +12,10 @@ describe('DevWorkspace from a devfile', () => {
     const dw = buildDevWorkspace({ devfile: loadDevfile('devfile', DEVFILE, '.'), storageType: 'ephemeral' }, meta)
     assert.equal(dw.apiVersion, 'workspace.devfile.io/v1alpha2')
     assert.equal(dw.spec.started, true)
-    assert.equal((dw.spec.template?.attributes as Record<string, string>)['controller.devfile.io/storage-type'], 'ephemeral')
+    assert.equal(
+      (dw.spec.template?.attributes as Record<string, string>)['controller.devfile.io/storage-type'],
+      'ephemeral',
+    )
     assert.deepEqual(dw.metadata.labels, meta.labels)
     assert.equal((dw.spec.template?.components as unknown[]).length, 1)
     assert.equal('schemaVersion' in (dw.spec.template ?? {}), false)
@@ -20,7 +23,14 @@ describe('DevWorkspace from a devfile', () => {
   })
 
   it('references a DevWorkspaceTemplate as parent and an editor as a contribution', () => {
-    const dw = buildDevWorkspace({ template: parseTemplateRef('devworkspace-template', 'shared/base'), editor: parseTemplateRef('editor', 'che-code'), storageType: 'per-user' }, meta)
+    const dw = buildDevWorkspace(
+      {
+        template: parseTemplateRef('devworkspace-template', 'shared/base'),
+        editor: parseTemplateRef('editor', 'che-code'),
+        storageType: 'per-user',
+      },
+      meta,
+    )
     assert.deepEqual(dw.spec.template?.parent, { kubernetes: { name: 'base', namespace: 'shared' } })
     assert.deepEqual(dw.spec.contributions, [{ name: 'editor', kubernetes: { name: 'che-code' } }])
     assert.deepEqual(devWorkspaceProblems(dw), [])
@@ -28,7 +38,13 @@ describe('DevWorkspace from a devfile', () => {
 
   it('rejects a devfile that fails the schema, naming the input and the problem', () => {
     const bad = 'schemaVersion: 2.2.0\ncomponents:\n  - name: dev\n    container:\n      memoryLimit: 1Gi\n'
-    assert.throws(() => loadDevfile('devfile', bad, '.'), (e: unknown) => e instanceof InputError && /Input 'devfile'/.test(e.message) && /\/components\/0\/container must have required property 'image'/.test(e.message))
+    assert.throws(
+      () => loadDevfile('devfile', bad, '.'),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /Input 'devfile'/.test(e.message) &&
+        /\/components\/0\/container must have required property 'image'/.test(e.message),
+    )
     assert.throws(() => loadDevfile('devfile', 'components: []\n', '.'), /must have required property 'schemaVersion'/)
     assert.throws(() => loadDevfile('devfile', 'schemaVersion: 2.2.0\na: [\n', '.'), /valid YAML/)
     assert.throws(() => loadDevfile('devfile', 'missing.yaml', '/nowhere'), /no file at \/nowhere\/missing\.yaml/)
@@ -48,7 +64,12 @@ describe('vendored schemas', () => {
     const shared = path.resolve(root, '../shared/reference/schemas')
     if (!existsSync(shared)) return t.skip('../shared is not beside this checkout')
     for (const name of ['dev-workspace.json', 'devfile.json']) {
-      assert.ok(readFileSync(path.join(root, 'src/shared/providers/che/schemas', name)).equals(readFileSync(path.join(shared, name))), `${name} matches`)
+      assert.ok(
+        readFileSync(path.join(root, 'src/shared/providers/che/schemas', name)).equals(
+          readFileSync(path.join(shared, name)),
+        ),
+        `${name} matches`,
+      )
     }
   })
 })

@@ -5,7 +5,12 @@ import { identityFromEnv, identityLabels, workspaceName } from '../../src/shared
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
 describe('run identity and names', () => {
-  const env = { GITHUB_REPOSITORY: 'Ameide/Some_Repo', GITHUB_RUN_ID: '12345678901', GITHUB_RUN_ATTEMPT: '2', GITHUB_JOB: 'gate' }
+  const env = {
+    GITHUB_REPOSITORY: 'Ameide/Some_Repo',
+    GITHUB_RUN_ID: '12345678901',
+    GITHUB_RUN_ATTEMPT: '2',
+    GITHUB_JOB: 'gate',
+  }
 
   it('derives a short DNS-1123 name under the prefix, unique per call', () => {
     const identity = identityFromEnv(env, '{"os":"linux"}')

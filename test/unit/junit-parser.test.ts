@@ -7,7 +7,10 @@ import { parseJunitFile } from '../../src/shared/evidence/junit-parser.js'
 import { readReports } from '../../src/shared/evidence/test-results.js'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/junit')
-const DIALECTS: Record<string, { total: number; passed: number; failed: number; errored: number; skipped: number; flaky: number }> = {
+const DIALECTS: Record<
+  string,
+  { total: number; passed: number; failed: number; errored: number; skipped: number; flaky: number }
+> = {
   'surefire.xml': { total: 4, passed: 2, failed: 1, errored: 0, skipped: 1, flaky: 1 },
   'pytest.xml': { total: 5, passed: 2, failed: 1, errored: 1, skipped: 1, flaky: 0 },
   'jest-junit.xml': { total: 3, passed: 2, failed: 1, errored: 0, skipped: 0, flaky: 0 },
@@ -31,26 +34,46 @@ describe('JUnit dialects', () => {
   it('keeps messages, bodies, locations and output', async () => {
     const pytest = (await parseJunitFile(path.join(FIXTURES, 'pytest.xml'))).cases
     const sub = pytest.find((c) => c.name === 'test_sub')
-    assert.deepEqual([sub?.status, sub?.message, sub?.file, sub?.line], ['failed', 'assert 1 == 2', 'tests/test_math.py', 7])
+    assert.deepEqual(
+      [sub?.status, sub?.message, sub?.file, sub?.line],
+      ['failed', 'assert 1 == 2', 'tests/test_math.py', 7],
+    )
     assert.match(sub?.details ?? '', /> {7}assert 1 == 2/)
     const out = pytest.find((c) => c.name === 'test_out')
     assert.deepEqual([out?.systemOut, out?.systemErr], ['hello from stdout', 'warning on stderr'])
     const surefire = (await parseJunitFile(path.join(FIXTURES, 'surefire.xml'))).cases
     const divides = surefire.find((c) => c.name === 'divides')
-    assert.deepEqual([divides?.status, divides?.message, divides?.type], ['failed', 'expected: <2> but was: <3>', 'org.opentest4j.AssertionFailedError'])
+    assert.deepEqual(
+      [divides?.status, divides?.message, divides?.type],
+      ['failed', 'expected: <2> but was: <3>', 'org.opentest4j.AssertionFailedError'],
+    )
     assert.match(divides?.details ?? '', /CalculatorTest\.java:42/)
     assert.equal(surefire.find((c) => c.name === 'retriesNetwork')?.flaky, true)
     const php = (await parseJunitFile(path.join(FIXTURES, 'phpunit.xml'))).cases.find((c) => c.name === 'testEmail')
-    assert.deepEqual([php?.classname, php?.file, php?.line, php?.suite], ['Tests.UserTest', '/app/tests/UserTest.php', 20, 'Tests\\UserTest'])
+    assert.deepEqual(
+      [php?.classname, php?.file, php?.line, php?.suite],
+      ['Tests.UserTest', '/app/tests/UserTest.php', 20, 'Tests\\UserTest'],
+    )
     const jest = (await parseJunitFile(path.join(FIXTURES, 'jest-junit.xml'))).cases.find((c) => c.status === 'failed')
     assert.equal(jest?.message, 'Error: expect(received).toBe(expected) // Object.is equality')
-    assert.equal((await parseJunitFile(path.join(FIXTURES, 'jest-junit.xml'))).cases.find((c) => c.name === 'math slow')?.durationMs, 2400)
+    assert.equal(
+      (await parseJunitFile(path.join(FIXTURES, 'jest-junit.xml'))).cases.find((c) => c.name === 'math slow')
+        ?.durationMs,
+      2400,
+    )
   })
 
   it('merges several reports and adds the counts up', async () => {
     const results = await readReports(FIXTURES, Object.keys(DIALECTS))
     const sum = (k: keyof (typeof DIALECTS)[string]) => Object.values(DIALECTS).reduce((s, d) => s + d[k], 0)
-    assert.deepEqual(results.counts, { total: sum('total'), passed: sum('passed'), failed: sum('failed'), errored: sum('errored'), skipped: sum('skipped'), flaky: sum('flaky') })
+    assert.deepEqual(results.counts, {
+      total: sum('total'),
+      passed: sum('passed'),
+      failed: sum('failed'),
+      errored: sum('errored'),
+      skipped: sum('skipped'),
+      flaky: sum('flaky'),
+    })
     assert.equal(results.cases.length, sum('total'))
   })
 
@@ -91,11 +114,35 @@ describe('a report with 100,000 test cases', () => {
     const { renderSummary } = await import('../../src/shared/evidence/summary.js')
     const dir = mkdtempSync(path.join(tmpdir(), 'junit-big-'))
     try {
-      const cases = Array.from({ length: 100_000 }, (_, i) => (i % 4 === 0 ? `<testcase classname="pkg.S${i % 50}" name="c${i}" file="src/f${i % 300}.ts" line="${(i % 90) + 1}" time="0.01"><failure message="expected ${i}">stack ${i}</failure></testcase>` : `<testcase classname="pkg.S${i % 50}" name="c${i}" time="0.001"/>`))
-      writeFileSync(path.join(dir, 'big.xml'), `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`)
+      const cases = Array.from({ length: 100_000 }, (_, i) =>
+        i % 4 === 0
+          ? `<testcase classname="pkg.S${i % 50}" name="c${i}" file="src/f${i % 300}.ts" line="${(i % 90) + 1}" time="0.01"><failure message="expected ${i}">stack ${i}</failure></testcase>`
+          : `<testcase classname="pkg.S${i % 50}" name="c${i}" time="0.001"/>`,
+      )
+      writeFileSync(
+        path.join(dir, 'big.xml'),
+        `<?xml version="1.0"?><testsuites><testsuite name="big">${cases.join('')}</testsuite></testsuites>`,
+      )
       const results = await readReports(dir, ['big.xml'])
       assert.deepEqual([results.counts.total, results.counts.failed], [100_000, 25_000])
-      const meta = { schemaVersion: 1, provider: 'che', providerReason: '', source: '', workspace: { name: 'w', id: '', scope: '', target: '' }, identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' }, commit: '', command: 'x', workingDirectory: '', timings: {}, exitCode: 1, outcome: 'failed', error: null, tests: results.counts, evidence: { files: 0, bytes: 0, skipped: [], problems: [] }, artifactId: '' } as const
+      const meta = {
+        schemaVersion: 1,
+        provider: 'che',
+        providerReason: '',
+        source: '',
+        workspace: { name: 'w', id: '', scope: '', target: '' },
+        identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' },
+        commit: '',
+        command: 'x',
+        workingDirectory: '',
+        timings: {},
+        exitCode: 1,
+        outcome: 'failed',
+        error: null,
+        tests: results.counts,
+        evidence: { files: 0, bytes: 0, skipped: [], problems: [] },
+        artifactId: '',
+      } as const
       const summary = renderSummary({ meta, cases: results.cases, artifactUrl: '' })
       assert.ok(Buffer.byteLength(summary) < 1024 * 1024)
       assert.match(summary, /… \d+ more failed tests/)

@@ -12,7 +12,9 @@ describe('command output capture', () => {
   it('streams redacted output live and to command.log, and says a quiet command is still running', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'capture-'))
     let live = ''
-    const reporter = { rawOutput: () => ({ write: (t: string) => void (live += t), end: () => undefined }) } as unknown as Reporter
+    const reporter = {
+      rawOutput: () => ({ write: (t: string) => void (live += t), end: () => undefined }),
+    } as unknown as Reporter
     const redactor = new Redactor()
     redactor.add('hunter22')
     try {
@@ -22,7 +24,11 @@ describe('command output capture', () => {
       await capture.close()
       assert.match(live, /password is \*\*\*\n/)
       assert.match(live, /\[run-task\] run: still running after \d+ms; no output for \d+ms/)
-      assert.equal(readFileSync(path.join(dir, 'logs', 'command.log'), 'utf8'), 'password is ***\n', 'progress lines stay out of command.log')
+      assert.equal(
+        readFileSync(path.join(dir, 'logs', 'command.log'), 'utf8'),
+        'password is ***\n',
+        'progress lines stay out of command.log',
+      )
       assert.equal(capture.tail(), 'password is ***')
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -13,7 +22,15 @@ async function extract(entries: Entry[], dest: string, maxBytes = 1_000_000) {
   const pack = tar.pack()
   for (const e of entries) {
     const { body, ...header } = e
-    pack.entry({ ...header, ...(e.type === 'directory' || e.type === 'symlink' || e.type === 'link' ? {} : { size: Buffer.byteLength(body ?? '') }) }, body ?? '')
+    pack.entry(
+      {
+        ...header,
+        ...(e.type === 'directory' || e.type === 'symlink' || e.type === 'link'
+          ? {}
+          : { size: Buffer.byteLength(body ?? '') }),
+      },
+      body ?? '',
+    )
   }
   pack.finalize()
   const extractor = createSafeExtractor(dest, maxBytes)
@@ -71,14 +88,27 @@ describe('safe extraction of evidence', () => {
     symlinkSync(outside, path.join(dest, 'planted-dir'))
     writeFileSync(path.join(outside, 'target.txt'), 'original')
     symlinkSync(path.join(outside, 'target.txt'), path.join(dest, 'planted-file'))
-    await assert.rejects(extract([{ name: 'planted-dir/x.txt', body: 'x' }], dest), /resolves outside the evidence directory/)
+    await assert.rejects(
+      extract([{ name: 'planted-dir/x.txt', body: 'x' }], dest),
+      /resolves outside the evidence directory/,
+    )
     await assert.rejects(extract([{ name: 'planted-file', body: 'overwrite' }], dest), /ELOOP/)
     assert.deepEqual(readdirSync(outside), ['target.txt'])
     assert.equal(readFileSync(path.join(outside, 'target.txt'), 'utf8'), 'original')
   })
 
   it('stops once the evidence is larger than the limit', async () => {
-    await assert.rejects(extract([{ name: 'a.txt', body: '12345' }, { name: 'b.txt', body: '67890' }], path.join(root, 'd'), 8), /larger than max-evidence-size \(8 bytes\); stopped at b\.txt/)
+    await assert.rejects(
+      extract(
+        [
+          { name: 'a.txt', body: '12345' },
+          { name: 'b.txt', body: '67890' },
+        ],
+        path.join(root, 'd'),
+        8,
+      ),
+      /larger than max-evidence-size \(8 bytes\); stopped at b\.txt/,
+    )
   })
 
   it('normalises names', () => {

@@ -8,6 +8,7 @@ export async function run(): Promise<void> {
   await runAction(async (ctx) => {
     const settings = getCollectSettings(actionInputs)
     const result = await collectStep(ctx, settings)
-    if (settings.failOnError && result.problems.length > 0) core.setFailed(`Collecting evidence failed: ${result.problems.join('; ')}`)
+    if (settings.failOnError && result.problems.length > 0)
+      core.setFailed(`Collecting evidence failed: ${result.problems.join('; ')}`)
   })
 }

@@ -13,6 +13,14 @@ export async function run(): Promise<void> {
     const result = await e2eFlow(ctx, settings)
     setFlowOutputs(ctx, result)
     ctx.reporter.setOutput('branch', settings.branch)
-    if (runFails(result.outcome, settings.failOn)) core.setFailed(`E2E ${result.outcome}: ${result.checks.filter((c) => c.status === 'failed').map((c) => `${c.name} (${c.message})`).join('; ') || 'see the summary'}`)
+    if (runFails(result.outcome, settings.failOn))
+      core.setFailed(
+        `E2E ${result.outcome}: ${
+          result.checks
+            .filter((c) => c.status === 'failed')
+            .map((c) => `${c.name} (${c.message})`)
+            .join('; ') || 'see the summary'
+        }`,
+      )
   })
 }

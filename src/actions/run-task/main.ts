@@ -9,7 +9,10 @@ export async function run(): Promise<void> {
     const settings = getRunSettings(actionInputs)
     const record = await runStep(ctx, settings)
     if (runFails(record.outcome, settings.failOn)) {
-      const what = record.outcome === 'error' ? `Infrastructure error: ${record.error?.message ?? 'unknown'}` : `The command failed with exit code ${record.exitCode}.`
+      const what =
+        record.outcome === 'error'
+          ? `Infrastructure error: ${record.error?.message ?? 'unknown'}`
+          : `The command failed with exit code ${record.exitCode}.`
       core.setFailed(what)
     }
   })

@@ -12,6 +12,14 @@ export async function run(): Promise<void> {
     const settings = getSmokeSettings(actionInputs, ctx.env, process.cwd())
     const result = await smokeFlow(ctx, settings)
     setFlowOutputs(ctx, result)
-    if (runFails(result.outcome, settings.failOn)) core.setFailed(`Smoke check ${result.outcome}: ${result.checks.filter((c) => c.status === 'failed').map((c) => `${c.name} (${c.message})`).join('; ') || 'see the summary'}`)
+    if (runFails(result.outcome, settings.failOn))
+      core.setFailed(
+        `Smoke check ${result.outcome}: ${
+          result.checks
+            .filter((c) => c.status === 'failed')
+            .map((c) => `${c.name} (${c.message})`)
+            .join('; ') || 'see the summary'
+        }`,
+      )
   })
 }

@@ -10,15 +10,31 @@ export const ANNOTATIONS_PER_KIND = 10
  * report has them, and one warning per flaky test, within GitHub's per-step limits.
  * What does not fit is summarised in one more line instead of being dropped silently.
  */
-export function annotateTests(reporter: Reporter, cases: readonly TestCaseResult[], repoRoot: string | undefined): void {
+export function annotateTests(
+  reporter: Reporter,
+  cases: readonly TestCaseResult[],
+  repoRoot: string | undefined,
+): void {
   const failed = cases.filter((c) => c.status === 'failed' || c.status === 'error')
   const flaky = cases.filter((c) => c.flaky)
   const errorSlots = failed.length > ANNOTATIONS_PER_KIND ? ANNOTATIONS_PER_KIND - 1 : ANNOTATIONS_PER_KIND
-  for (const c of failed.slice(0, errorSlots)) reporter.error(annotationText(c), location(c, repoRoot, `${c.status === 'error' ? 'Error' : 'Failed'}: ${caseTitle(c)}`))
-  if (failed.length > errorSlots) reporter.error(`${failed.length - errorSlots} more failed tests are not annotated (GitHub shows ${ANNOTATIONS_PER_KIND} per step); the job summary lists them.`, { title: 'More failed tests' })
+  for (const c of failed.slice(0, errorSlots))
+    reporter.error(
+      annotationText(c),
+      location(c, repoRoot, `${c.status === 'error' ? 'Error' : 'Failed'}: ${caseTitle(c)}`),
+    )
+  if (failed.length > errorSlots)
+    reporter.error(
+      `${failed.length - errorSlots} more failed tests are not annotated (GitHub shows ${ANNOTATIONS_PER_KIND} per step); the job summary lists them.`,
+      { title: 'More failed tests' },
+    )
   const warningSlots = flaky.length > ANNOTATIONS_PER_KIND ? ANNOTATIONS_PER_KIND - 1 : ANNOTATIONS_PER_KIND
-  for (const c of flaky.slice(0, warningSlots)) reporter.warning(`Passed only after a retry: ${caseTitle(c)}`, location(c, repoRoot, `Flaky: ${caseTitle(c)}`))
-  if (flaky.length > warningSlots) reporter.warning(`${flaky.length - warningSlots} more flaky tests are not annotated.`, { title: 'More flaky tests' })
+  for (const c of flaky.slice(0, warningSlots))
+    reporter.warning(`Passed only after a retry: ${caseTitle(c)}`, location(c, repoRoot, `Flaky: ${caseTitle(c)}`))
+  if (flaky.length > warningSlots)
+    reporter.warning(`${flaky.length - warningSlots} more flaky tests are not annotated.`, {
+      title: 'More flaky tests',
+    })
 }
 
 function annotationText(c: TestCaseResult): string {
@@ -26,7 +42,11 @@ function annotationText(c: TestCaseResult): string {
   return (text || `${c.status} without a message`).slice(0, 4_000)
 }
 
-function location(c: TestCaseResult, repoRoot: string | undefined, title: string): { title: string; file?: string; startLine?: number } {
+function location(
+  c: TestCaseResult,
+  repoRoot: string | undefined,
+  title: string,
+): { title: string; file?: string; startLine?: number } {
   const file = repoRelative(c.file, repoRoot)
   return { title, ...(file ? { file } : {}), ...(file && c.line ? { startLine: c.line } : {}) }
 }

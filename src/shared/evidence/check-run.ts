@@ -36,7 +36,11 @@ export async function publishCheckRun(request: CheckRunRequest): Promise<CheckRu
   const { env } = request
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
   if (!owner || !repo) return { warning: 'No check run: GITHUB_REPOSITORY is not set.' }
-  const octokit = new Octokit({ auth: request.token, baseUrl: env.GITHUB_API_URL ?? 'https://api.github.com', ...(request.fetch ? { request: { fetch: request.fetch } } : {}) })
+  const octokit = new Octokit({
+    auth: request.token,
+    baseUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    ...(request.fetch ? { request: { fetch: request.fetch } } : {}),
+  })
   const annotations = checkAnnotations(request.cases, request.repoRoot)
   try {
     const created = await octokit.rest.checks.create({
@@ -46,24 +50,47 @@ export async function publishCheckRun(request: CheckRunRequest): Promise<CheckRu
       head_sha: headSha(env),
       status: 'completed',
       conclusion: conclusionOf(request.meta.outcome),
-      output: { title: titleOf(request.meta), summary: truncate(request.summaryMarkdown, CHECK_TEXT_LIMIT), annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
+      output: {
+        title: titleOf(request.meta),
+        summary: truncate(request.summaryMarkdown, CHECK_TEXT_LIMIT),
+        annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST),
+      },
     })
     for (let i = ANNOTATIONS_PER_REQUEST; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: created.data.id, output: { title: titleOf(request.meta), summary: truncate(request.summaryMarkdown, CHECK_TEXT_LIMIT), annotations: annotations.slice(i, i + ANNOTATIONS_PER_REQUEST) } })
+      await octokit.rest.checks.update({
+        owner,
+        repo,
+        check_run_id: created.data.id,
+        output: {
+          title: titleOf(request.meta),
+          summary: truncate(request.summaryMarkdown, CHECK_TEXT_LIMIT),
+          annotations: annotations.slice(i, i + ANNOTATIONS_PER_REQUEST),
+        },
+      })
     }
     return { id: created.data.id, url: created.data.html_url ?? '' }
   } catch (error) {
     const status = (error as { status?: number }).status
-    const hint = status === 403 ? ' The token cannot write checks (a fork pull request gets a read-only token; grant `checks: write`, or publish from a workflow_run job).' : ''
-    return { warning: `The check run '${request.name}' was not published: ${errorMessage(error)}${status ? ` (HTTP ${status})` : ''}.${hint}` }
+    const hint =
+      status === 403
+        ? ' The token cannot write checks (a fork pull request gets a read-only token; grant `checks: write`, or publish from a workflow_run job).'
+        : ''
+    return {
+      warning: `The check run '${request.name}' was not published: ${errorMessage(error)}${status ? ` (HTTP ${status})` : ''}.${hint}`,
+    }
   }
 }
 
 /** The commit the check belongs to: the PR head on pull_request events, else GITHUB_SHA. */
 export function headSha(env: NodeJS.ProcessEnv): string {
-  if ((env.GITHUB_EVENT_NAME === 'pull_request' || env.GITHUB_EVENT_NAME === 'pull_request_target') && env.GITHUB_EVENT_PATH) {
+  if (
+    (env.GITHUB_EVENT_NAME === 'pull_request' || env.GITHUB_EVENT_NAME === 'pull_request_target') &&
+    env.GITHUB_EVENT_PATH
+  ) {
     try {
-      const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as { pull_request?: { head?: { sha?: string } } }
+      const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as {
+        pull_request?: { head?: { sha?: string } }
+      }
       if (event.pull_request?.head?.sha) return event.pull_request.head.sha
     } catch {
       // Fall back to GITHUB_SHA.
@@ -79,7 +106,8 @@ function conclusionOf(outcome: Outcome): 'success' | 'failure' {
 function titleOf(meta: EvidenceMeta): string {
   const t = meta.tests
   if (meta.outcome === 'error') return `Infrastructure error in the ${meta.error?.phase ?? 'run'} phase`
-  if (meta.outcome === 'failed') return `${t.failed + t.errored} of ${t.total} tests failed (exit code ${meta.exitCode ?? 'none'})`
+  if (meta.outcome === 'failed')
+    return `${t.failed + t.errored} of ${t.total} tests failed (exit code ${meta.exitCode ?? 'none'})`
   return `${t.passed} tests passed${t.skipped ? `, ${t.skipped} skipped` : ''}`
 }
 
@@ -99,5 +127,7 @@ function checkAnnotations(cases: readonly TestCaseResult[], repoRoot: string | u
 }
 
 function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 40)}\n… truncated (${text.length - max + 40} more characters)`
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max - 40)}\n… truncated (${text.length - max + 40} more characters)`
 }

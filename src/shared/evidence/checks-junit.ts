@@ -23,7 +23,10 @@ export function checksJunit(suite: string, classname: string, checks: readonly C
         : c.status === 'skipped'
           ? `\n      <skipped message="${escapeXml(c.message)}"/>`
           : ''
-    const out = c.status !== 'failed' && (c.message || c.output) ? `\n      <system-out>${escapeXml([c.message, c.output].filter(Boolean).join('\n\n'))}</system-out>` : ''
+    const out =
+      c.status !== 'failed' && (c.message || c.output)
+        ? `\n      <system-out>${escapeXml([c.message, c.output].filter(Boolean).join('\n\n'))}</system-out>`
+        : ''
     return `    <testcase classname="${escapeXml(classname)}" name="${escapeXml(c.name)}" time="${seconds(c.durationMs)}">${body}${out}\n    </testcase>`
   })
   const attrs = `tests="${checks.length}" failures="${count('failed')}" errors="0" skipped="${count('skipped')}" time="${total}"`

@@ -31,7 +31,15 @@ export interface ParsedReport {
 }
 
 const MAX_TEXT = 16 * 1024
-const OUTCOME_ELEMENTS = new Set(['failure', 'error', 'skipped', 'flakyFailure', 'flakyError', 'rerunFailure', 'rerunError'])
+const OUTCOME_ELEMENTS = new Set([
+  'failure',
+  'error',
+  'skipped',
+  'flakyFailure',
+  'flakyError',
+  'rerunFailure',
+  'rerunError',
+])
 
 interface OpenCase {
   classname: string
@@ -71,17 +79,24 @@ export async function parseJunitFile(path: string, reportFile = path): Promise<P
     const a = tag.attributes as Record<string, string>
     if (!sawRoot) {
       sawRoot = true
-      if (tag.name !== 'testsuites' && tag.name !== 'testsuite') throw new Error(`the root element is <${tag.name}>, not <testsuites> or <testsuite>`)
+      if (tag.name !== 'testsuites' && tag.name !== 'testsuite')
+        throw new Error(`the root element is <${tag.name}>, not <testsuites> or <testsuite>`)
     }
-    if (tag.name === 'testsuite') suites.push({ name: a.name ?? '', ...((a.file ?? suites.at(-1)?.file) ? { file: a.file ?? suites.at(-1)?.file } : {}) })
+    if (tag.name === 'testsuite')
+      suites.push({
+        name: a.name ?? '',
+        ...((a.file ?? suites.at(-1)?.file) ? { file: a.file ?? suites.at(-1)?.file } : {}),
+      })
     else if (tag.name === 'testcase') current = openCase(a, suites.at(-1))
     else if (current && OUTCOME_ELEMENTS.has(tag.name)) {
       applyOutcome(current, tag.name, a)
       textTarget = tag.name === 'failure' || tag.name === 'error' ? 'details' : undefined
-    } else if (current && (tag.name === 'system-out' || tag.name === 'system-err')) textTarget = tag.name === 'system-out' ? 'systemOut' : 'systemErr'
+    } else if (current && (tag.name === 'system-out' || tag.name === 'system-err'))
+      textTarget = tag.name === 'system-out' ? 'systemOut' : 'systemErr'
   })
   const onText = (text: string): void => {
-    if (current && textTarget && current[textTarget].length < MAX_TEXT) current[textTarget] += text.slice(0, MAX_TEXT - current[textTarget].length)
+    if (current && textTarget && current[textTarget].length < MAX_TEXT)
+      current[textTarget] += text.slice(0, MAX_TEXT - current[textTarget].length)
   }
   parser.on('text', onText)
   parser.on('cdata', onText)
@@ -126,7 +141,8 @@ function applyOutcome(c: OpenCase, element: string, a: Record<string, string>): 
     c.flaky = c.status === 'passed'
     return
   }
-  const status: CaseStatus = element === 'skipped' ? 'skipped' : element === 'error' || element === 'rerunError' ? 'error' : 'failed'
+  const status: CaseStatus =
+    element === 'skipped' ? 'skipped' : element === 'error' || element === 'rerunError' ? 'error' : 'failed'
   // A rerun element repeats a failure already recorded; the first outcome wins.
   if (c.status === 'passed' || (c.status === 'skipped' && status !== 'skipped')) {
     c.status = status

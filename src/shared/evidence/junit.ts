@@ -21,9 +21,16 @@ export function synthesizeJunit(run: SyntheticCase): string {
   const name = `run-task: ${run.command}`
   const failures = run.outcome === 'failed' ? 1 : 0
   const errors = run.outcome === 'error' ? 1 : 0
-  const details = [run.message, ...(run.diagnostics.length ? ['', 'Diagnostics:', ...run.diagnostics] : []), ...(run.outputTail ? ['', 'Output (last lines):', run.outputTail] : [])].join('\n')
+  const details = [
+    run.message,
+    ...(run.diagnostics.length ? ['', 'Diagnostics:', ...run.diagnostics] : []),
+    ...(run.outputTail ? ['', 'Output (last lines):', run.outputTail] : []),
+  ].join('\n')
   const element = run.outcome === 'failed' ? 'failure' : 'error'
-  const body = run.outcome === 'passed' ? '' : `\n      <${element} message="${escapeXml(run.message)}" type="${run.outcome === 'failed' ? 'NonZeroExitCode' : 'InfrastructureError'}">${escapeXml(details)}</${element}>`
+  const body =
+    run.outcome === 'passed'
+      ? ''
+      : `\n      <${element} message="${escapeXml(run.message)}" type="${run.outcome === 'failed' ? 'NonZeroExitCode' : 'InfrastructureError'}">${escapeXml(details)}</${element}>`
   const out = run.outputTail ? `\n      <system-out>${escapeXml(run.outputTail)}</system-out>` : ''
   return `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="run-task" tests="1" failures="${failures}" errors="${errors}" skipped="0" time="${seconds}">

@@ -17,7 +17,12 @@ export interface EvidenceMeta {
   readonly outcome: Outcome
   readonly error: RecordedError | null
   readonly tests: TestCounts
-  readonly evidence: { readonly files: number; readonly bytes: number; readonly skipped: readonly string[]; readonly problems: readonly string[] }
+  readonly evidence: {
+    readonly files: number
+    readonly bytes: number
+    readonly skipped: readonly string[]
+    readonly problems: readonly string[]
+  }
   readonly artifactId: string
 }
 
@@ -25,17 +30,35 @@ export interface EvidenceMeta {
 export function outcomeOf(state: RunState): { outcome: Outcome; error: RecordedError | null } {
   if (state.run) return { outcome: state.run.outcome, error: state.run.error ?? null }
   if (state.provisionError) return { outcome: 'error', error: state.provisionError }
-  return { outcome: 'error', error: { phase: 'run', kind: 'unknown', message: 'The command never ran: the run step did not record a result.', diagnostics: [] } }
+  return {
+    outcome: 'error',
+    error: {
+      phase: 'run',
+      kind: 'unknown',
+      message: 'The command never ran: the run step did not record a result.',
+      diagnostics: [],
+    },
+  }
 }
 
-export function buildMeta(state: RunState, tests: TestCounts, evidence: EvidenceMeta['evidence'], artifactId: string): EvidenceMeta {
+export function buildMeta(
+  state: RunState,
+  tests: TestCounts,
+  evidence: EvidenceMeta['evidence'],
+  artifactId: string,
+): EvidenceMeta {
   const { outcome, error } = outcomeOf(state)
   return {
     schemaVersion: 1,
     provider: state.connection.provider,
     providerReason: state.connection.reason,
     source: state.connection.source,
-    workspace: { name: state.workspaceName, id: state.handle?.id ?? '', scope: state.handle?.scope ?? state.connection.namespace, target: state.handle?.target ?? '' },
+    workspace: {
+      name: state.workspaceName,
+      id: state.handle?.id ?? '',
+      scope: state.handle?.scope ?? state.connection.namespace,
+      target: state.handle?.target ?? '',
+    },
     identity: state.identity,
     commit: state.identity.sha,
     command: state.run?.command ?? '',

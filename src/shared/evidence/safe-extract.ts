@@ -53,7 +53,13 @@ export function createSafeExtractor(destDir: string, maxBytes: number): SafeExtr
       )
     })
     extract.on('finish', () => resolve(result))
-    extract.on('error', (error) => reject(error instanceof EvidenceError ? error : new EvidenceError(`The evidence archive is not a valid tar stream: ${error.message}`, error)))
+    extract.on('error', (error) =>
+      reject(
+        error instanceof EvidenceError
+          ? error
+          : new EvidenceError(`The evidence archive is not a valid tar stream: ${error.message}`, error),
+      ),
+    )
   })
   done.catch(() => undefined)
   return { writable: tolerantWriter(extract as unknown as Writable), done }
@@ -78,7 +84,13 @@ function tolerantWriter(target: Writable): Writable {
   })
 }
 
-async function handleEntry(root: string, header: TarHeader, stream: Readable, result: { files: number; bytes: number; skipped: string[] }, maxBytes: number): Promise<void> {
+async function handleEntry(
+  root: string,
+  header: TarHeader,
+  stream: Readable,
+  result: { files: number; bytes: number; skipped: string[] },
+  maxBytes: number,
+): Promise<void> {
   const relative = safeRelativePath(header.name)
   if (relative === undefined) {
     result.skipped.push(`${header.name}: the path leaves the evidence directory`)
@@ -96,7 +108,9 @@ async function handleEntry(root: string, header: TarHeader, stream: Readable, re
     return drain(stream)
   }
   if (result.bytes + (header.size ?? 0) > maxBytes) {
-    throw new EvidenceError(`The evidence is larger than max-evidence-size (${maxBytes} bytes); stopped at ${relative}.`)
+    throw new EvidenceError(
+      `The evidence is larger than max-evidence-size (${maxBytes} bytes); stopped at ${relative}.`,
+    )
   }
   ensureDirectoryInside(root, path.dirname(target))
   // O_NOFOLLOW: a link planted at the target by an earlier entry cannot redirect the write.
@@ -109,9 +123,13 @@ async function handleEntry(root: string, header: TarHeader, stream: Readable, re
 
 /** Normalises a tar entry name; undefined when it is absolute or climbs out. */
 export function safeRelativePath(name: string): string | undefined {
-  if (name.includes('\0') || name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name) || name.includes('\\')) return undefined
-  const normalised = path.posix.normalize(name).replace(/^(\.\/)+/, '').replace(/\/+$/, '')
-  if (normalised === '.' ) return ''
+  if (name.includes('\0') || name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name) || name.includes('\\'))
+    return undefined
+  const normalised = path.posix
+    .normalize(name)
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '')
+  if (normalised === '.') return ''
   if (normalised === '..' || normalised.startsWith('../') || path.posix.isAbsolute(normalised)) return undefined
   return normalised
 }

@@ -35,28 +35,54 @@ export function renderSummary(input: SummaryInput): string {
 
 function headerLines(meta: EvidenceMeta): string[] {
   const where = `**${meta.provider}** workspace \`${meta.workspace.name}\` in \`${meta.workspace.scope}\` from ${cell(meta.source)}`
-  return [`### ${HEADLINE[meta.outcome]}: \`${cell(meta.command || '(no command)')}\``, '', `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`, '']
+  return [
+    `### ${HEADLINE[meta.outcome]}: \`${cell(meta.command || '(no command)')}\``,
+    '',
+    `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`,
+    '',
+  ]
 }
 
 function phaseLines(meta: EvidenceMeta): string[] {
   const failedPhase = meta.error?.phase
-  const rows = PHASES.map((phase) => `| ${phase}${phase === failedPhase ? ' ⚠️' : ''} | ${meta.timings[phase] ? formatDuration(meta.timings[phase].durationMs) : '–'} |`)
+  const rows = PHASES.map(
+    (phase) =>
+      `| ${phase}${phase === failedPhase ? ' ⚠️' : ''} | ${meta.timings[phase] ? formatDuration(meta.timings[phase].durationMs) : '–'} |`,
+  )
   return ['| Phase | Duration |', '| --- | --- |', ...rows, '']
 }
 
 function countLines(meta: EvidenceMeta): string[] {
   const t = meta.tests
-  return ['| Tests | Passed | Failed | Errored | Skipped | Flaky |', '| --- | --- | --- | --- | --- | --- |', `| ${t.total} | ${t.passed} | ${t.failed} | ${t.errored} | ${t.skipped} | ${t.flaky} |`, '']
+  return [
+    '| Tests | Passed | Failed | Errored | Skipped | Flaky |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| ${t.total} | ${t.passed} | ${t.failed} | ${t.errored} | ${t.skipped} | ${t.flaky} |`,
+    '',
+  ]
 }
 
 function errorLines(meta: EvidenceMeta): string[] {
   if (!meta.error) return []
-  const lines = [`> [!CAUTION]`, `> **What broke** in the **${meta.error.phase}** phase (${meta.error.kind}): ${cell(meta.error.message)}`, '']
+  const lines = [
+    `> [!CAUTION]`,
+    `> **What broke** in the **${meta.error.phase}** phase (${meta.error.kind}): ${cell(meta.error.message)}`,
+    '',
+  ]
   const diagnostics = meta.error.diagnostics
   if (diagnostics.length > 0) {
     const shown = diagnostics.slice(-MAX_DIAGNOSTIC_LINES)
     const more = diagnostics.length - shown.length
-    lines.push('<details open><summary>Diagnostics</summary>', '', '```text', ...(more > 0 ? [`… ${more} earlier lines`] : []), ...shown.map(fence), '```', '</details>', '')
+    lines.push(
+      '<details open><summary>Diagnostics</summary>',
+      '',
+      '```text',
+      ...(more > 0 ? [`… ${more} earlier lines`] : []),
+      ...shown.map(fence),
+      '```',
+      '</details>',
+      '',
+    )
   }
   return lines
 }
@@ -75,19 +101,39 @@ function failedLines(input: SummaryInput, budget: number): string[] {
     used += Buffer.byteLength(row) + 1
     shown += 1
   }
-  if (shown < failed.length) lines.push('', `… ${failed.length - shown} more failed tests; every report is in the artifact's \`junit/\`.`)
+  if (shown < failed.length)
+    lines.push('', `… ${failed.length - shown} more failed tests; every report is in the artifact's \`junit/\`.`)
   return [...lines, '']
 }
 
 function slowestLines(cases: readonly TestCaseResult[]): string[] {
-  const slowest = [...cases].filter((c) => c.durationMs > 0).sort((a, b) => b.durationMs - a.durationMs).slice(0, SLOWEST)
+  const slowest = [...cases]
+    .filter((c) => c.durationMs > 0)
+    .sort((a, b) => b.durationMs - a.durationMs)
+    .slice(0, SLOWEST)
   if (slowest.length === 0) return []
-  return ['<details><summary>Slowest tests</summary>', '', '| Test | Duration |', '| --- | --- |', ...slowest.map((c) => `| ${cell(caseTitle(c))} | ${formatDuration(c.durationMs)} |`), '', '</details>', '']
+  return [
+    '<details><summary>Slowest tests</summary>',
+    '',
+    '| Test | Duration |',
+    '| --- | --- |',
+    ...slowest.map((c) => `| ${cell(caseTitle(c))} | ${formatDuration(c.durationMs)} |`),
+    '',
+    '</details>',
+    '',
+  ]
 }
 
 function footerLines(meta: EvidenceMeta, artifactUrl: string): string[] {
-  const lines = meta.evidence.problems.length > 0 ? [`**Evidence problems:** ${meta.evidence.problems.map((p) => cell(p)).join('; ')}`, ''] : []
-  lines.push(artifactUrl ? `Evidence: [artifact ${meta.artifactId}](${artifactUrl}) (${meta.evidence.files} files from the workspace)` : `Evidence: ${meta.evidence.files} files from the workspace (not uploaded)`)
+  const lines =
+    meta.evidence.problems.length > 0
+      ? [`**Evidence problems:** ${meta.evidence.problems.map((p) => cell(p)).join('; ')}`, '']
+      : []
+  lines.push(
+    artifactUrl
+      ? `Evidence: [artifact ${meta.artifactId}](${artifactUrl}) (${meta.evidence.files} files from the workspace)`
+      : `Evidence: ${meta.evidence.files} files from the workspace (not uploaded)`,
+  )
   return lines
 }
 

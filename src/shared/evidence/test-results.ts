@@ -30,7 +30,16 @@ export async function readReports(dir: string, files: readonly string[]): Promis
     const parsed = await parseJunitFile(path.join(dir, file), file)
     if (parsed.problem) {
       problems.push(`${file}: ${parsed.problem}`)
-      cases.push({ reportFile: file, suite: 'run-task', classname: 'run-task', name: `report ${file}`, durationMs: 0, status: 'error', flaky: false, message: parsed.problem })
+      cases.push({
+        reportFile: file,
+        suite: 'run-task',
+        classname: 'run-task',
+        name: `report ${file}`,
+        durationMs: 0,
+        status: 'error',
+        flaky: false,
+        message: parsed.problem,
+      })
     } else for (const c of parsed.cases) cases.push(c)
   }
   return { cases, counts: countCases(cases), problems }

@@ -81,7 +81,10 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
     ['E2E_CODEX_AUTH', s.codexAuth],
   ])
   let failed = false
-  const step = async (name: string, fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>): Promise<CheckResult | undefined> => {
+  const step = async (
+    name: string,
+    fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>,
+  ): Promise<CheckResult | undefined> => {
     if (failed) return void run.skip(name, 'an earlier step failed')
     const result = await run.check(name, fn)
     failed = result.status === 'failed'
@@ -89,16 +92,38 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
   }
   const inWorkspace = (script: string, passed: (output: string) => string) => async () => {
     const { exitCode, output } = await run.exec(script, env, s.checkTimeoutMs)
-    return exitCode === 0 ? { status: 'passed' as const, message: passed(output), output } : { status: 'failed' as const, message: `exit code ${exitCode}: ${output.split('\n').slice(-3).join(' | ')}`, output }
+    return exitCode === 0
+      ? { status: 'passed' as const, message: passed(output), output }
+      : {
+          status: 'failed' as const,
+          message: `exit code ${exitCode}: ${output.split('\n').slice(-3).join(' | ')}`,
+          output,
+        }
   }
   const octokit = new Octokit({ auth: s.botToken, baseUrl: s.apiUrl })
   const [owner, repo] = s.repository.split('/') as [string, string]
   let pushed = false
   let prNumber: number | undefined
   try {
-    await step(E2E_CHECKS.clone, inWorkspace(CLONE, (o) => `${s.cloneUrl} ${o.split('\n').at(-1) ?? ''}`))
-    await step(E2E_CHECKS.commit, inWorkspace(COMMIT, () => `${s.codexAuth ? `codex exec (auth slot ${s.codexSlot})` : 'appended'} one line to README.md on ${s.branch}`))
-    pushed = (await step(E2E_CHECKS.push, inWorkspace(PUSH, (o) => o.split('\n').at(-1) ?? '')))?.status === 'passed'
+    await step(
+      E2E_CHECKS.clone,
+      inWorkspace(CLONE, (o) => `${s.cloneUrl} ${o.split('\n').at(-1) ?? ''}`),
+    )
+    await step(
+      E2E_CHECKS.commit,
+      inWorkspace(
+        COMMIT,
+        () =>
+          `${s.codexAuth ? `codex exec (auth slot ${s.codexSlot})` : 'appended'} one line to README.md on ${s.branch}`,
+      ),
+    )
+    pushed =
+      (
+        await step(
+          E2E_CHECKS.push,
+          inWorkspace(PUSH, (o) => o.split('\n').at(-1) ?? ''),
+        )
+      )?.status === 'passed'
     await step(E2E_CHECKS.pr, async () => {
       const result = await inWorkspace(OPEN_PR, (o) => o)()
       if (result.status === 'failed') return result
@@ -115,7 +140,12 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
 }
 
 /** The PR for the branch, through the API: exactly README.md, one line added, nothing removed. */
-async function checkDiff(octokit: Octokit, owner: string, repo: string, s: E2eSettings): Promise<Omit<CheckResult, 'name' | 'durationMs'>> {
+async function checkDiff(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  s: E2eSettings,
+): Promise<Omit<CheckResult, 'name' | 'durationMs'>> {
   const { data: pulls } = await octokit.rest.pulls.list({ owner, repo, head: `${owner}:${s.branch}`, state: 'open' })
   const pr = pulls[0]
   if (!pr) return { status: 'failed', message: `no open pull request for ${owner}:${s.branch}`, output: '' }
@@ -124,14 +154,28 @@ async function checkDiff(octokit: Octokit, owner: string, repo: string, s: E2eSe
   const readme = files.find((f) => f.filename === 'README.md')
   const added = (readme?.patch ?? '').split('\n').filter((l) => l.startsWith('+'))
   const problems = [
-    files.length !== 1 || !readme ? `expected only README.md to change, got ${files.map((f) => f.filename).join(', ') || 'no files'}` : '',
-    readme && (readme.additions !== 1 || readme.deletions !== 0) ? `expected +1 -0 in README.md, got +${readme.additions} -${readme.deletions}` : '',
-    readme && added.length === 1 && added[0] !== `+${s.line}` ? `expected the added line ${JSON.stringify(s.line)}, got ${JSON.stringify(added[0]?.slice(1))}` : '',
+    files.length !== 1 || !readme
+      ? `expected only README.md to change, got ${files.map((f) => f.filename).join(', ') || 'no files'}`
+      : '',
+    readme && (readme.additions !== 1 || readme.deletions !== 0)
+      ? `expected +1 -0 in README.md, got +${readme.additions} -${readme.deletions}`
+      : '',
+    readme && added.length === 1 && added[0] !== `+${s.line}`
+      ? `expected the added line ${JSON.stringify(s.line)}, got ${JSON.stringify(added[0]?.slice(1))}`
+      : '',
   ].filter(Boolean)
-  return problems.length ? { status: 'failed', message: `#${pr.number}: ${problems.join('; ')}`, output: shown } : { status: 'passed', message: `#${pr.number} adds exactly ${JSON.stringify(s.line)} to README.md`, output: shown }
+  return problems.length
+    ? { status: 'failed', message: `#${pr.number}: ${problems.join('; ')}`, output: shown }
+    : { status: 'passed', message: `#${pr.number} adds exactly ${JSON.stringify(s.line)} to README.md`, output: shown }
 }
 
-async function closePr(octokit: Octokit, owner: string, repo: string, branch: string, prNumber: number | undefined): Promise<Omit<CheckResult, 'name' | 'durationMs'>> {
+async function closePr(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  branch: string,
+  prNumber: number | undefined,
+): Promise<Omit<CheckResult, 'name' | 'durationMs'>> {
   const notes: string[] = []
   if (prNumber !== undefined) {
     await octokit.rest.pulls.update({ owner, repo, pull_number: prNumber, state: 'closed' })
@@ -142,7 +186,8 @@ async function closePr(octokit: Octokit, owner: string, repo: string, branch: st
     notes.push(`deleted ${branch}`)
   } catch (error) {
     // A branch already gone counts as deleted.
-    if ((error as { status?: number }).status !== 422) throw new Error(`deleting branch ${branch}: ${errorMessage(error)}`)
+    if ((error as { status?: number }).status !== 422)
+      throw new Error(`deleting branch ${branch}: ${errorMessage(error)}`)
     notes.push(`${branch} was already gone`)
   }
   return { status: 'passed', message: notes.join('; '), output: '' }

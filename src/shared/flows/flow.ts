@@ -34,7 +34,12 @@ export interface FlowRun {
   check(name: string, fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>): Promise<CheckResult>
   skip(name: string, message: string): void
   /** Runs a shell command in the workspace; output is captured, redacted and logged. */
-  exec(command: string, env: ReadonlyMap<string, string>, timeoutMs: number, cwd?: string): Promise<{ exitCode: number | null; output: string }>
+  exec(
+    command: string,
+    env: ReadonlyMap<string, string>,
+    timeoutMs: number,
+    cwd?: string,
+  ): Promise<{ exitCode: number | null; output: string }>
 }
 
 export interface FlowResult {
@@ -70,7 +75,10 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     redactor.add(secret)
     ctx.reporter.setSecret(secret)
   }
-  const check = async (name: string, fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>): Promise<CheckResult> => {
+  const check = async (
+    name: string,
+    fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>,
+  ): Promise<CheckResult> => {
     const started = Date.now()
     const result = await ctx.reporter.group(`Check: ${name}`, async () => {
       try {
@@ -94,12 +102,17 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
   let state: RunState | undefined
   // Only a workspace this flow created may be cleaned up, never one an earlier step of the job left current.
   const previous = ctx.store.resolveName('')
-  const created = (): RunState | undefined => state ?? ((s) => (s && s.workspaceName !== previous ? s : undefined))(current(ctx))
+  const created = (): RunState | undefined =>
+    state ?? ((s) => (s && s.workspaceName !== previous ? s : undefined))(current(ctx))
   const started = Date.now()
   try {
     await check(CREATED, async () => {
       state = await provisionStep(ctx, settings.provision)
-      return { status: 'passed', message: `${state.handle?.scope}/${state.workspaceName} from ${settings.provision.source}`, output: '' }
+      return {
+        status: 'passed',
+        message: `${state.handle?.scope}/${state.workspaceName} from ${settings.provision.source}`,
+        output: '',
+      }
     })
     const ready = state?.handle?.readyAt ? state : undefined
     if (ready?.handle) {
@@ -131,7 +144,14 @@ function current(ctx: StepContext): RunState | undefined {
   return name ? ctx.store.load(name) : undefined
 }
 
-function flowRun(ctx: StepContext, state: RunState, handle: WorkspaceHandle, redactor: Redactor, check: FlowRun['check'], skip: FlowRun['skip']): FlowRun {
+function flowRun(
+  ctx: StepContext,
+  state: RunState,
+  handle: WorkspaceHandle,
+  redactor: Redactor,
+  check: FlowRun['check'],
+  skip: FlowRun['skip'],
+): FlowRun {
   const provider = providerForConnection(state.connection, handle.target)
   const logFile = path.join(state.evidenceDir, 'logs', 'command.log')
   mkdirSync(path.dirname(logFile), { recursive: true })
@@ -152,7 +172,12 @@ function flowRun(ctx: StepContext, state: RunState, handle: WorkspaceHandle, red
             callback()
           },
         })
-      const result = await provider.exec(run.handle, { command, cwd, env, timeoutMs }, { stdout: stream(), stderr: stream() }, ctx.signal)
+      const result = await provider.exec(
+        run.handle,
+        { command, cwd, env, timeoutMs },
+        { stdout: stream(), stderr: stream() },
+        ctx.signal,
+      )
       const output = redactor.redact(text).trimEnd()
       appendFileSync(logFile, `$ ${command.split('\n')[0]}\n${output}\n[exit ${result.exitCode ?? result.signal}]\n`)
       if (output) ctx.reporter.info(output)
@@ -163,11 +188,20 @@ function flowRun(ctx: StepContext, state: RunState, handle: WorkspaceHandle, red
 }
 
 /** Writes the checks as the flow's JUnit report and records the flow's result as the run. */
-function recordChecks(ctx: StepContext, state: RunState, suite: string, checks: readonly CheckResult[], durationMs: number): void {
+function recordChecks(
+  ctx: StepContext,
+  state: RunState,
+  suite: string,
+  checks: readonly CheckResult[],
+  durationMs: number,
+): void {
   const junitDir = path.join(state.evidenceDir, 'junit')
   mkdirSync(junitDir, { recursive: true })
   const report = `run-task-${suite}.xml`
-  writeFileSync(path.join(junitDir, report), checksJunit(`run-task ${suite}`, `run-task.${suite}.${state.connection.provider}`, checks))
+  writeFileSync(
+    path.join(junitDir, report),
+    checksJunit(`run-task ${suite}`, `run-task.${suite}.${state.connection.provider}`, checks),
+  )
   const failed = checks.filter((c) => c.status === 'failed')
   state.runnerReports = [report]
   if (!state.provisionError) {
@@ -187,6 +221,15 @@ function recordChecks(ctx: StepContext, state: RunState, suite: string, checks: 
 
 /** Sets the flow's own outputs (collect already set outcome, tests-*, evidence-dir). */
 export function setFlowOutputs(ctx: StepContext, result: FlowResult): void {
-  ctx.reporter.setOutput('checks', JSON.stringify(result.checks.map(({ name, status, message }) => ({ name, status, message }))))
-  ctx.reporter.setOutput('failed-checks', result.checks.filter((c) => c.status === 'failed').map((c) => c.name).join('\n'))
+  ctx.reporter.setOutput(
+    'checks',
+    JSON.stringify(result.checks.map(({ name, status, message }) => ({ name, status, message }))),
+  )
+  ctx.reporter.setOutput(
+    'failed-checks',
+    result.checks
+      .filter((c) => c.status === 'failed')
+      .map((c) => c.name)
+      .join('\n'),
+  )
 }

@@ -35,10 +35,15 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
     },
     withoutWorkspace: async (run) => {
       await run.check(SMOKE_CHECKS.controlPlane, async () => {
-        const findings = await probe.controlPlane({ adminToken: settings.adminToken, expectedIssuer: settings.expectedOidcIssuer }, run.ctx.signal)
+        const findings = await probe.controlPlane(
+          { adminToken: settings.adminToken, expectedIssuer: settings.expectedOidcIssuer },
+          run.ctx.signal,
+        )
         const failed = findings.filter((f) => f.status === 'failed')
         const lines = findings.map((f) => `${f.status}: ${f.message}`).join('\n')
-        return failed.length ? { status: 'failed', message: failed.map((f) => f.message).join('; '), output: lines } : { status: 'passed', message: findings.map((f) => f.message).join('; '), output: lines }
+        return failed.length
+          ? { status: 'failed', message: failed.map((f) => f.message).join('; '), output: lines }
+          : { status: 'passed', message: findings.map((f) => f.message).join('; '), output: lines }
       })
     },
   })
@@ -46,12 +51,22 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
   const ide = await probe.ide(run.handle, settings.ideApp, run.ctx.signal)
-  const response = await fetch(ide.proxyUrl, { headers: ide.headers, redirect: 'manual', signal: AbortSignal.any([run.ctx.signal, AbortSignal.timeout(settings.checkTimeoutMs)]) })
+  const response = await fetch(ide.proxyUrl, {
+    headers: ide.headers,
+    redirect: 'manual',
+    signal: AbortSignal.any([run.ctx.signal, AbortSignal.timeout(settings.checkTimeoutMs)]),
+  })
   await response.body?.cancel()
   const location = response.headers.get('location') ?? ''
   const what = `GET ${ide.proxyUrl} → ${response.status}`
-  if (response.status >= 500) return { status: 'failed' as const, message: `${what}: the proxy could not reach ${ide.name}`, output: '' }
-  if (response.status >= 300 && response.status < 400 && /login|sign_in|oauth/i.test(location)) return { status: 'failed' as const, message: `${what}: redirected to sign-in (${location}); the credentials were not accepted`, output: '' }
+  if (response.status >= 500)
+    return { status: 'failed' as const, message: `${what}: the proxy could not reach ${ide.name}`, output: '' }
+  if (response.status >= 300 && response.status < 400 && /login|sign_in|oauth/i.test(location))
+    return {
+      status: 'failed' as const,
+      message: `${what}: redirected to sign-in (${location}); the credentials were not accepted`,
+      output: '',
+    }
   return { status: 'passed' as const, message: what, output: '' }
 }
 
@@ -67,10 +82,15 @@ done
 exit $status`
 
 async function checkTools(run: FlowRun, settings: SmokeSettings) {
-  const env = new Map([['SMOKE_TOOLS', settings.tools.join(' ')], ['SMOKE_CHECKOUT', settings.checkoutPath || '.']])
+  const env = new Map([
+    ['SMOKE_TOOLS', settings.tools.join(' ')],
+    ['SMOKE_CHECKOUT', settings.checkoutPath || '.'],
+  ])
   const { exitCode, output } = await run.exec(TOOLS_SCRIPT, env, settings.checkTimeoutMs)
   const problems = output.split('\n').filter((l) => /: missing$|not a git checkout/.test(l))
-  return exitCode === 0 ? { status: 'passed' as const, message: `${settings.tools.join(', ')} present; checkout found`, output } : { status: 'failed' as const, message: problems.join('; ') || `the check exited with ${exitCode}`, output }
+  return exitCode === 0
+    ? { status: 'passed' as const, message: `${settings.tools.join(', ')} present; checkout found`, output }
+    : { status: 'failed' as const, message: problems.join('; ') || `the check exited with ${exitCode}`, output }
 }
 
 const HEALTH_SCRIPT = `if command -v curl >/dev/null 2>&1; then body=$(curl -sS --max-time 10 -w '\\nHTTP %{http_code}' "$SMOKE_HEALTH_URL") || exit 2
@@ -81,10 +101,19 @@ case "$body" in *"HTTP 2"*) exit 0 ;; *) exit 1 ;; esac`
 
 async function checkHealth(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
   const url = settings.ideHealthUrl || (await probe.ide(run.handle, settings.ideApp, run.ctx.signal)).healthUrl
-  const { exitCode, output } = await run.exec(HEALTH_SCRIPT, new Map([['SMOKE_HEALTH_URL', url]]), settings.checkTimeoutMs)
+  const { exitCode, output } = await run.exec(
+    HEALTH_SCRIPT,
+    new Map([['SMOKE_HEALTH_URL', url]]),
+    settings.checkTimeoutMs,
+  )
   const expired = /"status"\s*:\s*"expired"/.test(output)
-  if (exitCode === 0 && !expired) return { status: 'passed' as const, message: `${url} answered ${output.split('\n').at(-1) ?? ''}`, output }
-  return { status: 'failed' as const, message: `${url} did not answer healthy (${output.split('\n').at(-1) || `exit ${exitCode}`})`, output }
+  if (exitCode === 0 && !expired)
+    return { status: 'passed' as const, message: `${url} answered ${output.split('\n').at(-1) ?? ''}`, output }
+  return {
+    status: 'failed' as const,
+    message: `${url} did not answer healthy (${output.split('\n').at(-1) || `exit ${exitCode}`})`,
+    output,
+  }
 }
 
 async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
@@ -92,8 +121,13 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   if (!persistence.persistent) return { status: 'skipped' as const, message: persistence.detail, output: '' }
   const marker = `smoke-${randomBytes(8).toString('hex')}`
   const file = `"${probe.persistentDir}/${MARKER_FILE}"`
-  const wrote = await run.exec(`printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote the marker to ${file.slice(1, -1)}"`, new Map([['SMOKE_MARKER', marker]]), settings.checkTimeoutMs)
-  if (wrote.exitCode !== 0) return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
+  const wrote = await run.exec(
+    `printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote the marker to ${file.slice(1, -1)}"`,
+    new Map([['SMOKE_MARKER', marker]]),
+    settings.checkTimeoutMs,
+  )
+  if (wrote.exitCode !== 0)
+    return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
   const steps = [wrote.output]
   await run.provider.stop(run.handle, settings.stopTimeoutMs, run.ctx.signal)
   steps.push(`stopped; ${await probe.checkStopped(run.handle, run.ctx.signal)}`)
@@ -104,5 +138,11 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   const read = await run.exec(`cat ${file} 2>&1 || true`, new Map(), settings.checkTimeoutMs)
   steps.push(`read back: ${read.output}`)
   const output = steps.join('\n')
-  return read.output.trim() === marker ? { status: 'passed' as const, message: `marker kept in ${probe.persistentDir} (${persistence.detail})`, output } : { status: 'failed' as const, message: `the marker written to ${probe.persistentDir} before the stop was not there after the start`, output }
+  return read.output.trim() === marker
+    ? { status: 'passed' as const, message: `marker kept in ${probe.persistentDir} (${persistence.detail})`, output }
+    : {
+        status: 'failed' as const,
+        message: `the marker written to ${probe.persistentDir} before the stop was not there after the start`,
+        output,
+      }
 }

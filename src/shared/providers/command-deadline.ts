@@ -7,7 +7,12 @@ import { formatDuration } from '../parse.js'
  * ends cancelled or with a broken stream, `kill` stops the remote process tree
  * (closing a stream does not end it); a deadline becomes a CommandTimeoutError.
  */
-export async function withCommandDeadline<T>(timeoutMs: number, signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>, kill: () => Promise<void>): Promise<T> {
+export async function withCommandDeadline<T>(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+  kill: () => Promise<void>,
+): Promise<T> {
   const timeout = new AbortController()
   const timer = setTimeout(() => timeout.abort(), timeoutMs)
   try {
@@ -15,7 +20,9 @@ export async function withCommandDeadline<T>(timeoutMs: number, signal: AbortSig
   } catch (error) {
     if (error instanceof CancelledError || error instanceof ExecStreamError) await kill()
     if (error instanceof CancelledError && timeout.signal.aborted && !signal?.aborted) {
-      throw new CommandTimeoutError(`The command ran longer than its timeout (${formatDuration(timeoutMs)}) and was stopped.`)
+      throw new CommandTimeoutError(
+        `The command ran longer than its timeout (${formatDuration(timeoutMs)}) and was stopped.`,
+      )
     }
     throw error
   } finally {

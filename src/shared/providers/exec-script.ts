@@ -69,7 +69,11 @@ export interface WrappedCommand {
 export function wrapCommand(command: string, cwd: string, env: ReadonlyMap<string, string>): WrappedCommand {
   const token = `rt${randomBytes(8).toString('hex')}`
   const lines = [...env].map(([name, value]) => `${name}=${Buffer.from(value, 'utf8').toString('base64')}`)
-  return { token, argv: ['sh', '-c', RUN_WRAPPER, 'run-task', token, cwd, command], stdin: `${lines.join('\n')}${lines.length ? '\n' : ''}${token}\n` }
+  return {
+    token,
+    argv: ['sh', '-c', RUN_WRAPPER, 'run-task', token, cwd, command],
+    stdin: `${lines.join('\n')}${lines.length ? '\n' : ''}${token}\n`,
+  }
 }
 
 /** Kills the process group of a wrapped command: TERM, then KILL after 5 s. */

@@ -40,7 +40,10 @@ export interface SshConnection {
  * authenticated channel (Coder's), or a test server on loopback.
  */
 export async function openSsh(target: SshTarget): Promise<SshConnection> {
-  const tunnel = spawn('/bin/sh', ['-c', target.tunnelCommand], { stdio: ['pipe', 'pipe', 'pipe'], env: target.tunnelEnv })
+  const tunnel = spawn('/bin/sh', ['-c', target.tunnelCommand], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: target.tunnelEnv,
+  })
   let tunnelError = ''
   tunnel.stderr.on('data', (d: Buffer) => (tunnelError = (tunnelError + d.toString()).slice(-2000)))
   tunnel.stdin.on('error', () => undefined)
@@ -50,7 +53,11 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   await new Promise<void>((resolve, reject) => {
     const fail = (why: string): void => {
       tunnel.kill()
-      reject(new ProviderUnavailableError(`The SSH connection through '${target.tunnelCommand}' failed: ${why}${describe()}`))
+      reject(
+        new ProviderUnavailableError(
+          `The SSH connection through '${target.tunnelCommand}' failed: ${why}${describe()}`,
+        ),
+      )
     }
     client.once('ready', () => resolve())
     client.once('error', (error) => fail(error.message))
@@ -69,7 +76,8 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   client.on('close', () => (closed = true))
   client.on('error', () => undefined)
   return {
-    exec: (command, io) => execOn(client, command, io, () => (closed ? `the SSH connection closed${describe()}` : undefined)),
+    exec: (command, io) =>
+      execOn(client, command, io, () => (closed ? `the SSH connection closed${describe()}` : undefined)),
     close: () => {
       client.end()
       tunnel.kill()
@@ -77,7 +85,12 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   }
 }
 
-function execOn(client: SshClient, command: string, io: SshExecIo, connectionGone: () => string | undefined): Promise<SshExitStatus> {
+function execOn(
+  client: SshClient,
+  command: string,
+  io: SshExecIo,
+  connectionGone: () => string | undefined,
+): Promise<SshExitStatus> {
   return new Promise<SshExitStatus>((resolve, reject) => {
     if (io.signal?.aborted) return reject(new CancelledError())
     client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
@@ -96,7 +109,11 @@ function execOn(client: SshClient, command: string, io: SshExecIo, connectionGon
       channel.on('close', () => {
         io.signal?.removeEventListener('abort', onAbort)
         if (status) return resolve(status)
-        reject(new ExecStreamError(`The SSH channel closed before the command's exit status arrived${connectionGone() ? ` (${connectionGone()})` : ''}.`))
+        reject(
+          new ExecStreamError(
+            `The SSH channel closed before the command's exit status arrived${connectionGone() ? ` (${connectionGone()})` : ''}.`,
+          ),
+        )
       })
       if (io.stdin !== undefined) channel.write(io.stdin)
       channel.end()

@@ -11,14 +11,24 @@ export type TarRunner = (stdout: Writable, stderr: Writable, signal: AbortSignal
  * Streams a remote directory out as one tar and extracts it safely. An unsafe or
  * oversized archive stops the remote side too; a missing directory is not an error.
  */
-export async function downloadTar(run: TarRunner, remoteDir: string, localDir: string, maxBytes: number, signal?: AbortSignal): Promise<DownloadResult> {
+export async function downloadTar(
+  run: TarRunner,
+  remoteDir: string,
+  localDir: string,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<DownloadResult> {
   const extractor = createSafeExtractor(localDir, maxBytes)
   const stderr = textSink()
   const stop = new AbortController()
   extractor.done.catch(() => stop.abort())
   let exitCode: number | null
   try {
-    exitCode = await run(extractor.writable, stderr.writable, signal ? AbortSignal.any([signal, stop.signal]) : stop.signal)
+    exitCode = await run(
+      extractor.writable,
+      stderr.writable,
+      signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+    )
   } catch (error) {
     if (stop.signal.aborted) await extractor.done
     throw error
@@ -26,7 +36,10 @@ export async function downloadTar(run: TarRunner, remoteDir: string, localDir: s
   if (!extractor.writable.writableEnded) extractor.writable.end()
   if (exitCode === TAR_MISSING_DIR_EXIT) return { files: 0, bytes: 0, skipped: [], found: false }
   const result = await extractor.done
-  if (exitCode !== 0) throw new EvidenceError(`tar in the workspace exited with ${exitCode ?? 'a signal'} while reading ${remoteDir}: ${stderr.text().slice(-500)}`)
+  if (exitCode !== 0)
+    throw new EvidenceError(
+      `tar in the workspace exited with ${exitCode ?? 'a signal'} while reading ${remoteDir}: ${stderr.text().slice(-500)}`,
+    )
   return { ...result, found: true }
 }
 

@@ -16,15 +16,18 @@ export function getCoderSettings(read: InputReader): CoderSettings {
   } catch {
     parsed = undefined
   }
-  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new InputError('coder-url', url, 'the URL of the Coder deployment, such as https://coder.example.com')
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol))
+    throw new InputError('coder-url', url, 'the URL of the Coder deployment, such as https://coder.example.com')
   const token = read('coder-token').trim()
   if (!token) throw new InputError('coder-token', '', 'a Coder session token (coder tokens create)')
   const template = read('template').trim()
   if (!template) throw new InputError('template', '', 'the name of the Coder template to create the workspace from')
   const ttlMs = parseDuration('ttl', inputOr(read, 'ttl', '2h'))
-  if (ttlMs < MINUTE || ttlMs > THIRTY_DAYS) throw new InputError('ttl', read('ttl'), 'a duration from 1m to 30 days (coderd rejects anything else)')
+  if (ttlMs < MINUTE || ttlMs > THIRTY_DAYS)
+    throw new InputError('ttl', read('ttl'), 'a duration from 1m to 30 days (coderd rejects anything else)')
   const agent = read('agent').trim()
-  if (agent && !/^[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?$/.test(agent)) throw new InputError('agent', agent, 'an agent name')
+  if (agent && !/^[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?$/.test(agent))
+    throw new InputError('agent', agent, 'an agent name')
   return {
     url: url.replace(/\/+$/, ''),
     token,

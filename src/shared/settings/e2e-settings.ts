@@ -39,15 +39,34 @@ export const CODEX_SLOTS = ['auto', '0', '1', '2'] as const
 /** Reads and checks every E2E input once, before anything is created. */
 export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): E2eSettings {
   const repository = read('repository').trim()
-  if (!REPOSITORY.test(repository)) throw new InputError('repository', repository, 'owner/name of a repository the bot token may push to')
-  if (repository.toLowerCase() === (env.GITHUB_REPOSITORY ?? '').toLowerCase()) throw new InputError('repository', repository, `a bot-writable sandbox repository other than ${env.GITHUB_REPOSITORY}, which runs this workflow (E2E never pushes to it)`)
+  if (!REPOSITORY.test(repository))
+    throw new InputError('repository', repository, 'owner/name of a repository the bot token may push to')
+  if (repository.toLowerCase() === (env.GITHUB_REPOSITORY ?? '').toLowerCase())
+    throw new InputError(
+      'repository',
+      repository,
+      `a bot-writable sandbox repository other than ${env.GITHUB_REPOSITORY}, which runs this workflow (E2E never pushes to it)`,
+    )
   const botToken = read('bot-token').trim()
-  if (!botToken) throw new InputError('bot-token', '', 'a token that may push to the repository and open pull requests (contents: write, pull-requests: write)')
+  if (!botToken)
+    throw new InputError(
+      'bot-token',
+      '',
+      'a token that may push to the repository and open pull requests (contents: write, pull-requests: write)',
+    )
   const provision = getProvisionSettings(read, env, cwd)
   const baseBranch = inputOr(read, 'base-branch', 'main')
-  const branch = inputOr(read, 'branch', `run-task/e2e-${provision.identity.runId}-${provision.identity.runAttempt}-${randomBytes(3).toString('hex')}`)
-  for (const [input, value] of [['base-branch', baseBranch], ['branch', branch]] as const) {
-    if (!BRANCH.test(value)) throw new InputError(input, value, 'a branch name of letters, digits and . _ / - (no .., no leading -)')
+  const branch = inputOr(
+    read,
+    'branch',
+    `run-task/e2e-${provision.identity.runId}-${provision.identity.runAttempt}-${randomBytes(3).toString('hex')}`,
+  )
+  for (const [input, value] of [
+    ['base-branch', baseBranch],
+    ['branch', branch],
+  ] as const) {
+    if (!BRANCH.test(value))
+      throw new InputError(input, value, 'a branch name of letters, digits and . _ / - (no .., no leading -)')
   }
   if (branch === baseBranch) throw new InputError('branch', branch, `a new branch, not the base branch ${baseBranch}`)
   const line = inputOr(read, 'line', `run-task e2e: ${branch}`)
@@ -80,7 +99,11 @@ export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
  * The Codex auth.json: the slot asked for, or with `auto` the first filled slot
  * starting at the run number, so concurrent runs spread over the rotating slots.
  */
-function pickCodexAuth(read: InputReader, slot: (typeof CODEX_SLOTS)[number], env: NodeJS.ProcessEnv): { auth: string; slot: string } {
+function pickCodexAuth(
+  read: InputReader,
+  slot: (typeof CODEX_SLOTS)[number],
+  env: NodeJS.ProcessEnv,
+): { auth: string; slot: string } {
   const slots = [0, 1, 2].map((i) => read(`codex-auth-rotating-${i}`).trim())
   if (slot !== 'auto') {
     const auth = slots[Number(slot)] ?? ''

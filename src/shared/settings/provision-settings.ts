@@ -9,7 +9,15 @@ import { PROVIDER_NAMES, type ProviderName } from '../provider.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
 import { getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
-import { buildDevWorkspace, containerComponents, type Devfile, loadDevfile, parseTemplateRef, STORAGE_TYPES, type TemplateRef } from '../providers/che/devworkspace.js'
+import {
+  buildDevWorkspace,
+  containerComponents,
+  type Devfile,
+  loadDevfile,
+  parseTemplateRef,
+  STORAGE_TYPES,
+  type TemplateRef,
+} from '../providers/che/devworkspace.js'
 
 /** Validated inputs of the provision step. */
 export interface ProvisionSettings {
@@ -34,12 +42,18 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
   const provider = parseEnum('provider', read('provider').trim(), PROVIDER_NAMES)
   const workspaceNamePrefix = inputOr(read, 'workspace-name-prefix', 'rt')
   if (!NAME_PREFIX_PATTERN.test(workspaceNamePrefix)) {
-    throw new InputError('workspace-name-prefix', workspaceNamePrefix, 'a lowercase DNS label of 1 to 20 characters that starts with a letter')
+    throw new InputError(
+      'workspace-name-prefix',
+      workspaceNamePrefix,
+      'a lowercase DNS label of 1 to 20 characters that starts with a letter',
+    )
   }
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
   const che = provider === 'che' ? getCheSettings(read, env, cwd) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
-  const source = coder ? `template ${coder.template}${coder.templateVersion ? `@${coder.templateVersion}` : ''}` : (che?.source?.devfile?.origin ?? `template ${formatRef(che?.source?.template)}`)
+  const source = coder
+    ? `template ${coder.template}${coder.templateVersion ? `@${coder.templateVersion}` : ''}`
+    : (che?.source?.devfile?.origin ?? `template ${formatRef(che?.source?.template)}`)
   const who = env.GITHUB_ACTOR ? `@${env.GITHUB_ACTOR} in workflow '${env.GITHUB_WORKFLOW ?? ''}'` : 'the local caller'
   return {
     provider,
@@ -56,24 +70,42 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
 function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): CheSettings {
   const kubeconfig = read('kubeconfig')
   const kc = loadKubeConfig(kubeconfig)
-  const namespace = read('namespace').trim() || kc.getContextObject(kc.getCurrentContext())?.namespace || inClusterNamespace()
+  const namespace =
+    read('namespace').trim() || kc.getContextObject(kc.getCurrentContext())?.namespace || inClusterNamespace()
   if (!namespace || !DNS_LABEL.test(namespace)) {
-    throw new InputError('namespace', namespace ?? '', "a Kubernetes namespace (a DNS label); the kubeconfig's context names none")
+    throw new InputError(
+      'namespace',
+      namespace ?? '',
+      "a Kubernetes namespace (a DNS label); the kubeconfig's context names none",
+    )
   }
   const devfile = readDevfile(read, env, cwd)
   const templateValue = read('devworkspace-template').trim()
   const template = templateValue ? parseTemplateRef('devworkspace-template', templateValue) : undefined
   if (!devfile && !template) {
-    throw new InputError('devfile', '', 'a devfile path or inline YAML, or a DevWorkspaceTemplate in devworkspace-template (no devfile.yaml or .devfile.yaml in the repository either)')
+    throw new InputError(
+      'devfile',
+      '',
+      'a devfile path or inline YAML, or a DevWorkspaceTemplate in devworkspace-template (no devfile.yaml or .devfile.yaml in the repository either)',
+    )
   }
   const editorValue = read('editor').trim()
   const editor = editorValue ? parseTemplateRef('editor', editorValue) : undefined
   const storageType = parseEnum('storage-type', inputOr(read, 'storage-type', 'ephemeral'), STORAGE_TYPES)
   const container = read('container').trim()
   checkContainer(devfile, template, container)
-  const source = { storageType, ...(devfile ? { devfile } : {}), ...(template ? { template } : {}), ...(editor ? { editor } : {}) }
+  const source = {
+    storageType,
+    ...(devfile ? { devfile } : {}),
+    ...(template ? { template } : {}),
+    ...(editor ? { editor } : {}),
+  }
   // Build once now, so a DevWorkspace the schema rejects fails here, before anything exists.
-  buildDevWorkspace(source, { name: 'validation', namespace, labels: {} }, devfile ? 'devfile' : 'devworkspace-template')
+  buildDevWorkspace(
+    source,
+    { name: 'validation', namespace, labels: {} },
+    devfile ? 'devfile' : 'devworkspace-template',
+  )
   return { kubeconfig, namespace, source, container }
 }
 
@@ -84,9 +116,14 @@ export function loadKubeConfig(content: string): KubeConfig {
     if (content.trim()) kc.loadFromString(content)
     else kc.loadFromDefault()
   } catch (error) {
-    throw new InputError('kubeconfig', '(content hidden)', `a kubeconfig YAML document (${(error as Error).message.split('\n')[0]})`)
+    throw new InputError(
+      'kubeconfig',
+      '(content hidden)',
+      `a kubeconfig YAML document (${(error as Error).message.split('\n')[0]})`,
+    )
   }
-  if (!kc.getCurrentCluster()) throw new InputError('kubeconfig', '(content hidden)', 'a kubeconfig whose current-context names a cluster')
+  if (!kc.getCurrentCluster())
+    throw new InputError('kubeconfig', '(content hidden)', 'a kubeconfig whose current-context names a cluster')
   return kc
 }
 
@@ -100,11 +137,18 @@ function readDevfile(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): De
 }
 
 function checkContainer(devfile: Devfile | undefined, template: TemplateRef | undefined, container: string): void {
-  if (container && !DNS_LABEL.test(container)) throw new InputError('container', container, 'a devfile component name (a DNS label)')
+  if (container && !DNS_LABEL.test(container))
+    throw new InputError('container', container, 'a devfile component name (a DNS label)')
   const components = containerComponents(devfile)
   if (template) return // The template's components are only known once the workspace starts.
-  if (components.length === 0) throw new InputError('devfile', devfile?.origin ?? '', 'a devfile with at least one container component to run the command in')
-  if (container && !components.includes(container)) throw new InputError('container', container, `one of the devfile's container components: ${components.join(', ')}`)
+  if (components.length === 0)
+    throw new InputError(
+      'devfile',
+      devfile?.origin ?? '',
+      'a devfile with at least one container component to run the command in',
+    )
+  if (container && !components.includes(container))
+    throw new InputError('container', container, `one of the devfile's container components: ${components.join(', ')}`)
 }
 
 function inClusterNamespace(): string | undefined {

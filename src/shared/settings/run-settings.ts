@@ -35,14 +35,20 @@ export function getRunSettings(read: InputReader): RunSettings {
     secretEnv.set('GIT_TOKEN', gitToken)
     secretEnv.set('GH_TOKEN', gitToken)
   }
-  for (const [input, map] of [['env', env], ['secret-env', secretEnv]] as const) {
+  for (const [input, map] of [
+    ['env', env],
+    ['secret-env', secretEnv],
+  ] as const) {
     for (const name of map.keys()) {
-      if (name.startsWith(RESERVED_PREFIX)) throw new InputError(input, name, `names that do not start with ${RESERVED_PREFIX} (run-task sets those)`)
-      if (input === 'secret-env' && env.has(name)) throw new InputError('secret-env', name, 'names that are not also set in env')
+      if (name.startsWith(RESERVED_PREFIX))
+        throw new InputError(input, name, `names that do not start with ${RESERVED_PREFIX} (run-task sets those)`)
+      if (input === 'secret-env' && env.has(name))
+        throw new InputError('secret-env', name, 'names that are not also set in env')
     }
   }
   const evidencePath = inputOr(read, 'evidence-path', DEFAULT_EVIDENCE_PATH)
-  if (evidencePath.split('/').includes('..')) throw new InputError('evidence-path', evidencePath, 'a path without .. segments')
+  if (evidencePath.split('/').includes('..'))
+    throw new InputError('evidence-path', evidencePath, 'a path without .. segments')
   return {
     command,
     workingDirectory: read('working-directory').trim(),

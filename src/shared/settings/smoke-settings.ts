@@ -32,14 +32,29 @@ const TOOL_NAME = /^[A-Za-z0-9._+-]+$/
 
 /** Reads and checks every smoke input once, before anything is created. */
 export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): SmokeSettings {
-  const tools = inputOr(read, 'tools', 'git gh').split(/[\s,]+/).filter(Boolean)
-  for (const tool of tools) if (!TOOL_NAME.test(tool)) throw new InputError('tools', tool, 'command names separated by spaces, commas or newlines, such as "git gh codex"')
+  const tools = inputOr(read, 'tools', 'git gh')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+  for (const tool of tools)
+    if (!TOOL_NAME.test(tool))
+      throw new InputError(
+        'tools',
+        tool,
+        'command names separated by spaces, commas or newlines, such as "git gh codex"',
+      )
   const checkoutPath = read('checkout-path').trim()
-  if (checkoutPath.split('/').includes('..')) throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
+  if (checkoutPath.split('/').includes('..'))
+    throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
   const ideHealthUrl = read('ide-health-url').trim()
-  if (ideHealthUrl && !/^https?:\/\/[^\s'"]+$/.test(ideHealthUrl)) throw new InputError('ide-health-url', ideHealthUrl, 'an http(s) URL as seen from inside the workspace, such as http://127.0.0.1:13337/healthz')
+  if (ideHealthUrl && !/^https?:\/\/[^\s'"]+$/.test(ideHealthUrl))
+    throw new InputError(
+      'ide-health-url',
+      ideHealthUrl,
+      'an http(s) URL as seen from inside the workspace, such as http://127.0.0.1:13337/healthz',
+    )
   const issuer = read('expected-oidc-issuer').trim()
-  if (issuer && !URL.canParse(issuer)) throw new InputError('expected-oidc-issuer', issuer, 'an issuer URL, such as https://login.example.com/realms/ci')
+  if (issuer && !URL.canParse(issuer))
+    throw new InputError('expected-oidc-issuer', issuer, 'an issuer URL, such as https://login.example.com/realms/ci')
   return {
     provision: getProvisionSettings(read, env, cwd),
     collect: getCollectSettings(read),

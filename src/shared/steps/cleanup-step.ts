@@ -22,7 +22,11 @@ export interface CleanupResult {
  * success. With keep-on-failure, a workspace whose run did not pass is kept.
  * With sweep-older-than, stale workspaces under the same prefix go too.
  */
-export async function cleanupStep(ctx: StepContext, settings: CleanupSettings, state: RunState | undefined): Promise<CleanupResult> {
+export async function cleanupStep(
+  ctx: StepContext,
+  settings: CleanupSettings,
+  state: RunState | undefined,
+): Promise<CleanupResult> {
   const { reporter } = ctx
   if (!state) {
     reporter.info('No workspace was provisioned in this job: nothing to delete.')
@@ -36,11 +40,17 @@ export async function cleanupStep(ctx: StepContext, settings: CleanupSettings, s
   const result = await reporter.group(`Clean up workspace ${state.workspaceName}`, async () => {
     const { outcome } = outcomeOf(state)
     if (settings.keepOnFailure && outcome !== 'passed') {
-      reporter.warning(`Keeping workspace ${state.workspaceName} for debugging (keep-on-failure, outcome ${outcome}). Delete it when done; the sweep removes it later.`)
+      reporter.warning(
+        `Keeping workspace ${state.workspaceName} for debugging (keep-on-failure, outcome ${outcome}). Delete it when done; the sweep removes it later.`,
+      )
       return { deleted: false, alreadyGone: false, kept: true }
     }
     const gone = await destroyWorkspace(ctx, state, settings.deleteTimeoutMs)
-    reporter.info(gone.alreadyGone ? `Workspace ${state.workspaceName} was already gone.` : `Deleted workspace ${state.workspaceName}.`)
+    reporter.info(
+      gone.alreadyGone
+        ? `Workspace ${state.workspaceName} was already gone.`
+        : `Deleted workspace ${state.workspaceName}.`,
+    )
     return { deleted: !gone.alreadyGone, alreadyGone: gone.alreadyGone, kept: false }
   })
   state.cleanup = { done: true, kept: result.kept }
@@ -53,9 +63,20 @@ export async function cleanupStep(ctx: StepContext, settings: CleanupSettings, s
 }
 
 /** Deletes the workspace named in the state, by name even if its handle was never recorded. */
-export async function destroyWorkspace(ctx: StepContext, state: RunState, timeoutMs: number): Promise<{ alreadyGone: boolean }> {
+export async function destroyWorkspace(
+  ctx: StepContext,
+  state: RunState,
+  timeoutMs: number,
+): Promise<{ alreadyGone: boolean }> {
   const provider = providerForConnection(state.connection)
-  const handle = state.handle ?? { provider: state.connection.provider, name: state.workspaceName, id: '', scope: state.connection.namespace, target: '', createdAt: '' }
+  const handle = state.handle ?? {
+    provider: state.connection.provider,
+    name: state.workspaceName,
+    id: '',
+    scope: state.connection.namespace,
+    target: '',
+    createdAt: '',
+  }
   return provider.destroy(handle, timeoutMs, ctx.signal)
 }
 
@@ -63,7 +84,11 @@ async function sweep(ctx: StepContext, state: RunState, olderThanMs: number): Pr
   const prefix = state.workspaceName.split('-')[0] ?? 'rt'
   try {
     const removed = await providerForConnection(state.connection).sweep({ namePrefix: prefix, olderThanMs }, ctx.signal)
-    ctx.reporter.info(removed.length ? `Swept ${removed.length} stale workspaces: ${removed.join(', ')}` : 'Sweep found no stale workspaces.')
+    ctx.reporter.info(
+      removed.length
+        ? `Swept ${removed.length} stale workspaces: ${removed.join(', ')}`
+        : 'Sweep found no stale workspaces.',
+    )
     return removed
   } catch (error) {
     ctx.reporter.warning(`Sweeping stale workspaces failed: ${errorMessage(error)}`)

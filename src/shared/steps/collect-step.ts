@@ -49,9 +49,19 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
       const remote = settings.evidencePath || state.run?.evidencePath || DEFAULT_EVIDENCE_PATH
       try {
         const provider = providerForConnection(state.connection, state.handle.target)
-        const result = await provider.download(state.handle, remote, workspaceDir, { maxBytes: settings.maxEvidenceBytes }, ctx.signal)
+        const result = await provider.download(
+          state.handle,
+          remote,
+          workspaceDir,
+          { maxBytes: settings.maxEvidenceBytes },
+          ctx.signal,
+        )
         Object.assign(evidence, { files: result.files, bytes: result.bytes, skipped: [...result.skipped] })
-        reporter.info(result.found ? `Copied ${result.files} files (${result.bytes} bytes) from ${remote}` : `The workspace has no evidence directory ${remote}`)
+        reporter.info(
+          result.found
+            ? `Copied ${result.files} files (${result.bytes} bytes) from ${remote}`
+            : `The workspace has no evidence directory ${remote}`,
+        )
         for (const skipped of result.skipped) reporter.warning(`Evidence entry skipped: ${skipped}`)
       } catch (error) {
         problems.push(`downloading evidence failed: ${errorMessage(error)}`)
@@ -84,11 +94,24 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
   writeMeta(state.evidenceDir, final)
   for (const problem of problems) reporter.warning(problem)
   const repoRoot = ctx.env.GITHUB_WORKSPACE
-  const summary = renderSummary({ meta: final, cases: results.cases, artifactUrl: artifactUrl(ctx.env, artifactId), repoRoot })
+  const summary = renderSummary({
+    meta: final,
+    cases: results.cases,
+    artifactUrl: artifactUrl(ctx.env, artifactId),
+    repoRoot,
+  })
   await reporter.summary(summary)
   annotateTests(reporter, results.cases, repoRoot)
   if (settings.checkName && settings.githubToken) {
-    const check = await publishCheckRun({ token: settings.githubToken, name: settings.checkName, env: ctx.env, meta: final, cases: results.cases, summaryMarkdown: summary, repoRoot })
+    const check = await publishCheckRun({
+      token: settings.githubToken,
+      name: settings.checkName,
+      env: ctx.env,
+      meta: final,
+      cases: results.cases,
+      summaryMarkdown: summary,
+      repoRoot,
+    })
     if ('warning' in check) reporter.warning(check.warning)
     else {
       reporter.info(`Published check run '${settings.checkName}' (${check.url || check.id})`)
@@ -107,7 +130,10 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
  */
 async function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly string[]): Promise<TestResults> {
   const junitDir = path.join(state.evidenceDir, 'junit')
-  const copied = [...(state.runnerReports ?? []), ...copyFlat(workspaceDir, matchFiles(workspaceDir, patterns), junitDir)]
+  const copied = [
+    ...(state.runnerReports ?? []),
+    ...copyFlat(workspaceDir, matchFiles(workspaceDir, patterns), junitDir),
+  ]
   const found = await readReports(junitDir, copied)
   const { outcome, error } = outcomeOf(state)
   const explained = copied.length > 0 && (outcome === 'passed' || found.counts.failed + found.counts.errored > 0)
@@ -163,10 +189,16 @@ function setOutputs(ctx: StepContext, meta: EvidenceMeta, evidenceDir: string, r
   r.setOutput('tests-flaky', t.flaky)
   const failed = results.cases.filter((c) => c.status === 'failed' || c.status === 'error').map(caseTitle)
   const shown = failed.slice(0, FAILED_TESTS_SHOWN).map((title) => title.slice(0, 200))
-  r.setOutput('failed-tests', [...shown, ...(failed.length > shown.length ? [`… and ${failed.length - shown.length} more`] : [])].join('\n'))
+  r.setOutput(
+    'failed-tests',
+    [...shown, ...(failed.length > shown.length ? [`… and ${failed.length - shown.length} more`] : [])].join('\n'),
+  )
   r.setOutput('evidence-dir', evidenceDir)
   r.setOutput('artifact-id', meta.artifactId)
-  r.setOutput('duration-ms', Object.values(meta.timings).reduce((sum, timing) => sum + (timing?.durationMs ?? 0), 0))
+  r.setOutput(
+    'duration-ms',
+    Object.values(meta.timings).reduce((sum, timing) => sum + (timing?.durationMs ?? 0), 0),
+  )
 }
 
 /**
@@ -186,7 +218,13 @@ function loadStateOrPlaceholder(ctx: StepContext, requested: string): RunState {
       identity: identityFromEnv(ctx.env),
       connection: { provider: 'che', reason: '', namespace: '', kubeconfigFile: '', source: '' },
       evidenceDir: path.join(ctx.store.workspaceDir(name), 'evidence'),
-      provisionError: { phase: 'provision', kind: 'input', message: 'No workspace was provisioned in this job: provision-workspace failed before creating one, or did not run.', diagnostics: [] },
+      provisionError: {
+        phase: 'provision',
+        kind: 'input',
+        message:
+          'No workspace was provisioned in this job: provision-workspace failed before creating one, or did not run.',
+        diagnostics: [],
+      },
       timings: {},
     }
   }

@@ -29,7 +29,10 @@ export class OutputCapture {
     // A quiet command still shows a sign of life, so a hang is told from slow work.
     this.progress = setInterval(() => {
       const quiet = Date.now() - this.lastOutputAt
-      if (quiet >= progressIntervalMs) this.live.write(`[run-task] run: still running after ${formatDuration(Date.now() - this.startedAt)}; no output for ${formatDuration(quiet)}\n`)
+      if (quiet >= progressIntervalMs)
+        this.live.write(
+          `[run-task] run: still running after ${formatDuration(Date.now() - this.startedAt)}; no output for ${formatDuration(quiet)}\n`,
+        )
     }, progressIntervalMs)
     this.progress.unref()
     const sink = (text: string): void => {
@@ -44,7 +47,8 @@ export class OutputCapture {
 
   /** The last lines of output, without a partial first line. */
   tail(): string {
-    const text = this.tailText.length < TAIL_CHARS ? this.tailText : this.tailText.slice(this.tailText.indexOf('\n') + 1)
+    const text =
+      this.tailText.length < TAIL_CHARS ? this.tailText : this.tailText.slice(this.tailText.indexOf('\n') + 1)
     return text.trimEnd()
   }
 

@@ -33,7 +33,9 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
   try {
     const handle = await reporter.group(`Provision ${settings.provider} workspace ${name}`, async () => {
       reporter.info(`Provider: ${settings.provider} (${settings.providerReason})`)
-      reporter.info(`Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`)
+      reporter.info(
+        `Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`,
+      )
       await provider.checkPermissions(ctx.signal)
       return provider.provision(
         {
@@ -54,7 +56,9 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
     state.handle = handle
     recordTiming(state, 'provision', started)
     store.save(state)
-    reporter.info(`Workspace ${handle.name} is ready (id ${handle.id}, container ${handle.target}) after ${Math.round((Date.now() - started) / 1000)}s`)
+    reporter.info(
+      `Workspace ${handle.name} is ready (id ${handle.id}, container ${handle.target}) after ${Math.round((Date.now() - started) / 1000)}s`,
+    )
     reporter.setOutput('workspace-id', handle.id)
     reporter.setOutput('handle', JSON.stringify(handle))
     return state

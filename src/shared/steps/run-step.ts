@@ -20,12 +20,26 @@ export async function runStep(ctx: StepContext, settings: RunSettings, redactor 
   }
   const state = loadState(store, settings.workspaceName)
   const started = Date.now()
-  const base = { command: settings.command, workingDirectory: settings.workingDirectory, evidencePath: settings.evidencePath }
+  const base = {
+    command: settings.command,
+    workingDirectory: settings.workingDirectory,
+    evidencePath: settings.evidencePath,
+  }
   let record: RunRecord
   if (!state.handle?.readyAt) {
-    const why = state.provisionError ? `provisioning failed: ${state.provisionError.message}` : 'the workspace never became ready'
+    const why = state.provisionError
+      ? `provisioning failed: ${state.provisionError.message}`
+      : 'the workspace never became ready'
     reporter.error(`The command was not run: ${why}`)
-    record = { ...base, outcome: 'error', exitCode: null, signal: null, durationMs: 0, outputTail: '', error: state.provisionError ?? { phase: 'run', kind: 'workspace-start', message: why, diagnostics: [] } }
+    record = {
+      ...base,
+      outcome: 'error',
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      outputTail: '',
+      error: state.provisionError ?? { phase: 'run', kind: 'workspace-start', message: why, diagnostics: [] },
+    }
   } else {
     record = await reporter.group(`Run: ${settings.command}`, () => execute(ctx, state, settings, redactor, base))
   }
@@ -39,7 +53,13 @@ export async function runStep(ctx: StepContext, settings: RunSettings, redactor 
   return record
 }
 
-async function execute(ctx: StepContext, state: RunState, settings: RunSettings, redactor: Redactor, base: Pick<RunRecord, 'command' | 'workingDirectory' | 'evidencePath'>): Promise<RunRecord> {
+async function execute(
+  ctx: StepContext,
+  state: RunState,
+  settings: RunSettings,
+  redactor: Redactor,
+  base: Pick<RunRecord, 'command' | 'workingDirectory' | 'evidencePath'>,
+): Promise<RunRecord> {
   const handle = state.handle
   if (!handle) throw new Error('execute() needs a ready workspace')
   const provider = providerForConnection(state.connection, handle.target)
@@ -53,18 +73,42 @@ async function execute(ctx: StepContext, state: RunState, settings: RunSettings,
   ])
   const started = Date.now()
   try {
-    const result = await provider.exec(handle, { command: settings.command, cwd: settings.workingDirectory, env, timeoutMs: settings.timeoutMs }, capture, ctx.signal)
+    const result = await provider.exec(
+      handle,
+      { command: settings.command, cwd: settings.workingDirectory, env, timeoutMs: settings.timeoutMs },
+      capture,
+      ctx.signal,
+    )
     await capture.close()
     const outcome: Outcome = result.exitCode === 0 ? 'passed' : 'failed'
-    ctx.reporter.info(`The command exited with ${result.exitCode ?? `signal ${result.signal}`} after ${Math.round(result.durationMs / 1000)}s: ${outcome}`)
-    return { ...base, outcome, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, outputTail: capture.tail() }
+    ctx.reporter.info(
+      `The command exited with ${result.exitCode ?? `signal ${result.signal}`} after ${Math.round(result.durationMs / 1000)}s: ${outcome}`,
+    )
+    return {
+      ...base,
+      outcome,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      durationMs: result.durationMs,
+      outputTail: capture.tail(),
+    }
   } catch (error) {
     await capture.close()
     const recorded = recordError('run', error)
     const diagnostics = error instanceof CancelledError ? [] : (await provider.diagnose(handle)).lines
-    ctx.reporter.error(`Infrastructure error while running the command: ${recorded.message}`, { title: error instanceof RunTaskError ? error.name : 'Error' })
+    ctx.reporter.error(`Infrastructure error while running the command: ${recorded.message}`, {
+      title: error instanceof RunTaskError ? error.name : 'Error',
+    })
     logDiagnostics(ctx.reporter, diagnostics)
-    return { ...base, outcome: 'error', exitCode: null, signal: null, durationMs: Date.now() - started, outputTail: capture.tail(), error: { ...recorded, diagnostics: [...recorded.diagnostics, ...diagnostics] } }
+    return {
+      ...base,
+      outcome: 'error',
+      exitCode: null,
+      signal: null,
+      durationMs: Date.now() - started,
+      outputTail: capture.tail(),
+      error: { ...recorded, diagnostics: [...recorded.diagnostics, ...diagnostics] },
+    }
   }
 }
 

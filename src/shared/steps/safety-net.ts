@@ -30,7 +30,8 @@ export async function runWithSafetyNet(main: (ctx: StepContext) => Promise<void>
 async function runPost(): Promise<void> {
   await runAction(async (ctx) => {
     const state = findState(ctx.store, core.getState(WORKSPACE))
-    if (!state || state.cleanup?.done || (!core.getState(WORKSPACE) && state.workspaceName === core.getState(PREVIOUS))) return
+    if (!state || state.cleanup?.done || (!core.getState(WORKSPACE) && state.workspaceName === core.getState(PREVIOUS)))
+      return
     const { deleteTimeoutMs } = getCleanupSettings(() => '')
     ctx.reporter.info(`No cleanup ran for workspace ${state.workspaceName}: deleting it now.`)
     try {
@@ -40,7 +41,9 @@ async function runPost(): Promise<void> {
       ctx.reporter.info(alreadyGone ? 'It was already gone.' : `Deleted workspace ${state.workspaceName}.`)
     } catch (error) {
       // A post step only warns: the job's result was decided by the steps before it.
-      ctx.reporter.warning(`Could not delete workspace ${state.workspaceName}: ${errorMessage(error)}. The sweep will remove it.`)
+      ctx.reporter.warning(
+        `Could not delete workspace ${state.workspaceName}: ${errorMessage(error)}. The sweep will remove it.`,
+      )
     }
   })
 }

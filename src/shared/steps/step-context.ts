@@ -29,7 +29,11 @@ export function loadState(store: StateStore, requestedName: string): RunState {
   const name = store.resolveName(requestedName)
   const state = name ? store.load(name) : undefined
   if (!state) {
-    throw new InputError('workspace-name', requestedName, `a workspace provisioned earlier in this job (no state under ${store.baseDir}); run provision-workspace first`)
+    throw new InputError(
+      'workspace-name',
+      requestedName,
+      `a workspace provisioned earlier in this job (no state under ${store.baseDir}); run provision-workspace first`,
+    )
   }
   return state
 }

@@ -34,7 +34,11 @@ export class AgentSshServer {
         session.on('env', (accept) => accept?.())
         session.on('exec', (accept, _reject, info) => {
           const channel = accept()
-          const child = spawn('/bin/sh', ['-c', info.command], { cwd: this.directory, env: { ...this.env, HOME: this.home }, stdio: ['pipe', 'pipe', 'pipe'] })
+          const child = spawn('/bin/sh', ['-c', info.command], {
+            cwd: this.directory,
+            env: { ...this.env, HOME: this.home },
+            stdio: ['pipe', 'pipe', 'pipe'],
+          })
           this.children.add(child)
           let dropped = false
           const forward = (target: { write(d: Buffer): unknown }) => (data: Buffer) => {

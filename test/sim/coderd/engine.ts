@@ -83,7 +83,13 @@ export class WorkspaceEngine extends EventEmitter {
     return path.join(this.root, w.owner_name, w.name)
   }
 
-  create(owner: { id: string; username: string }, template: SimTemplate, name: string, ttlMs: number | null, parameters: { name: string; value: string }[]): SimWorkspace {
+  create(
+    owner: { id: string; username: string },
+    template: SimTemplate,
+    name: string,
+    ttlMs: number | null,
+    parameters: { name: string; value: string }[],
+  ): SimWorkspace {
     const w: SimWorkspace = {
       id: randomUUID(),
       name,
@@ -164,7 +170,11 @@ export class WorkspaceEngine extends EventEmitter {
       b.job.error = failure.error
       return this.changed(w)
     }
-    this.log(b, b.transition === 'delete' ? 'Destroying workspace' : 'Starting workspace', `terraform apply (${b.transition}) complete`)
+    this.log(
+      b,
+      b.transition === 'delete' ? 'Destroying workspace' : 'Starting workspace',
+      `terraform apply (${b.transition}) complete`,
+    )
     b.job.status = 'succeeded'
     if (b.transition === 'start') return this.startAgent(w)
     w.agent.ssh?.close()
@@ -191,7 +201,19 @@ export class WorkspaceEngine extends EventEmitter {
       })
     }
     this.later(async () => {
-      const ssh = new AgentSshServer(this.directory(w), this.home(w), { PATH: this.path, USER: w.owner_name, CODER: 'true', CODER_WORKSPACE_NAME: w.name, CODER_WORKSPACE_OWNER_NAME: w.owner_name, CODER_WORKSPACE_AGENT_NAME: w.agent.name }, () => this.faults.sshDropOnOutput)
+      const ssh = new AgentSshServer(
+        this.directory(w),
+        this.home(w),
+        {
+          PATH: this.path,
+          USER: w.owner_name,
+          CODER: 'true',
+          CODER_WORKSPACE_NAME: w.name,
+          CODER_WORKSPACE_OWNER_NAME: w.owner_name,
+          CODER_WORKSPACE_AGENT_NAME: w.agent.name,
+        },
+        () => this.faults.sshDropOnOutput,
+      )
       await ssh.listen()
       w.agent = { ...w.agent, ssh, status: 'connected', lifecycle_state: 'starting' }
       this.changed(w)
@@ -203,7 +225,14 @@ export class WorkspaceEngine extends EventEmitter {
   }
 
   private log(b: SimBuild, stage: string, output: string, level = 'info'): void {
-    b.logs.push({ id: ++logId, created_at: new Date().toISOString(), log_source: 'provisioner', log_level: level, stage, output })
+    b.logs.push({
+      id: ++logId,
+      created_at: new Date().toISOString(),
+      log_source: 'provisioner',
+      log_level: level,
+      stage,
+      output,
+    })
   }
 
   private changed(w: SimWorkspace): void {

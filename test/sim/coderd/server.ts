@@ -10,7 +10,10 @@ import { type CoderFaults, noCoderFaults } from './faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
 const VERSION = 'v2.99.0-sim+0000000'
-const SIGNED_OUT = { message: 'You are signed out or your session has expired. Please sign in again to continue.', detail: 'Cookie "coder_session_token" or query parameter must be provided.' }
+const SIGNED_OUT = {
+  message: 'You are signed out or your session has expired. Please sign in again to continue.',
+  detail: 'Cookie "coder_session_token" or query parameter must be provided.',
+}
 const NOT_FOUND = { message: 'Resource not found or you do not have access to this resource' }
 
 export interface CoderSim {
@@ -35,10 +38,27 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
   const faults = noCoderFaults()
   const image = await startWorkspaceImage(root)
   const engine = new WorkspaceEngine(root, faults, options.stepMs ?? 10, imagePath(image))
-  const org = { id: randomUUID(), name: 'coder', display_name: 'Coder', is_default: true, created_at: new Date().toISOString() }
-  const member = { id: randomUUID(), username: 'ci-bot', email: 'ci@example.com', status: 'active', login_type: 'token', organization_ids: [org.id], roles: [] as { name: string }[] }
+  const org = {
+    id: randomUUID(),
+    name: 'coder',
+    display_name: 'Coder',
+    is_default: true,
+    created_at: new Date().toISOString(),
+  }
+  const member = {
+    id: randomUUID(),
+    username: 'ci-bot',
+    email: 'ci@example.com',
+    status: 'active',
+    login_type: 'token',
+    organization_ids: [org.id],
+    roles: [] as { name: string }[],
+  }
   const owner = { ...member, id: randomUUID(), username: 'admin', roles: [{ name: 'owner', display_name: 'Owner' }] }
-  const tokens = new Map([[`${randomHex(10)}-${randomHex(22)}`, member], [`${randomHex(10)}-${randomHex(22)}`, owner]])
+  const tokens = new Map([
+    [`${randomHex(10)}-${randomHex(22)}`, member],
+    [`${randomHex(10)}-${randomHex(22)}`, owner],
+  ])
   const [token, adminToken] = [...tokens.keys()] as [string, string]
   const templates = new Map<string, SimTemplate>()
   const requests: string[] = []
@@ -82,79 +102,154 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
       return send(res, 503, { message: 'Service Unavailable', detail: 'coderd is restarting' })
     }
     const api = p.slice('/api/v2'.length)
-    if (api === '/buildinfo') return send(res, 200, { external_url: 'https://github.com/coder/coder', version: VERSION, dashboard_url: simUrl, agent_api_version: '2.0', deployment_id: 'sim', telemetry: false, upgrade_message: '', workspace_proxy: false })
-    if (api === '/users/first') return faults.noInitialUser ? send(res, 404, { message: 'The initial user has not been created!' }) : send(res, 200, { message: 'The initial user has already been created!' })
+    if (api === '/buildinfo')
+      return send(res, 200, {
+        external_url: 'https://github.com/coder/coder',
+        version: VERSION,
+        dashboard_url: simUrl,
+        agent_api_version: '2.0',
+        deployment_id: 'sim',
+        telemetry: false,
+        upgrade_message: '',
+        workspace_proxy: false,
+      })
+    if (api === '/users/first')
+      return faults.noInitialUser
+        ? send(res, 404, { message: 'The initial user has not been created!' })
+        : send(res, 200, { message: 'The initial user has already been created!' })
     const user = tokens.get(String(req.headers['coder-session-token'] ?? ''))
     if (!user) return send(res, 401, SIGNED_OUT)
-    const body = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined
+    const body =
+      req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined
     let m: RegExpExecArray | null
     if (api === '/users/me' || api === `/users/${user.username}`) return send(res, 200, user)
     if (api === '/deployment/config') {
-      if (!user.roles.some((r) => r.name === 'owner')) return send(res, 403, { message: 'Forbidden.', detail: "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials." })
-      return send(res, 200, { config: { access_url: simUrl, oidc: { issuer_url: options.oidcIssuer ?? '', client_id: 'coder' } }, options: [] })
+      if (!user.roles.some((r) => r.name === 'owner'))
+        return send(res, 403, {
+          message: 'Forbidden.',
+          detail:
+            "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials.",
+        })
+      return send(res, 200, {
+        config: { access_url: simUrl, oidc: { issuer_url: options.oidcIssuer ?? '', client_id: 'coder' } },
+        options: [],
+      })
     }
-    if ((m = /^\/organizations\/([^/]+)$/.exec(api))) return m[1] === 'default' || m[1] === org.name || m[1] === org.id ? send(res, 200, org) : send(res, 404, NOT_FOUND)
+    if ((m = /^\/organizations\/([^/]+)$/.exec(api)))
+      return m[1] === 'default' || m[1] === org.name || m[1] === org.id
+        ? send(res, 200, org)
+        : send(res, 404, NOT_FOUND)
     if ((m = /^\/organizations\/([^/]+)\/templates\/([^/]+)$/.exec(api))) {
-      const t = m[1] === org.id || m[1] === 'default' || m[1] === org.name ? templates.get(decodeURIComponent(m[2] as string)) : undefined
+      const t =
+        m[1] === org.id || m[1] === 'default' || m[1] === org.name
+          ? templates.get(decodeURIComponent(m[2] as string))
+          : undefined
       return t ? send(res, 200, templateJson(t)) : send(res, 404, NOT_FOUND)
     }
     if ((m = /^\/templateversions\/([^/]+)\/rich-parameters$/.exec(api))) {
       const t = [...templates.values()].find((x) => x.active_version_id === m?.[1])
       return t ? send(res, 200, t.parameters) : send(res, 404, NOT_FOUND)
     }
-    if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST') return createWorkspace(res, user, body as Record<string, unknown>)
+    if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST')
+      return createWorkspace(res, user, body as Record<string, unknown>)
     if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)$/.exec(api))) {
-      const w = [...engine.workspaces.values()].find((x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]))
+      const w = [...engine.workspaces.values()].find(
+        (x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]),
+      )
       return w ? send(res, 200, workspaceJson(w)) : send(res, 404, NOT_FOUND)
     }
     if (api === '/workspaces' && req.method === 'GET') {
       const q = url.searchParams.get('q') ?? ''
       const name = /name:(\S+)/.exec(q)?.[1] ?? ''
-      const list = [...engine.workspaces.values()].filter((w) => !w.deleted && w.owner_id === user.id && w.name.includes(name))
+      const list = [...engine.workspaces.values()].filter(
+        (w) => !w.deleted && w.owner_id === user.id && w.name.includes(name),
+      )
       return send(res, 200, { workspaces: list.map(workspaceJson), count: list.length })
     }
     if ((m = /^\/workspaces\/([^/]+)$/.exec(api))) {
       const w = engine.workspaces.get(m[1] as string)
       if (!w) return send(res, 404, NOT_FOUND)
-      if (w.deleted && url.searchParams.get('include_deleted') !== 'true') return send(res, 410, { message: `Workspace "${w.id}" was deleted, you can view this workspace by specifying '?deleted=true' and trying again.` })
+      if (w.deleted && url.searchParams.get('include_deleted') !== 'true')
+        return send(res, 410, {
+          message: `Workspace "${w.id}" was deleted, you can view this workspace by specifying '?deleted=true' and trying again.`,
+        })
       return send(res, 200, workspaceJson(w))
     }
     if ((m = /^\/workspaces\/([^/]+)\/watch$/.exec(api))) return watch(req, res, m[1] as string)
-    if ((m = /^\/workspaces\/([^/]+)\/builds$/.exec(api)) && req.method === 'POST') return newBuild(res, m[1] as string, body as { transition?: string })
+    if ((m = /^\/workspaces\/([^/]+)\/builds$/.exec(api)) && req.method === 'POST')
+      return newBuild(res, m[1] as string, body as { transition?: string })
     if ((m = /^\/workspacebuilds\/([^/]+)(\/logs|\/cancel)?$/.exec(api))) {
       const found = findBuild(m[1] as string)
       if (!found) return send(res, 404, NOT_FOUND)
       if (!m[2]) return send(res, 200, buildJson(found.w, found.b))
       if (m[2] === '/logs') {
         const after = url.searchParams.get('after')
-        if (after !== null && !/^\d+$/.test(after)) return send(res, 400, { message: 'Query param "after" must be an integer.', validations: [{ field: 'after', detail: 'Must be an integer' }] })
-        return send(res, 200, found.b.logs.filter((l) => l.id > Number(after ?? 0)))
+        if (after !== null && !/^\d+$/.test(after))
+          return send(res, 400, {
+            message: 'Query param "after" must be an integer.',
+            validations: [{ field: 'after', detail: 'Must be an integer' }],
+          })
+        return send(
+          res,
+          200,
+          found.b.logs.filter((l) => l.id > Number(after ?? 0)),
+        )
       }
-      if (!['pending', 'running'].includes(found.b.job.status)) return send(res, 400, { message: 'Job has already completed!' })
+      if (!['pending', 'running'].includes(found.b.job.status))
+        return send(res, 400, { message: 'Job has already completed!' })
       engine.cancel(found.w, found.b)
       return send(res, 200, { message: 'Job has been marked as canceled...' })
     }
     if ((m = /^\/workspaceagents\/([^/]+)(\/sim-ssh)?$/.exec(api))) {
       const w = [...engine.workspaces.values()].find((x) => x.agent.id === m?.[1])
       if (!w) return send(res, 404, NOT_FOUND)
-      if (m[2]) return w.agent.ssh ? send(res, 200, { port: w.agent.ssh.port }) : send(res, 409, { message: 'The agent is not connected.' })
+      if (m[2])
+        return w.agent.ssh
+          ? send(res, 200, { port: w.agent.ssh.port })
+          : send(res, 409, { message: 'The agent is not connected.' })
       return send(res, 200, agentJson(w))
     }
     send(res, 404, { message: 'Route not found.' })
   }
 
-  const createWorkspace = (res: ServerResponse, user: typeof member, body: Record<string, unknown> | undefined): void => {
+  const createWorkspace = (
+    res: ServerResponse,
+    user: typeof member,
+    body: Record<string, unknown> | undefined,
+  ): void => {
     if (!body) return send(res, 400, { message: 'Request body must be valid JSON.' })
     const name = String(body.name ?? '')
-    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(name)) return send(res, 400, { message: 'Validation failed.', validations: [{ field: 'name', detail: 'Validation failed for tag "workspace_name" with value: "' + name + '"' }] })
+    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(name))
+      return send(res, 400, {
+        message: 'Validation failed.',
+        validations: [
+          { field: 'name', detail: 'Validation failed for tag "workspace_name" with value: "' + name + '"' },
+        ],
+      })
     const template = [...templates.values()].find((t) => t.id === body.template_id)
-    if (!template) return send(res, 400, { message: `Template "${String(body.template_id)}" doesn't exist.`, validations: [{ field: 'template_id', detail: 'template not found' }] })
-    if ([...engine.workspaces.values()].some((w) => !w.deleted && w.owner_id === user.id && w.name === name)) return send(res, 409, { message: `Workspace "${name}" already exists.`, validations: [{ field: 'name', detail: 'This value is already in use and should be unique.' }] })
+    if (!template)
+      return send(res, 400, {
+        message: `Template "${String(body.template_id)}" doesn't exist.`,
+        validations: [{ field: 'template_id', detail: 'template not found' }],
+      })
+    if ([...engine.workspaces.values()].some((w) => !w.deleted && w.owner_id === user.id && w.name === name))
+      return send(res, 409, {
+        message: `Workspace "${name}" already exists.`,
+        validations: [{ field: 'name', detail: 'This value is already in use and should be unique.' }],
+      })
     const ttl = body.ttl_ms as number | undefined
-    if (ttl !== undefined && ttl !== null && ttl < 60_000) return send(res, 400, { message: 'Invalid Workspace Time to Shutdown.', validations: [{ field: 'ttl_ms', detail: 'time until shutdown must be at least one minute' }] })
+    if (ttl !== undefined && ttl !== null && ttl < 60_000)
+      return send(res, 400, {
+        message: 'Invalid Workspace Time to Shutdown.',
+        validations: [{ field: 'ttl_ms', detail: 'time until shutdown must be at least one minute' }],
+      })
     const values = (body.rich_parameter_values ?? []) as { name: string; value: string }[]
     for (const p of template.parameters) {
-      if (p.required && !values.some((v) => v.name === p.name)) return send(res, 400, { message: `Unable to validate parameter "${String(p.name)}"`, detail: 'Required parameter not provided' })
+      if (p.required && !values.some((v) => v.name === p.name))
+        return send(res, 400, {
+          message: `Unable to validate parameter "${String(p.name)}"`,
+          detail: 'Required parameter not provided',
+        })
     }
     const w = engine.create(user, template, name, ttl ?? null, values)
     send(res, 201, workspaceJson(w))
@@ -164,8 +259,13 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     const w = engine.workspaces.get(id)
     if (!w) return send(res, 404, NOT_FOUND)
     const transition = body?.transition
-    if (transition !== 'start' && transition !== 'stop' && transition !== 'delete') return send(res, 400, { message: 'Validation failed.', validations: [{ field: 'transition', detail: 'Validation failed for tag "oneof"' }] })
-    if (w.deleted) return send(res, transition === 'delete' ? 410 : 409, { message: `Cannot ${transition} a deleted workspace!` })
+    if (transition !== 'start' && transition !== 'stop' && transition !== 'delete')
+      return send(res, 400, {
+        message: 'Validation failed.',
+        validations: [{ field: 'transition', detail: 'Validation failed for tag "oneof"' }],
+      })
+    if (w.deleted)
+      return send(res, transition === 'delete' ? 410 : 409, { message: `Cannot ${transition} a deleted workspace!` })
     if (engine.activeBuild(w)) return send(res, 409, { message: 'A workspace build is already active.' })
     send(res, 201, buildJson(w, engine.build(w, transition)))
   }
@@ -176,7 +276,8 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     if (faults.watchUnavailable) return send(res, 404, { message: 'Route not found.' })
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
     streams.add(res)
-    const event = (type: string, data?: unknown): void => void res.write(`event: ${type}\n${data === undefined ? '' : `data: ${JSON.stringify(data)}\n`}\n`)
+    const event = (type: string, data?: unknown): void =>
+      void res.write(`event: ${type}\n${data === undefined ? '' : `data: ${JSON.stringify(data)}\n`}\n`)
     event('ping')
     event('data', workspaceJson(w))
     const onChange = (changed: SimWorkspace): void => {
@@ -199,17 +300,31 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
    * agent, and proxies to the app's internal URL.
    */
   const proxyApp = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): void => {
-    const [, owner, workspace, agent, slug, rest] = m as unknown as [string, string, string, string | undefined, string, string]
+    const [, owner, workspace, agent, slug, rest] = m as unknown as [
+      string,
+      string,
+      string,
+      string | undefined,
+      string,
+      string,
+    ]
     const cookie = /(?:^|;\s*)coder_session_token=([^;]+)/.exec(String(req.headers.cookie ?? ''))?.[1]
-    const user = tokens.get(String(req.headers['coder-session-token'] ?? cookie ?? url.searchParams.get('coder_session_token') ?? ''))
+    const user = tokens.get(
+      String(req.headers['coder-session-token'] ?? cookie ?? url.searchParams.get('coder_session_token') ?? ''),
+    )
     if (!user) {
       res.writeHead(303, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
       return void res.end()
     }
-    const w = [...engine.workspaces.values()].find((x) => !x.deleted && x.name === workspace && x.owner_name === decodeURIComponent(owner))
-    if (!w || w.owner_id !== user.id || (agent !== undefined && agent !== w.agent.name) || slug !== 'code-server') return sendHtml(res, 404, 'Application Not Found')
-    if (faults.appProxyStatus !== undefined) return sendHtml(res, faults.appProxyStatus, 'Bad Gateway: failed to connect to the application')
-    if (w.agent.status !== 'connected') return sendHtml(res, 502, `Agent is ${w.agent.status}: the workspace is not running`)
+    const w = [...engine.workspaces.values()].find(
+      (x) => !x.deleted && x.name === workspace && x.owner_name === decodeURIComponent(owner),
+    )
+    if (!w || w.owner_id !== user.id || (agent !== undefined && agent !== w.agent.name) || slug !== 'code-server')
+      return sendHtml(res, 404, 'Application Not Found')
+    if (faults.appProxyStatus !== undefined)
+      return sendHtml(res, faults.appProxyStatus, 'Bad Gateway: failed to connect to the application')
+    if (w.agent.status !== 'connected')
+      return sendHtml(res, 502, `Agent is ${w.agent.status}: the workspace is not running`)
     const upstream = httpRequest(`${image.ideUrl}/${rest}${url.search}`, { method: req.method }, (up) => {
       res.writeHead(up.statusCode ?? 502, { 'Content-Type': up.headers['content-type'] ?? 'text/plain' })
       up.pipe(res)
@@ -274,7 +389,19 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
       reason: 'initiator',
       status: workspaceStatus(b),
       job: { ...b.job, ...(b.job.status === 'pending' ? {} : { started_at: b.created_at }), queue_size: 0 },
-      resources: withAgent ? [{ id: randomUUIDFor(w.id), job_id: b.job.id, workspace_transition: 'start', type: 'docker_container', name: 'workspace', hide: false, agents: [agentJson(w)] }] : [],
+      resources: withAgent
+        ? [
+            {
+              id: randomUUIDFor(w.id),
+              job_id: b.job.id,
+              workspace_transition: 'start',
+              type: 'docker_container',
+              name: 'workspace',
+              hide: false,
+              agents: [agentJson(w)],
+            },
+          ]
+        : [],
       matched_provisioners: b.noProvisioner ? { count: 0, available: 0 } : { count: 1, available: 1 },
       daily_cost: 0,
     }
@@ -331,7 +458,23 @@ function workspaceStatus(b: SimBuild): string {
 }
 
 function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
-  return { name, display_name: name, description: '', type, mutable: true, default_value: '', icon: '', options: [], required: false, ephemeral: false, validation_regex: '', validation_error: '', validation_min: null, validation_max: null, ...extra }
+  return {
+    name,
+    display_name: name,
+    description: '',
+    type,
+    mutable: true,
+    default_value: '',
+    icon: '',
+    options: [],
+    required: false,
+    ephemeral: false,
+    validation_regex: '',
+    validation_error: '',
+    validation_min: null,
+    validation_max: null,
+    ...extra,
+  }
 }
 
 function option(value: string): Record<string, string> {
@@ -339,7 +482,19 @@ function option(value: string): Record<string, string> {
 }
 
 function templateJson(t: SimTemplate): Record<string, unknown> {
-  return { id: t.id, name: t.name, display_name: t.name, organization_id: t.organization_id, organization_name: 'coder', active_version_id: t.active_version_id, provisioner: 'terraform', deprecated: false, deprecation_message: '', default_ttl_ms: 0, allow_user_cancel_workspace_jobs: true }
+  return {
+    id: t.id,
+    name: t.name,
+    display_name: t.name,
+    organization_id: t.organization_id,
+    organization_name: 'coder',
+    active_version_id: t.active_version_id,
+    provisioner: 'terraform',
+    deprecated: false,
+    deprecation_message: '',
+    default_ttl_ms: 0,
+    allow_user_cancel_workspace_jobs: true,
+  }
 }
 
 const APP_PATH = /^\/(?:@|%40)([^/]+)\/([^/.]+)(?:\.([^/]+))?\/apps\/([^/]+)\/(.*)$/

@@ -40,7 +40,18 @@ export class RepoHost {
       git(['init', '-q', '--initial-branch=main', work])
       for (const [file, text] of Object.entries(files)) writeFileSync(path.join(work, file), text)
       git(['-C', work, 'add', '.'])
-      git(['-C', work, '-c', 'user.name=seed', '-c', 'user.email=seed@example.test', 'commit', '-q', '-m', 'Initial commit'])
+      git([
+        '-C',
+        work,
+        '-c',
+        'user.name=seed',
+        '-c',
+        'user.email=seed@example.test',
+        'commit',
+        '-q',
+        '-m',
+        'Initial commit',
+      ])
       git(['-C', work, 'push', '-q', bare, 'main'])
     } finally {
       rmSync(work, { recursive: true, force: true })
@@ -110,17 +121,47 @@ export class RepoHost {
   }
 
   /** The pull-request and refs endpoints; false when the path is none of them. */
-  handleApi(req: IncomingMessage, res: ServerResponse, token: string, url: URL, body: Record<string, unknown>, send: (res: ServerResponse, code: number, body: unknown) => void): boolean {
+  handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    token: string,
+    url: URL,
+    body: Record<string, unknown>,
+    send: (res: ServerResponse, code: number, body: unknown) => void,
+  ): boolean {
     const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls(?:\/(\d+)(\/files)?)?|git\/refs\/(.+))$/.exec(url.pathname)
     if (!m) return false
-    const [, owner, repo, , number, files, ref] = m as unknown as [string, string, string, string, string | undefined, string | undefined, string | undefined]
+    const [, owner, repo, , number, files, ref] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+      string | undefined,
+    ]
     // Clients send the ref with its slashes escaped (heads%2Ffeature) or not; GitHub takes both.
     const branch = ref === undefined ? undefined : decodeURIComponent(ref).replace(/^heads\//, '')
-    if (!this.branchSha(owner, repo, 'main') && !this.branchSha(owner, repo, 'master')) return (send(res, 404, { message: 'Not Found', documentation_url: DOCS }), true)
+    if (!this.branchSha(owner, repo, 'main') && !this.branchSha(owner, repo, 'master'))
+      return (send(res, 404, { message: 'Not Found', documentation_url: DOCS }), true)
     const write = req.method !== 'GET'
-    if (write && !this.writers.has(token)) return (send(res, 403, { message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' }), true)
+    if (write && !this.writers.has(token))
+      return (
+        send(res, 403, {
+          message: 'Resource not accessible by personal access token',
+          documentation_url: DOCS,
+          status: '403',
+        }),
+        true
+      )
     if (branch !== undefined) return (this.deleteBranch(res, owner, repo, branch, req.method ?? '', send), true)
-    if (number === undefined) return (req.method === 'POST' ? this.openPull(res, owner, repo, body, send) : this.listPulls(res, owner, repo, url, send), true)
+    if (number === undefined)
+      return (
+        req.method === 'POST'
+          ? this.openPull(res, owner, repo, body, send)
+          : this.listPulls(res, owner, repo, url, send),
+        true
+      )
     const pull = this.pulls.find((p) => p.owner === owner && p.repo === repo && p.number === Number(number))
     if (!pull) return (send(res, 404, { message: 'Not Found', documentation_url: DOCS }), true)
     if (files) return (send(res, 200, this.files(pull)), true)
@@ -132,31 +173,84 @@ export class RepoHost {
     return true
   }
 
-  private openPull(res: ServerResponse, owner: string, repo: string, body: Record<string, unknown>, send: (res: ServerResponse, code: number, body: unknown) => void): void {
+  private openPull(
+    res: ServerResponse,
+    owner: string,
+    repo: string,
+    body: Record<string, unknown>,
+    send: (res: ServerResponse, code: number, body: unknown) => void,
+  ): void {
     const head = String(body.head ?? '').replace(/^[^:]+:/, '')
     const base = String(body.base ?? '')
-    const invalid = (field: string): void => send(res, 422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field, code: 'invalid' }], documentation_url: `${DOCS}#create-a-pull-request`, status: '422' })
+    const invalid = (field: string): void =>
+      send(res, 422, {
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', field, code: 'invalid' }],
+        documentation_url: `${DOCS}#create-a-pull-request`,
+        status: '422',
+      })
     if (!body.title) return invalid('title')
     if (!this.branchSha(owner, repo, base)) return invalid('base')
     if (!this.branchSha(owner, repo, head)) return invalid('head')
     if (this.pulls.some((p) => p.owner === owner && p.repo === repo && p.head === head && p.state === 'open')) {
-      return send(res, 422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${owner}:${head}.` }], documentation_url: `${DOCS}#create-a-pull-request`, status: '422' })
+      return send(res, 422, {
+        message: 'Validation Failed',
+        errors: [
+          { resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${owner}:${head}.` },
+        ],
+        documentation_url: `${DOCS}#create-a-pull-request`,
+        status: '422',
+      })
     }
-    const pull: StoredPull = { number: this.pulls.length + 1, owner, repo, head, base, title: String(body.title), body: String(body.body ?? ''), state: 'open' }
+    const pull: StoredPull = {
+      number: this.pulls.length + 1,
+      owner,
+      repo,
+      head,
+      base,
+      title: String(body.title),
+      body: String(body.body ?? ''),
+      state: 'open',
+    }
     this.pulls.push(pull)
     send(res, 201, this.json(pull))
   }
 
-  private listPulls(res: ServerResponse, owner: string, repo: string, url: URL, send: (res: ServerResponse, code: number, body: unknown) => void): void {
+  private listPulls(
+    res: ServerResponse,
+    owner: string,
+    repo: string,
+    url: URL,
+    send: (res: ServerResponse, code: number, body: unknown) => void,
+  ): void {
     const state = url.searchParams.get('state') ?? 'open'
     const head = url.searchParams.get('head')?.replace(/^[^:]+:/, '')
-    const found = this.pulls.filter((p) => p.owner === owner && p.repo === repo && (state === 'all' || p.state === state) && (!head || p.head === head))
-    send(res, 200, found.map((p) => this.json(p)))
+    const found = this.pulls.filter(
+      (p) =>
+        p.owner === owner && p.repo === repo && (state === 'all' || p.state === state) && (!head || p.head === head),
+    )
+    send(
+      res,
+      200,
+      found.map((p) => this.json(p)),
+    )
   }
 
-  private deleteBranch(res: ServerResponse, owner: string, repo: string, branch: string, method: string, send: (res: ServerResponse, code: number, body: unknown) => void): void {
+  private deleteBranch(
+    res: ServerResponse,
+    owner: string,
+    repo: string,
+    branch: string,
+    method: string,
+    send: (res: ServerResponse, code: number, body: unknown) => void,
+  ): void {
     if (method !== 'DELETE') return send(res, 404, { message: 'Not Found' })
-    if (!this.branchSha(owner, repo, branch)) return send(res, 422, { message: 'Reference does not exist', documentation_url: 'https://docs.github.com/rest/git/refs#delete-a-reference', status: '422' })
+    if (!this.branchSha(owner, repo, branch))
+      return send(res, 422, {
+        message: 'Reference does not exist',
+        documentation_url: 'https://docs.github.com/rest/git/refs#delete-a-reference',
+        status: '422',
+      })
     git(['--git-dir', this.gitDir(owner, repo), 'update-ref', '-d', `refs/heads/${branch}`])
     res.writeHead(204)
     res.end()
@@ -174,13 +268,31 @@ export class RepoHost {
         const [additions, deletions, filename] = line.split('\t') as [string, string, string]
         const diff = git(['--git-dir', dir, 'diff', range, '--', filename])
         const patch = diff.slice(diff.indexOf('@@')).trimEnd()
-        return { sha: head, filename, status: 'modified', additions: Number(additions), deletions: Number(deletions), changes: Number(additions) + Number(deletions), patch }
+        return {
+          sha: head,
+          filename,
+          status: 'modified',
+          additions: Number(additions),
+          deletions: Number(deletions),
+          changes: Number(additions) + Number(deletions),
+          patch,
+        }
       })
   }
 
   private json(p: StoredPull): Record<string, unknown> {
     const headSha = this.branchSha(p.owner, p.repo, p.head) ?? ''
-    return { number: p.number, state: p.state, title: p.title, body: p.body, html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.number}`, head: { ref: p.head, sha: headSha, label: `${p.owner}:${p.head}` }, base: { ref: p.base, label: `${p.owner}:${p.base}` }, merged: false, draft: false }
+    return {
+      number: p.number,
+      state: p.state,
+      title: p.title,
+      body: p.body,
+      html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.number}`,
+      head: { ref: p.head, sha: headSha, label: `${p.owner}:${p.head}` },
+      base: { ref: p.base, label: `${p.owner}:${p.base}` },
+      merged: false,
+      draft: false,
+    }
   }
 }
 

@@ -45,28 +45,61 @@ export async function startGitHubSim(): Promise<GitHubSim> {
     const gitPath = /^\/([^/]+)\/([^/]+)\.git(\/[^?]*)/.exec(req.url ?? '')
     if (gitPath) return repos.serveGit(req, res, gitPath)
     const token = /^(?:token|Bearer) (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    if (!token) return send(res, 401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' })
+    if (!token)
+      return send(res, 401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' })
     const url = new URL(req.url ?? '/', 'http://sim')
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>
     if (repos.handleApi(req, res, token, url, body, send)) return
     const create = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname)
     const update = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(url.pathname)
-    if (!create && !update) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' })
-    if (!writeTokens.has(token)) return send(res, 403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/checks/runs#create-a-check-run', status: '403' })
+    if (!create && !update)
+      return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' })
+    if (!writeTokens.has(token))
+      return send(res, 403, {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest/checks/runs#create-a-check-run',
+        status: '403',
+      })
     const problem = validate(body, Boolean(create))
-    if (problem) return send(res, 422, { message: 'Invalid request.', errors: [problem], documentation_url: 'https://docs.github.com/rest/checks/runs' })
-    const annotations = ((body.output as { annotations?: Record<string, unknown>[] } | undefined)?.annotations ?? [])
+    if (problem)
+      return send(res, 422, {
+        message: 'Invalid request.',
+        errors: [problem],
+        documentation_url: 'https://docs.github.com/rest/checks/runs',
+      })
+    const annotations = (body.output as { annotations?: Record<string, unknown>[] } | undefined)?.annotations ?? []
     if (create && req.method === 'POST') {
-      const run: StoredCheckRun = { id: ++nextId, owner: create[1] as string, repo: create[2] as string, body, annotations: [...annotations], requests: 1 }
+      const run: StoredCheckRun = {
+        id: ++nextId,
+        owner: create[1] as string,
+        repo: create[2] as string,
+        body,
+        annotations: [...annotations],
+        requests: 1,
+      }
       checkRuns.push(run)
-      return send(res, 201, { id: run.id, head_sha: body.head_sha, name: body.name, status: body.status, conclusion: body.conclusion, html_url: `https://github.com/${run.owner}/${run.repo}/runs/${run.id}` })
+      return send(res, 201, {
+        id: run.id,
+        head_sha: body.head_sha,
+        name: body.name,
+        status: body.status,
+        conclusion: body.conclusion,
+        html_url: `https://github.com/${run.owner}/${run.repo}/runs/${run.id}`,
+      })
     }
     const run = checkRuns.find((r) => r.id === Number(update?.[3]))
     if (!run || req.method !== 'PATCH') return send(res, 404, { message: 'Not Found' })
     run.annotations.push(...annotations)
     run.requests += 1
     run.body = { ...run.body, ...body }
-    send(res, 200, { id: run.id, head_sha: run.body.head_sha, name: run.body.name, status: run.body.status, conclusion: run.body.conclusion, html_url: '' })
+    send(res, 200, {
+      id: run.id,
+      head_sha: run.body.head_sha,
+      name: run.body.name,
+      status: run.body.status,
+      conclusion: run.body.conclusion,
+      html_url: '',
+    })
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
@@ -87,16 +120,22 @@ function validate(body: Record<string, unknown>, creating: boolean): string | un
   if (body.status === 'completed' && !body.conclusion) return 'conclusion is required when status is completed'
   const output = body.output as { summary?: string; text?: string; annotations?: unknown[] } | undefined
   if (output?.annotations && output.annotations.length > 50) return 'at most 50 annotations per request'
-  if ((output?.summary?.length ?? 0) > 65_535 || (output?.text?.length ?? 0) > 65_535) return 'output.summary and output.text are limited to 65535 characters'
+  if ((output?.summary?.length ?? 0) > 65_535 || (output?.text?.length ?? 0) > 65_535)
+    return 'output.summary and output.text are limited to 65535 characters'
   for (const a of (output?.annotations ?? []) as Record<string, unknown>[]) {
-    if (!a.path || !a.start_line || !a.end_line || !a.annotation_level || !a.message) return 'annotations need path, start_line, end_line, annotation_level and message'
+    if (!a.path || !a.start_line || !a.end_line || !a.annotation_level || !a.message)
+      return 'annotations need path, start_line, end_line, annotation_level and message'
   }
   return undefined
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body)
-  res.writeHead(code, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'X-GitHub-Media-Type': 'github.v3' })
+  res.writeHead(code, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'X-GitHub-Media-Type': 'github.v3',
+  })
   res.end(text)
 }
 

@@ -40,17 +40,35 @@ export class ExecServer {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://sim')
     const match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname)
-    if (!match) return refuse(socket, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
+    if (!match)
+      return refuse(socket, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
     const [, ns, podName] = match as unknown as [string, string, string]
-    if (this.faults.execUpgradeStatus) return refuse(socket, this.faults.execUpgradeStatus, statusBody(this.faults.execUpgradeStatus, 'Forbidden', `pods "${podName}" is forbidden: exec is not allowed`))
+    if (this.faults.execUpgradeStatus)
+      return refuse(
+        socket,
+        this.faults.execUpgradeStatus,
+        statusBody(this.faults.execUpgradeStatus, 'Forbidden', `pods "${podName}" is forbidden: exec is not allowed`),
+      )
     const pod = this.store.get(PODS, ns, podName) as unknown as PodShape | undefined
-    if (!pod) return refuse(socket, 404, statusBody(404, 'NotFound', `pods "${podName}" not found`, { name: podName, kind: 'pods' }))
+    if (!pod)
+      return refuse(
+        socket,
+        404,
+        statusBody(404, 'NotFound', `pods "${podName}" not found`, { name: podName, kind: 'pods' }),
+      )
     const containerName = url.searchParams.get('container') ?? pod.spec.containers[0]?.name
     const container = pod.spec.containers.find((c) => c.name === containerName)
-    if (!container) return refuse(socket, 400, statusBody(400, 'BadRequest', `container ${containerName} is not valid for pod ${podName}`))
-    if (pod.status.phase !== 'Running') return refuse(socket, 400, statusBody(400, 'BadRequest', `pod ${podName} is not running`))
+    if (!container)
+      return refuse(
+        socket,
+        400,
+        statusBody(400, 'BadRequest', `container ${containerName} is not valid for pod ${podName}`),
+      )
+    if (pod.status.phase !== 'Running')
+      return refuse(socket, 400, statusBody(400, 'BadRequest', `pod ${podName} is not running`))
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
-    if (!this.faults.execProtocols.some((p) => offered.includes(p))) return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
+    if (!this.faults.execProtocols.some((p) => offered.includes(p)))
+      return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
     const command = url.searchParams.getAll('command')
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
     this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
@@ -71,7 +89,11 @@ export class ExecServer {
     }
     // The kubelet opens with one empty frame on the lowest requested output channel.
     if (outputs[0] !== undefined) send(outputs[0], Buffer.alloc(0))
-    if (command.length === 0) return this.finish(ws, statusBody(500, 'InternalError', 'you must specify at least one command for the container'))
+    if (command.length === 0)
+      return this.finish(
+        ws,
+        statusBody(500, 'InternalError', 'you must specify at least one command for the container'),
+      )
 
     const child = spawn(command[0] as string, command.slice(1), { cwd: env.HOME, env, stdio: ['pipe', 'pipe', 'pipe'] })
     this.children.add(child)
@@ -99,8 +121,16 @@ export class ExecServer {
     })
     child.on('error', (error: NodeJS.ErrnoException) => {
       this.children.delete(child)
-      const message = error.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : error.message
-      this.finish(ws, statusBody(500, 'InternalError', `Internal error occurred: error executing command in container: failed to exec in container: ${message}`))
+      const message =
+        error.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : error.message
+      this.finish(
+        ws,
+        statusBody(
+          500,
+          'InternalError',
+          `Internal error occurred: error executing command in container: failed to exec in container: ${message}`,
+        ),
+      )
     })
     child.on('close', (code, signal) => {
       this.children.delete(child)
@@ -131,10 +161,20 @@ function nonZeroExit(code: number): Record<string, unknown> {
 
 function refuse(socket: Duplex, code: number, body: Record<string, unknown>): void {
   const text = JSON.stringify(body)
-  socket.end(`HTTP/1.1 ${code} ${code === 404 ? 'Not Found' : code === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
+  socket.end(
+    `HTTP/1.1 ${code} ${code === 404 ? 'Not Found' : code === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  )
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 }
+  const numbers: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGTERM: 15,
+  }
   return (signal && numbers[signal]) ?? 1
 }

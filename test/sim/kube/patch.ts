@@ -1,7 +1,10 @@
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return structuredClone(patch)
-  const result: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
+  const result: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {}
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key]
     else result[key] = mergePatch(result[key], value)
@@ -22,7 +25,8 @@ export function jsonPatch(target: unknown, operations: unknown): unknown {
   let doc = structuredClone(target)
   for (const op of operations as Operation[]) {
     if (op.op === 'test') {
-      if (JSON.stringify(get(doc, op.path)) !== JSON.stringify(op.value)) throw new Error(`test operation failed at ${op.path}`)
+      if (JSON.stringify(get(doc, op.path)) !== JSON.stringify(op.value))
+        throw new Error(`test operation failed at ${op.path}`)
     } else if (op.op === 'remove') doc = set(doc, op.path, undefined, 'remove')
     else if (op.op === 'add' || op.op === 'replace') doc = set(doc, op.path, structuredClone(op.value), op.op)
     else if (op.op === 'move' || op.op === 'copy') {
@@ -37,7 +41,10 @@ export function jsonPatch(target: unknown, operations: unknown): unknown {
 function tokens(path: string): string[] {
   if (path === '') return []
   if (!path.startsWith('/')) throw new Error(`invalid JSON pointer ${path}`)
-  return path.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return path
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 function get(doc: unknown, path: string): unknown {
@@ -51,7 +58,10 @@ function set(doc: unknown, path: string, value: unknown, mode: 'add' | 'replace'
   const parts = tokens(path)
   if (parts.length === 0) return value
   const last = parts.pop() as string
-  const parent = get(doc, `/${parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/^\/$/, '')) as Record<string, unknown> | unknown[]
+  const parent = get(
+    doc,
+    `/${parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/^\/$/, ''),
+  ) as Record<string, unknown> | unknown[]
   if (Array.isArray(parent)) {
     const index = last === '-' ? parent.length : Number(last)
     if (!Number.isInteger(index) || index < 0 || index > parent.length) throw new Error(`bad array index in ${path}`)

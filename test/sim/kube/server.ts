@@ -54,8 +54,17 @@ interface Route {
 }
 
 const ROUTES: { pattern: RegExp; resource: (m: RegExpExecArray) => string; group: string }[] = [
-  { pattern: /^\/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/([^/]+)\/(devworkspaces|devworkspacetemplates)(?:\/([^/]+))?(?:\/(status))?$/, resource: (m) => m[2] as string, group: 'workspace.devfile.io' },
-  { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events|persistentvolumeclaims)(?:\/([^/]+))?()$/, resource: (m) => m[2] as string, group: '' },
+  {
+    pattern:
+      /^\/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/([^/]+)\/(devworkspaces|devworkspacetemplates)(?:\/([^/]+))?(?:\/(status))?$/,
+    resource: (m) => m[2] as string,
+    group: 'workspace.devfile.io',
+  },
+  {
+    pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events|persistentvolumeclaims)(?:\/([^/]+))?()$/,
+    resource: (m) => m[2] as string,
+    group: '',
+  },
 ]
 
 /** Starts the simulated Kubernetes API on a free loopback port. */
@@ -71,7 +80,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const openWatches = new Set<ServerResponse>()
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`)
-    handle(req, res, { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
+    handle(req, res, { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }).catch(
+      (error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))),
+    )
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
@@ -142,14 +153,17 @@ interface Context {
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
   const gateway = GATEWAY_PATH.exec(req.url ?? '')
   if (gateway) return proxyEditor(req, res, gateway, ctx)
-  if (ctx.faults.unavailable) return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
-  if (req.headers.authorization !== `Bearer ${ctx.token}`) return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
+  if (ctx.faults.unavailable)
+    return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
+  if (req.headers.authorization !== `Bearer ${ctx.token}`)
+    return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
   const url = new URL(req.url ?? '/', 'http://sim')
   const body = await readBody(req)
   if (url.pathname === '/apis/workspace.devfile.io/v1alpha2') return send(res, 200, DW_DISCOVERY)
   if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') return listCheClusters(res, ctx)
   if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-sim' })
-  if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST') return accessReview(res, body, ctx)
+  if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
+    return accessReview(res, body, ctx)
   const route = matchRoute(url.pathname)
   if (!route) return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
   const { store } = ctx
@@ -170,19 +184,40 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
 function matchRoute(pathname: string): Route | undefined {
   for (const r of ROUTES) {
     const m = r.pattern.exec(pathname)
-    if (m) return { resource: r.resource(m), namespace: m[1] as string, group: r.group, ...(m[3] ? { name: m[3] } : {}), ...(m[4] ? { subresource: m[4] } : {}) }
+    if (m)
+      return {
+        resource: r.resource(m),
+        namespace: m[1] as string,
+        group: r.group,
+        ...(m[3] ? { name: m[3] } : {}),
+        ...(m[4] ? { subresource: m[4] } : {}),
+      }
   }
   return undefined
 }
 
 function listBody(route: Route, store: ObjectStore, url: URL): Record<string, unknown> {
   const items = store.list(route.resource, route.namespace).filter((o) => matches(o, url))
-  const kind = { devworkspaces: 'DevWorkspaceList', devworkspacetemplates: 'DevWorkspaceTemplateList', pods: 'PodList', events: 'EventList', persistentvolumeclaims: 'PersistentVolumeClaimList' }[route.resource]
-  return { apiVersion: route.group ? `${route.group}/v1alpha2` : 'v1', kind, metadata: { resourceVersion: String(store.currentRevision) }, items }
+  const kind = {
+    devworkspaces: 'DevWorkspaceList',
+    devworkspacetemplates: 'DevWorkspaceTemplateList',
+    pods: 'PodList',
+    events: 'EventList',
+    persistentvolumeclaims: 'PersistentVolumeClaimList',
+  }[route.resource]
+  return {
+    apiVersion: route.group ? `${route.group}/v1alpha2` : 'v1',
+    kind,
+    metadata: { resourceVersion: String(store.currentRevision) },
+    items,
+  }
 }
 
 function matches(object: KubeObject, url: URL): boolean {
-  return matchesLabelSelector(object.metadata.labels, url.searchParams.get('labelSelector')) && matchesFieldSelector(object, url.searchParams.get('fieldSelector'))
+  return (
+    matchesLabelSelector(object.metadata.labels, url.searchParams.get('labelSelector')) &&
+    matchesFieldSelector(object, url.searchParams.get('fieldSelector'))
+  )
 }
 
 /** Chunked NDJSON watch: replay from a resourceVersion (or synthetic ADDED), then live; 410 when too old. */
@@ -199,7 +234,8 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
     if (faults.watchCloseAfterEvents !== undefined && sent >= faults.watchCloseAfterEvents) res.end()
   }
   const rvParam = url.searchParams.get('resourceVersion')
-  const relevant = (resource: string, object: KubeObject): boolean => resource === route.resource && object.metadata.namespace === route.namespace && matches(object, url)
+  const relevant = (resource: string, object: KubeObject): boolean =>
+    resource === route.resource && object.metadata.namespace === route.namespace && matches(object, url)
   if (!rvParam || rvParam === '0') {
     for (const o of store.list(route.resource, route.namespace).filter((o) => matches(o, url))) emit('ADDED', o)
   } else {
@@ -227,11 +263,25 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
     ctx.faults.createServerErrors -= 1
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
   }
-  if (route.resource === PODS || route.resource === EVENTS || route.resource === PVCS) return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
+  if (route.resource === PODS || route.resource === EVENTS || route.resource === PVCS)
+    return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
   const object = parseJson(body) as KubeObject | undefined
-  if (!object?.metadata?.name) return send(res, 422, invalid(route, object?.metadata?.name ?? '', ['metadata.name: Required value: name or generateName is required']))
+  if (!object?.metadata?.name)
+    return send(
+      res,
+      422,
+      invalid(route, object?.metadata?.name ?? '', ['metadata.name: Required value: name or generateName is required']),
+    )
   if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
-    return send(res, 400, statusBody(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'))
+    return send(
+      res,
+      400,
+      statusBody(
+        400,
+        'BadRequest',
+        'the namespace of the provided object does not match the namespace sent on the request',
+      ),
+    )
   }
   // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
   delete object.status
@@ -240,7 +290,15 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
     if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
   }
   if (ctx.store.get(route.resource, route.namespace, object.metadata.name)) {
-    return send(res, 409, statusBody(409, 'AlreadyExists', `${route.resource}.${route.group} "${object.metadata.name}" already exists`, { name: object.metadata.name, group: route.group, kind: route.resource }))
+    return send(
+      res,
+      409,
+      statusBody(409, 'AlreadyExists', `${route.resource}.${route.group} "${object.metadata.name}" already exists`, {
+        name: object.metadata.name,
+        group: route.group,
+        kind: route.resource,
+      }),
+    )
   }
   const fresh: KubeObject = { ...object, metadata: { ...object.metadata, namespace: route.namespace } }
   if (route.resource === DW) {
@@ -250,30 +308,67 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
   send(res, 201, ctx.store.create(route.resource, fresh))
 }
 
-function writeObject(req: IncomingMessage, res: ServerResponse, route: Route, existing: KubeObject, body: string, store: ObjectStore): void {
+function writeObject(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  existing: KubeObject,
+  body: string,
+  store: ObjectStore,
+): void {
   let next: KubeObject
   try {
-    next = req.method === 'PUT' ? (parseJson(body) as KubeObject) : applyPatch(req.headers['content-type'] ?? '', existing, body)
+    next =
+      req.method === 'PUT'
+        ? (parseJson(body) as KubeObject)
+        : applyPatch(req.headers['content-type'] ?? '', existing, body)
   } catch (error) {
     const code = (error as { code?: number }).code ?? 422
-    return send(res, code, statusBody(code, code === 415 ? 'UnsupportedMediaType' : 'Invalid', (error as Error).message))
+    return send(
+      res,
+      code,
+      statusBody(code, code === 415 ? 'UnsupportedMediaType' : 'Invalid', (error as Error).message),
+    )
   }
   if (!next?.metadata) return send(res, 400, statusBody(400, 'BadRequest', 'the request body is not a valid object'))
-  if (req.method === 'PUT' && next.metadata.resourceVersion && next.metadata.resourceVersion !== existing.metadata.resourceVersion) {
-    return send(res, 409, statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${route.resource}.${route.group} "${existing.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`))
+  if (
+    req.method === 'PUT' &&
+    next.metadata.resourceVersion &&
+    next.metadata.resourceVersion !== existing.metadata.resourceVersion
+  ) {
+    return send(
+      res,
+      409,
+      statusBody(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${route.resource}.${route.group} "${existing.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      ),
+    )
   }
   // The status subresource: spec writes ignore status, status writes ignore everything else.
   const merged: KubeObject =
     route.subresource === 'status'
       ? { ...existing, status: next.status }
-      : { ...next, metadata: { ...next.metadata, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp, namespace: route.namespace, name: existing.metadata.name }, ...(existing.status === undefined ? {} : { status: existing.status }) }
+      : {
+          ...next,
+          metadata: {
+            ...next.metadata,
+            uid: existing.metadata.uid,
+            creationTimestamp: existing.metadata.creationTimestamp,
+            namespace: route.namespace,
+            name: existing.metadata.name,
+          },
+          ...(existing.status === undefined ? {} : { status: existing.status }),
+        }
   if (route.resource === DW && route.subresource !== 'status') {
     const problems = devWorkspaceProblems(merged)
     if (problems.length > 0) return send(res, 422, invalid(route, existing.metadata.name, problems))
   }
   const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(existing.spec)
   const stored = store.update(route.resource, merged, specChanged)
-  if (stored.metadata.deletionTimestamp && !stored.metadata.finalizers?.length) store.remove(route.resource, route.namespace, stored.metadata.name)
+  if (stored.metadata.deletionTimestamp && !stored.metadata.finalizers?.length)
+    store.remove(route.resource, route.namespace, stored.metadata.name)
   send(res, 200, stored)
 }
 
@@ -282,13 +377,21 @@ function applyPatch(contentType: string, existing: KubeObject, body: string): Ku
   const patch = parseJson(body)
   if (type === 'application/merge-patch+json') return mergePatch(existing, patch) as KubeObject
   if (type === 'application/json-patch+json') return jsonPatch(existing, patch) as KubeObject
-  throw Object.assign(new Error(`the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`), { code: 415 })
+  throw Object.assign(
+    new Error(
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+    ),
+    { code: 415 },
+  )
 }
 
 function deleteObject(res: ServerResponse, route: Route, existing: KubeObject, store: ObjectStore): void {
   if (existing.metadata.finalizers?.length) {
     if (existing.metadata.deletionTimestamp) return send(res, 200, existing)
-    const marked = store.update(route.resource, { ...existing, metadata: { ...existing.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } })
+    const marked = store.update(route.resource, {
+      ...existing,
+      metadata: { ...existing.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+    })
     return send(res, 200, marked)
   }
   send(res, 200, store.remove(route.resource, route.namespace, existing.metadata.name))
@@ -323,10 +426,30 @@ function proxyEditor(req: IncomingMessage, res: ServerResponse, m: RegExpExecArr
 /** Cluster-wide CheCluster list; `list checlusters` in faults.denied makes it 403, as for a non-admin. */
 function listCheClusters(res: ServerResponse, ctx: Context): void {
   if (ctx.faults.denied.includes('list checlusters')) {
-    return send(res, 403, statusBody(403, 'Forbidden', `checlusters.org.eclipse.che is forbidden: User "${SIM_USER.name}" cannot list resource "checlusters" in API group "org.eclipse.che" at the cluster scope`, { group: 'org.eclipse.che', kind: 'checlusters' }))
+    return send(
+      res,
+      403,
+      statusBody(
+        403,
+        'Forbidden',
+        `checlusters.org.eclipse.che is forbidden: User "${SIM_USER.name}" cannot list resource "checlusters" in API group "org.eclipse.che" at the cluster scope`,
+        { group: 'org.eclipse.che', kind: 'checlusters' },
+      ),
+    )
   }
-  const cluster = { apiVersion: 'org.eclipse.che/v2', kind: 'CheCluster', metadata: { name: 'eclipse-che', namespace: 'eclipse-che' }, spec: { networking: { auth: { identityProviderURL: ctx.oidcIssuer } } }, status: { chePhase: 'Active', cheURL: 'https://che.sim.invalid' } }
-  send(res, 200, { apiVersion: 'org.eclipse.che/v2', kind: 'CheClusterList', metadata: { resourceVersion: '1' }, items: [cluster] })
+  const cluster = {
+    apiVersion: 'org.eclipse.che/v2',
+    kind: 'CheCluster',
+    metadata: { name: 'eclipse-che', namespace: 'eclipse-che' },
+    spec: { networking: { auth: { identityProviderURL: ctx.oidcIssuer } } },
+    status: { chePhase: 'Active', cheURL: 'https://che.sim.invalid' },
+  }
+  send(res, 200, {
+    apiVersion: 'org.eclipse.che/v2',
+    kind: 'CheClusterList',
+    metadata: { resourceVersion: '1' },
+    items: [cluster],
+  })
 }
 
 function editorTemplate(namespace: string, name: string, port: number): KubeObject {
@@ -339,7 +462,19 @@ function editorTemplate(namespace: string, name: string, port: number): KubeObje
         {
           name: 'che-code-runtime-description',
           attributes: { 'controller.devfile.io/container-contribution': true },
-          container: { image: 'quay.io/che-incubator/che-code:latest', endpoints: [{ name: 'che-code', targetPort: port, exposure: 'public', secure: true, protocol: 'https', attributes: { type: 'main', cookiesAuthEnabled: true, discoverable: false, urlRewriteSupported: true } }] },
+          container: {
+            image: 'quay.io/che-incubator/che-code:latest',
+            endpoints: [
+              {
+                name: 'che-code',
+                targetPort: port,
+                exposure: 'public',
+                secure: true,
+                protocol: 'https',
+                attributes: { type: 'main', cookiesAuthEnabled: true, discoverable: false, urlRewriteSupported: true },
+              },
+            ],
+          },
         },
       ],
     },
@@ -353,28 +488,64 @@ const DW_DISCOVERY = {
   apiVersion: 'v1',
   groupVersion: 'workspace.devfile.io/v1alpha2',
   resources: [
-    { name: 'devworkspaces', singularName: 'devworkspace', namespaced: true, kind: 'DevWorkspace', verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], shortNames: ['dw'] },
-    { name: 'devworkspaces/status', singularName: '', namespaced: true, kind: 'DevWorkspace', verbs: ['get', 'patch', 'update'] },
-    { name: 'devworkspacetemplates', singularName: 'devworkspacetemplate', namespaced: true, kind: 'DevWorkspaceTemplate', verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], shortNames: ['dwt'] },
+    {
+      name: 'devworkspaces',
+      singularName: 'devworkspace',
+      namespaced: true,
+      kind: 'DevWorkspace',
+      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+      shortNames: ['dw'],
+    },
+    {
+      name: 'devworkspaces/status',
+      singularName: '',
+      namespaced: true,
+      kind: 'DevWorkspace',
+      verbs: ['get', 'patch', 'update'],
+    },
+    {
+      name: 'devworkspacetemplates',
+      singularName: 'devworkspacetemplate',
+      namespaced: true,
+      kind: 'DevWorkspaceTemplate',
+      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+      shortNames: ['dwt'],
+    },
   ],
 }
 
 function accessReview(res: ServerResponse, body: string, ctx: Context): void {
-  const review = parseJson(body) as { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string } } } | undefined
+  const review = parseJson(body) as
+    { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string } } } | undefined
   const attrs = review?.spec?.resourceAttributes ?? {}
   const key = `${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''}`
   const allowed = !ctx.faults.denied.includes(key)
-  send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec: review?.spec ?? {}, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by sim' } : {}) } })
+  send(res, 201, {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    metadata: {},
+    spec: review?.spec ?? {},
+    status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by sim' } : {}) },
+  })
 }
 
 function notFound(route: Route): Record<string, unknown> {
   const qualified = route.group ? `${route.resource}.${route.group}` : route.resource
-  return statusBody(404, 'NotFound', `${qualified} "${route.name}" not found`, { name: route.name, group: route.group, kind: route.resource })
+  return statusBody(404, 'NotFound', `${qualified} "${route.name}" not found`, {
+    name: route.name,
+    group: route.group,
+    kind: route.resource,
+  })
 }
 
 function invalid(route: Route, name: string, problems: string[]): Record<string, unknown> {
   const kind = route.resource === DW ? 'DevWorkspace' : route.resource
-  return statusBody(422, 'Invalid', `${kind}.${route.group} "${name}" is invalid: ${problems.join(', ')}`, { name, group: route.group, kind, causes: problems.map((p) => ({ reason: 'FieldValueInvalid', message: p })) })
+  return statusBody(422, 'Invalid', `${kind}.${route.group} "${name}" is invalid: ${problems.join(', ')}`, {
+    name,
+    group: route.group,
+    kind,
+    causes: problems.map((p) => ({ reason: 'FieldValueInvalid', message: p })),
+  })
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {

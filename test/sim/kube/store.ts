@@ -150,7 +150,9 @@ export function matchesFieldSelector(object: KubeObject, selector: string | null
   return selector.split(',').every((term) => {
     const match = /^([^!=]+)(==?|!=)(.*)$/.exec(term.trim())
     if (!match) return false
-    const value = (match[1] as string).split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], object)
+    const value = (match[1] as string)
+      .split('.')
+      .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], object)
     return match[2] === '!=' ? String(value ?? '') !== match[3] : String(value ?? '') === match[3]
   })
 }

@@ -18,7 +18,8 @@ export class WorkspaceFolders {
 
   ensure(namespace: string, name: string, projects: string[]): string {
     const dir = this.dir(namespace, name)
-    for (const sub of ['home', 'tmp', 'projects', ...projects.map((p) => path.join('projects', p))]) mkdirSync(path.join(dir, sub), { recursive: true })
+    for (const sub of ['home', 'tmp', 'projects', ...projects.map((p) => path.join('projects', p))])
+      mkdirSync(path.join(dir, sub), { recursive: true })
     return dir
   }
 

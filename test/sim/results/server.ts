@@ -31,7 +31,10 @@ export interface ResultsSim {
  */
 export async function startResultsSim(): Promise<ResultsSim> {
   const artifacts: StoredArtifact[] = []
-  const pending = new Map<string, { name: string; blocks: Map<string, Buffer>; committed?: Buffer; expiresAt: string | undefined }>()
+  const pending = new Map<
+    string,
+    { name: string; blocks: Map<string, Buffer>; committed?: Buffer; expiresAt: string | undefined }
+  >()
   let nextId = 41
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => json(res, 500, { code: 'internal', msg: String(error) }))
@@ -42,23 +45,46 @@ export async function startResultsSim(): Promise<ResultsSim> {
     if (url.pathname.startsWith(SERVICE) && req.method === 'POST') {
       const method = url.pathname.slice(SERVICE.length)
       const request = JSON.parse(body.toString('utf8') || '{}') as Record<string, string>
-      if (!request.workflow_run_backend_id || !request.workflow_job_run_backend_id) return json(res, 400, { code: 'invalid_argument', msg: 'missing backend ids' })
+      if (!request.workflow_run_backend_id || !request.workflow_job_run_backend_id)
+        return json(res, 400, { code: 'invalid_argument', msg: 'missing backend ids' })
       if (method === 'CreateArtifact') {
         const name = request.name ?? ''
-        if (artifacts.some((a) => a.name === name) || pending.has(name)) return json(res, 409, { code: 'already_exists', msg: 'an artifact with this name already exists on the workflow run' })
+        if (artifacts.some((a) => a.name === name) || pending.has(name))
+          return json(res, 409, {
+            code: 'already_exists',
+            msg: 'an artifact with this name already exists on the workflow run',
+          })
         pending.set(name, { name, blocks: new Map(), expiresAt: request.expires_at })
-        return json(res, 200, { ok: true, signed_upload_url: `http://${req.headers.host}/upload/${encodeURIComponent(name)}?sig=fake-signature` })
+        return json(res, 200, {
+          ok: true,
+          signed_upload_url: `http://${req.headers.host}/upload/${encodeURIComponent(name)}?sig=fake-signature`,
+        })
       }
       if (method === 'FinalizeArtifact') {
         const upload = pending.get(request.name ?? '')
         if (!upload?.committed) return json(res, 404, { code: 'not_found', msg: 'artifact not found or not uploaded' })
         pending.delete(upload.name)
         nextId += 1
-        artifacts.push({ id: String(nextId), name: upload.name, size: request.size ?? '', hash: request.hash ?? '', zip: upload.committed, expiresAt: upload.expiresAt })
+        artifacts.push({
+          id: String(nextId),
+          name: upload.name,
+          size: request.size ?? '',
+          hash: request.hash ?? '',
+          zip: upload.committed,
+          expiresAt: upload.expiresAt,
+        })
         return json(res, 200, { ok: true, artifact_id: String(nextId) })
       }
       if (method === 'ListArtifacts') {
-        return json(res, 200, { artifacts: artifacts.map((a) => ({ workflow_run_backend_id: request.workflow_run_backend_id, workflow_job_run_backend_id: request.workflow_job_run_backend_id, database_id: a.id, name: a.name, size: a.size })) })
+        return json(res, 200, {
+          artifacts: artifacts.map((a) => ({
+            workflow_run_backend_id: request.workflow_run_backend_id,
+            workflow_job_run_backend_id: request.workflow_job_run_backend_id,
+            database_id: a.id,
+            name: a.name,
+            size: a.size,
+          })),
+        })
       }
       return json(res, 404, { code: 'bad_route', msg: `no handler for ${method}` })
     }
@@ -69,7 +95,9 @@ export async function startResultsSim(): Promise<ResultsSim> {
       const comp = url.searchParams.get('comp')
       if (comp === 'block') entry.blocks.set(url.searchParams.get('blockid') ?? '', body)
       else if (comp === 'blocklist') {
-        const ids = [...body.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]+)<\//g)].map((m) => m[1] as string)
+        const ids = [...body.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]+)<\//g)].map(
+          (m) => m[1] as string,
+        )
         entry.committed = Buffer.concat(ids.map((id) => entry.blocks.get(id) ?? Buffer.alloc(0)))
       } else entry.committed = body
       return blob(res, 201)
@@ -81,11 +109,15 @@ export async function startResultsSim(): Promise<ResultsSim> {
   return {
     url,
     artifacts,
-    env: { ACTIONS_RUNTIME_TOKEN: unsignedJwt({ scp: 'Actions.ExampleScope Actions.Results:run-backend-1:job-backend-1' }), ACTIONS_RESULTS_URL: url },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    env: {
+      ACTIONS_RUNTIME_TOKEN: unsignedJwt({ scp: 'Actions.ExampleScope Actions.Results:run-backend-1:job-backend-1' }),
+      ACTIONS_RESULTS_URL: url,
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -102,7 +134,13 @@ function json(res: ServerResponse, code: number, body: unknown): void {
 }
 
 function blob(res: ServerResponse, code: number): void {
-  res.writeHead(code, { 'Content-Length': 0, 'x-ms-request-id': 'fake', 'x-ms-version': '2023-11-03', ETag: '"0x1"', 'Last-Modified': new Date().toUTCString() })
+  res.writeHead(code, {
+    'Content-Length': 0,
+    'x-ms-request-id': 'fake',
+    'x-ms-version': '2023-11-03',
+    ETag: '"0x1"',
+    'Last-Modified': new Date().toUTCString(),
+  })
   res.end()
 }
 

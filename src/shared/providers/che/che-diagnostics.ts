@@ -7,9 +7,15 @@ import { DW_ID_LABEL } from './che-pods.js'
  * each container's state, and the recent events of the DevWorkspace and its pods.
  * Reading them must never fail the caller: what cannot be read is said so.
  */
-export async function describeDevWorkspace(core: CoreV1Api, namespace: string, object: DevWorkspaceObject | null): Promise<string[]> {
+export async function describeDevWorkspace(
+  core: CoreV1Api,
+  namespace: string,
+  object: DevWorkspaceObject | null,
+): Promise<string[]> {
   if (!object) return ['The DevWorkspace no longer exists.']
-  const lines = [`phase: ${object.status?.phase || '(none)'}${object.status?.message ? ` - ${object.status.message}` : ''}`]
+  const lines = [
+    `phase: ${object.status?.phase || '(none)'}${object.status?.message ? ` - ${object.status.message}` : ''}`,
+  ]
   for (const c of object.status?.conditions ?? []) {
     lines.push(`condition ${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`)
   }
@@ -31,7 +37,13 @@ async function listPods(core: CoreV1Api, namespace: string, id: string): Promise
 function containerLines(pod: V1Pod): string[] {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
   return statuses.map((s) => {
-    const state = s.state?.waiting ? `waiting (${s.state.waiting.reason ?? ''}${s.state.waiting.message ? `: ${s.state.waiting.message}` : ''})` : s.state?.terminated ? `terminated (${s.state.terminated.reason ?? ''}, exit ${s.state.terminated.exitCode})` : s.state?.running ? 'running' : 'unknown'
+    const state = s.state?.waiting
+      ? `waiting (${s.state.waiting.reason ?? ''}${s.state.waiting.message ? `: ${s.state.waiting.message}` : ''})`
+      : s.state?.terminated
+        ? `terminated (${s.state.terminated.reason ?? ''}, exit ${s.state.terminated.exitCode})`
+        : s.state?.running
+          ? 'running'
+          : 'unknown'
     return `pod ${pod.metadata?.name} container ${s.name}: ${state}, ready=${s.ready}, restarts=${s.restartCount}`
   })
 }
@@ -48,6 +60,13 @@ async function eventLines(core: CoreV1Api, namespace: string, name: string, id: 
   } catch {
     return ['events: could not be read']
   }
-  const mine = events.filter((e) => e.involvedObject.name === name || (id && e.involvedObject.name?.startsWith(`${id}-`)))
-  return mine.slice(-15).map((e) => `event ${e.type ?? ''} ${e.reason ?? ''} on ${e.involvedObject.kind ?? ''} ${e.involvedObject.name ?? ''}: ${e.message ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''}`)
+  const mine = events.filter(
+    (e) => e.involvedObject.name === name || (id && e.involvedObject.name?.startsWith(`${id}-`)),
+  )
+  return mine
+    .slice(-15)
+    .map(
+      (e) =>
+        `event ${e.type ?? ''} ${e.reason ?? ''} on ${e.involvedObject.kind ?? ''} ${e.involvedObject.name ?? ''}: ${e.message ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''}`,
+    )
 }

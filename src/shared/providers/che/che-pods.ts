@@ -11,10 +11,17 @@ const INIT_CONTAINERS_TO_SKIP = new Set(['project-clone', 'che-code-injector', '
  * (the Recreate strategy can leave an old pod behind), Running, with the container ready.
  * Returns undefined when there is none yet.
  */
-export async function findReadyPod(core: CoreV1Api, namespace: string, devworkspaceId: string, container: string): Promise<V1Pod | undefined> {
-  const pods = await core.listNamespacedPod({ namespace, labelSelector: `${DW_ID_LABEL}=${devworkspaceId}` }).catch((error: unknown) => {
-    throw normalizeKubeError(error, `listing the pods of DevWorkspace ${devworkspaceId} in ${namespace}`)
-  })
+export async function findReadyPod(
+  core: CoreV1Api,
+  namespace: string,
+  devworkspaceId: string,
+  container: string,
+): Promise<V1Pod | undefined> {
+  const pods = await core
+    .listNamespacedPod({ namespace, labelSelector: `${DW_ID_LABEL}=${devworkspaceId}` })
+    .catch((error: unknown) => {
+      throw normalizeKubeError(error, `listing the pods of DevWorkspace ${devworkspaceId} in ${namespace}`)
+    })
   return pods.items.find((pod) => {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running') return false
     const statuses = pod.status?.containerStatuses ?? []
@@ -24,12 +31,21 @@ export async function findReadyPod(core: CoreV1Api, namespace: string, devworksp
 }
 
 /** Waits, within the deadline, for `findReadyPod` to find one. */
-export async function waitForReadyPod(core: CoreV1Api, namespace: string, devworkspaceId: string, container: string, deadline: Deadline, signal?: AbortSignal): Promise<V1Pod> {
+export async function waitForReadyPod(
+  core: CoreV1Api,
+  namespace: string,
+  devworkspaceId: string,
+  container: string,
+  deadline: Deadline,
+  signal?: AbortSignal,
+): Promise<V1Pod> {
   for (let attempt = 0; ; attempt++) {
     const pod = await findReadyPod(core, namespace, devworkspaceId, container)
     if (pod) return pod
     if (deadline.expired()) {
-      throw new WorkspaceStartError(`The DevWorkspace ${namespace} (id ${devworkspaceId}) is Running, but no ready pod with container '${container || 'the first container'}' appeared within the start timeout.`)
+      throw new WorkspaceStartError(
+        `The DevWorkspace ${namespace} (id ${devworkspaceId}) is Running, but no ready pod with container '${container || 'the first container'}' appeared within the start timeout.`,
+      )
     }
     await sleep(Math.min(deadline.remainingMs(), Math.min(2_000, 100 * 2 ** attempt)), signal)
   }
@@ -40,12 +56,15 @@ export function pickContainer(pod: V1Pod, requested: string): string {
   const names = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => !INIT_CONTAINERS_TO_SKIP.has(n))
   if (requested) {
     if (!names.includes(requested)) {
-      throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} has no container '${requested}' (input 'container'); it has: ${names.join(', ') || 'none'}.`)
+      throw new WorkspaceStartError(
+        `The workspace pod ${pod.metadata?.name} has no container '${requested}' (input 'container'); it has: ${names.join(', ') || 'none'}.`,
+      )
     }
     return requested
   }
   const first = names[0]
-  if (!first) throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} has no container to run the command in.`)
+  if (!first)
+    throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} has no container to run the command in.`)
   return first
 }
 

@@ -25,14 +25,37 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
     withRetry(fn, { policy: DEFAULT_RETRY, isRetryable: isRetryableKubeError }).catch((error: unknown) => {
       throw normalizeKubeError(error, doing)
     })
-  const get = (name: string): Promise<DevWorkspaceObject> => call(`reading DevWorkspace ${namespace}/${name}`, () => custom.getNamespacedCustomObject({ group: DW_GROUP, version: DW_VERSION, namespace, plural: DW_PLURAL, name })) as Promise<DevWorkspaceObject>
+  const get = (name: string): Promise<DevWorkspaceObject> =>
+    call(`reading DevWorkspace ${namespace}/${name}`, () =>
+      custom.getNamespacedCustomObject({ group: DW_GROUP, version: DW_VERSION, namespace, plural: DW_PLURAL, name }),
+    ) as Promise<DevWorkspaceObject>
 
   /** The endpoint with attribute `type: main`, in the workspace's own components or its contributions (the editor). */
   const mainEndpoint = async (dw: DevWorkspaceObject): Promise<Endpoint | undefined> => {
-    const refs = ((dw.spec.contributions ?? []) as { kubernetes?: { name: string; namespace?: string } }[]).flatMap((c) => (c.kubernetes ? [c.kubernetes] : []))
-    const contributed = await Promise.all(refs.map(async (r) => ((await call(`reading DevWorkspaceTemplate ${r.name}`, () => custom.getNamespacedCustomObject({ group: DW_GROUP, version: DW_VERSION, namespace: r.namespace ?? namespace, plural: DWT_PLURAL, name: r.name }))) as { spec?: Template }).spec))
+    const refs = ((dw.spec.contributions ?? []) as { kubernetes?: { name: string; namespace?: string } }[]).flatMap(
+      (c) => (c.kubernetes ? [c.kubernetes] : []),
+    )
+    const contributed = await Promise.all(
+      refs.map(
+        async (r) =>
+          (
+            (await call(`reading DevWorkspaceTemplate ${r.name}`, () =>
+              custom.getNamespacedCustomObject({
+                group: DW_GROUP,
+                version: DW_VERSION,
+                namespace: r.namespace ?? namespace,
+                plural: DWT_PLURAL,
+                name: r.name,
+              }),
+            )) as { spec?: Template }
+          ).spec,
+      ),
+    )
     const templates = [dw.spec.template as Template | undefined, ...contributed]
-    return templates.flatMap((t) => t?.components ?? []).flatMap((c) => c.container?.endpoints ?? []).find((e) => e.attributes?.type === 'main')
+    return templates
+      .flatMap((t) => t?.components ?? [])
+      .flatMap((c) => c.container?.endpoints ?? [])
+      .find((e) => e.attributes?.type === 'main')
   }
 
   return {
@@ -40,31 +63,61 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
     async ide(handle): Promise<IdeEndpoint> {
       const dw = await get(handle.name)
       const mainUrl = dw.status?.mainUrl
-      if (!mainUrl) throw new RunTaskError('workspace-start', `DevWorkspace ${handle.name} has no mainUrl: no component has an endpoint with attribute type: main (set the editor input, e.g. che-code).`)
+      if (!mainUrl)
+        throw new RunTaskError(
+          'workspace-start',
+          `DevWorkspace ${handle.name} has no mainUrl: no component has an endpoint with attribute type: main (set the editor input, e.g. che-code).`,
+        )
       const endpoint = await mainEndpoint(dw)
       const options: { headers?: Record<string, string> } = {}
       await kubeConfig.applyToHTTPSOptions(options)
       const authorization = options.headers?.Authorization ?? options.headers?.authorization
-      return { name: endpoint?.name ?? 'editor', proxyUrl: mainUrl, headers: authorization ? { Authorization: authorization } : {}, healthUrl: `http://127.0.0.1:${endpoint?.targetPort ?? DEFAULT_EDITOR_PORT}/healthz` }
+      return {
+        name: endpoint?.name ?? 'editor',
+        proxyUrl: mainUrl,
+        headers: authorization ? { Authorization: authorization } : {},
+        healthUrl: `http://127.0.0.1:${endpoint?.targetPort ?? DEFAULT_EDITOR_PORT}/healthz`,
+      }
     },
     async persistence(handle): Promise<Persistence> {
       const type = storageType(await get(handle.name))
-      return type === 'ephemeral' ? { persistent: false, detail: 'storage-type ephemeral keeps /projects in an emptyDir, which a stop deletes; use per-workspace or per-user to check persistence' } : { persistent: true, detail: `storage-type ${type}` }
+      return type === 'ephemeral'
+        ? {
+            persistent: false,
+            detail:
+              'storage-type ephemeral keeps /projects in an emptyDir, which a stop deletes; use per-workspace or per-user to check persistence',
+          }
+        : { persistent: true, detail: `storage-type ${type}` }
     },
     async checkStopped(handle): Promise<string> {
       const dw = await get(handle.name)
-      if (dw.status?.phase !== 'Stopped') throw new RunTaskError('workspace-start', `DevWorkspace ${handle.name} should be Stopped, but its phase is ${dw.status?.phase ?? 'unknown'}.`)
+      if (dw.status?.phase !== 'Stopped')
+        throw new RunTaskError(
+          'workspace-start',
+          `DevWorkspace ${handle.name} should be Stopped, but its phase is ${dw.status?.phase ?? 'unknown'}.`,
+        )
       const claim = storageType(dw) === 'per-workspace' ? `storage-${dw.status.devworkspaceId}` : COMMON_PVC
       try {
-        const pvc = await call(`reading PVC ${namespace}/${claim}`, () => core.readNamespacedPersistentVolumeClaim({ namespace, name: claim }))
+        const pvc = await call(`reading PVC ${namespace}/${claim}`, () =>
+          core.readNamespacedPersistentVolumeClaim({ namespace, name: claim }),
+        )
         return `DevWorkspace ${handle.name} still exists (Stopped); PVC ${claim} is ${pvc.status?.phase ?? 'present'}`
       } catch (error) {
-        if (kubeStatusCode(error) === 404 || (error instanceof RunTaskError && /\b404\b|not found/i.test(error.message))) throw new RunTaskError('workspace-start', `PVC ${namespace}/${claim} of DevWorkspace ${handle.name} is gone while it is stopped.`)
+        if (
+          kubeStatusCode(error) === 404 ||
+          (error instanceof RunTaskError && /\b404\b|not found/i.test(error.message))
+        )
+          throw new RunTaskError(
+            'workspace-start',
+            `PVC ${namespace}/${claim} of DevWorkspace ${handle.name} is gone while it is stopped.`,
+          )
         throw error
       }
     },
     async controlPlane(request: ControlPlaneRequest): Promise<ControlPlaneFinding[]> {
-      const admin = request.adminToken ? withToken(kubeConfig, request.adminToken).makeApiClient(CustomObjectsApi) : custom
+      const admin = request.adminToken
+        ? withToken(kubeConfig, request.adminToken).makeApiClient(CustomObjectsApi)
+        : custom
       return [await operatorApi(custom), await cheIssuer(admin, request.expectedIssuer)]
     },
   }
@@ -80,7 +133,9 @@ function withToken(kubeConfig: KubeConfig, token: string): KubeConfig {
 }
 
 function storageType(dw: DevWorkspaceObject): string {
-  const value = (dw.spec.template?.attributes as Record<string, unknown> | undefined)?.['controller.devfile.io/storage-type']
+  const value = (dw.spec.template?.attributes as Record<string, unknown> | undefined)?.[
+    'controller.devfile.io/storage-type'
+  ]
   return typeof value === 'string' ? value : 'per-user'
 }
 
@@ -88,23 +143,43 @@ async function operatorApi(custom: CustomObjectsApi): Promise<ControlPlaneFindin
   try {
     const list = await custom.getAPIResources({ group: DW_GROUP, version: DW_VERSION })
     const served = list.resources.map((r) => r.name)
-    return served.includes(DW_PLURAL) ? { status: 'passed', message: `DevWorkspace API: ${DW_GROUP}/${DW_VERSION} serves ${served.join(', ')}` } : { status: 'failed', message: `DevWorkspace API: ${DW_GROUP}/${DW_VERSION} does not serve devworkspaces` }
+    return served.includes(DW_PLURAL)
+      ? { status: 'passed', message: `DevWorkspace API: ${DW_GROUP}/${DW_VERSION} serves ${served.join(', ')}` }
+      : { status: 'failed', message: `DevWorkspace API: ${DW_GROUP}/${DW_VERSION} does not serve devworkspaces` }
   } catch (error) {
-    return { status: 'failed', message: `DevWorkspace API: not served (${normalizeKubeError(error, 'reading the API').message}); is the DevWorkspace operator installed?` }
+    return {
+      status: 'failed',
+      message: `DevWorkspace API: not served (${normalizeKubeError(error, 'reading the API').message}); is the DevWorkspace operator installed?`,
+    }
   }
 }
 
 async function cheIssuer(custom: CustomObjectsApi, expected: string): Promise<ControlPlaneFinding> {
   let items: { metadata?: { name?: string }; spec?: { networking?: { auth?: { identityProviderURL?: string } } } }[]
   try {
-    items = ((await custom.listClusterCustomObject({ group: 'org.eclipse.che', version: 'v2', plural: 'checlusters' })) as { items: typeof items }).items
+    items = (
+      (await custom.listClusterCustomObject({ group: 'org.eclipse.che', version: 'v2', plural: 'checlusters' })) as {
+        items: typeof items
+      }
+    ).items
   } catch (error) {
     const status = kubeStatusCode(error)
-    if (status === 403 || status === 401) return { status: 'skipped', message: 'OIDC issuer: not checked, these credentials may not read CheClusters (give admin credentials to check it)' }
+    if (status === 403 || status === 401)
+      return {
+        status: 'skipped',
+        message:
+          'OIDC issuer: not checked, these credentials may not read CheClusters (give admin credentials to check it)',
+      }
     return { status: 'failed', message: `OIDC issuer: ${normalizeKubeError(error, 'listing CheClusters').message}` }
   }
   const issuer = items[0]?.spec?.networking?.auth?.identityProviderURL ?? ''
-  if (items.length === 0) return { status: 'failed', message: 'OIDC issuer: no CheCluster found; is Eclipse Che installed?' }
+  if (items.length === 0)
+    return { status: 'failed', message: 'OIDC issuer: no CheCluster found; is Eclipse Che installed?' }
   if (!expected) return { status: 'passed', message: `OIDC issuer: ${issuer || '(none configured)'}` }
-  return issuer === expected ? { status: 'passed', message: `OIDC issuer: ${issuer}` } : { status: 'failed', message: `OIDC issuer: expected ${expected}, CheCluster ${items[0]?.metadata?.name} names ${issuer || 'none'}` }
+  return issuer === expected
+    ? { status: 'passed', message: `OIDC issuer: ${issuer}` }
+    : {
+        status: 'failed',
+        message: `OIDC issuer: expected ${expected}, CheCluster ${items[0]?.metadata?.name} names ${issuer || 'none'}`,
+      }
 }

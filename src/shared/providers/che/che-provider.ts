@@ -1,7 +1,26 @@
-import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node'
 import { PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
-import type { DestroyResult, Diagnostics, DownloadLimits, DownloadResult, ExecRequest, ExecResult, ExecStreams, ProvisionRequest, SweepRequest, WorkspaceHandle, WorkspaceProvider } from '../../provider.js'
+import type {
+  DestroyResult,
+  Diagnostics,
+  DownloadLimits,
+  DownloadResult,
+  ExecRequest,
+  ExecResult,
+  ExecStreams,
+  ProvisionRequest,
+  SweepRequest,
+  WorkspaceHandle,
+  WorkspaceProvider,
+} from '../../provider.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
 import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
@@ -51,7 +70,11 @@ class CheProvider implements WorkspaceProvider {
   async checkPermissions(signal?: AbortSignal): Promise<void> {
     const ns = this.settings.namespace
     const wanted = [
-      ...['create', 'get', 'list', 'watch', 'patch', 'delete'].map((verb) => ({ verb, group: DW_GROUP, resource: DW_PLURAL })),
+      ...['create', 'get', 'list', 'watch', 'patch', 'delete'].map((verb) => ({
+        verb,
+        group: DW_GROUP,
+        resource: DW_PLURAL,
+      })),
       { verb: 'list', group: '', resource: 'pods' },
       // The exec upgrade is a GET; Kubernetes 1.35 also checks create.
       { verb: 'get', group: '', resource: 'pods', subresource: 'exec' },
@@ -62,23 +85,43 @@ class CheProvider implements WorkspaceProvider {
       wanted.map(async (w) => {
         const review = await this.call(`checking permission to ${w.verb} ${w.resource}`, signal, () =>
           this.auth.createSelfSubjectAccessReview({
-            body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace: ns, ...w } } },
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: { resourceAttributes: { namespace: ns, ...w } },
+            },
           }),
         )
-        if (!review.status?.allowed) denied.push(`${w.verb} ${w.group ? `${w.resource}.${w.group}` : w.resource}${'subresource' in w ? `/${w.subresource}` : ''}`)
+        if (!review.status?.allowed)
+          denied.push(
+            `${w.verb} ${w.group ? `${w.resource}.${w.group}` : w.resource}${'subresource' in w ? `/${w.subresource}` : ''}`,
+          )
       }),
     )
     if (denied.length > 0) {
-      throw new PermissionError(`The kubeconfig's identity lacks permissions in namespace ${ns}: ${denied.sort().join(', ')}. Grant them with a Role bound to that identity.`)
+      throw new PermissionError(
+        `The kubeconfig's identity lacks permissions in namespace ${ns}: ${denied.sort().join(', ')}. Grant them with a Role bound to that identity.`,
+      )
     }
   }
 
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
     const ns = this.settings.namespace
     if (!this.settings.source) throw new Error('Provisioning on Che needs a devfile or a DevWorkspaceTemplate.')
-    const body = buildDevWorkspace(this.settings.source, { name: request.name, namespace: ns, labels: identityLabels(request.identity) })
+    const body = buildDevWorkspace(this.settings.source, {
+      name: request.name,
+      namespace: ns,
+      labels: identityLabels(request.identity),
+    })
     const created = await this.create(body, signal)
-    let handle: WorkspaceHandle = { provider: 'che', name: request.name, id: created.status?.devworkspaceId ?? '', scope: ns, target: '', createdAt: new Date().toISOString() }
+    let handle: WorkspaceHandle = {
+      provider: 'che',
+      name: request.name,
+      id: created.status?.devworkspaceId ?? '',
+      scope: ns,
+      target: '',
+      createdAt: new Date().toISOString(),
+    }
     await request.onCreated?.(handle)
     const deadline = new Deadline(request.startTimeoutMs)
     const running = await this.waitForRunning(request.name, deadline, request.onProgress, signal)
@@ -86,30 +129,64 @@ class CheProvider implements WorkspaceProvider {
     return this.attachPod(handle, deadline, signal)
   }
 
-  async exec(handle: WorkspaceHandle, request: ExecRequest, streams: ExecStreams, signal?: AbortSignal): Promise<ExecResult> {
+  async exec(
+    handle: WorkspaceHandle,
+    request: ExecRequest,
+    streams: ExecStreams,
+    signal?: AbortSignal,
+  ): Promise<ExecResult> {
     const target = await this.podTarget(handle)
     const wrapped = wrapCommand(request.command, request.cwd, request.env)
     const started = Date.now()
     const exitCode = await withCommandDeadline(
       request.timeoutMs,
       signal,
-      (execSignal) => execInPod(this.deps.kubeConfig, target, wrapped.argv, streams.stdout, streams.stderr, { stdin: wrapped.stdin, signal: execSignal, heartbeat: this.heartbeat }),
+      (execSignal) =>
+        execInPod(this.deps.kubeConfig, target, wrapped.argv, streams.stdout, streams.stderr, {
+          stdin: wrapped.stdin,
+          signal: execSignal,
+          heartbeat: this.heartbeat,
+        }),
       () => this.kill(target, wrapped.token),
     )
     return { exitCode, signal: null, durationMs: Date.now() - started }
   }
 
-  async download(handle: WorkspaceHandle, remoteDir: string, localDir: string, limits: DownloadLimits, signal?: AbortSignal): Promise<DownloadResult> {
+  async download(
+    handle: WorkspaceHandle,
+    remoteDir: string,
+    localDir: string,
+    limits: DownloadLimits,
+    signal?: AbortSignal,
+  ): Promise<DownloadResult> {
     const target = await this.podTarget(handle)
-    return downloadTar((stdout, stderr, tarSignal) => execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), stdout, stderr, { signal: tarSignal, heartbeat: this.heartbeat }), remoteDir, localDir, limits.maxBytes, signal)
+    return downloadTar(
+      (stdout, stderr, tarSignal) =>
+        execInPod(this.deps.kubeConfig, target, tarCommand(remoteDir), stdout, stderr, {
+          signal: tarSignal,
+          heartbeat: this.heartbeat,
+        }),
+      remoteDir,
+      localDir,
+      limits.maxBytes,
+      signal,
+    )
   }
 
   async stop(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     await this.setStarted(handle.name, false, signal)
     await watchDevWorkspace({
       ...this.watchBase(handle.name, new Deadline(timeoutMs), signal),
-      judge: (o) => (o === null ? { fail: new WorkspaceStartError(`DevWorkspace ${handle.scope}/${handle.name} disappeared while stopping.`) } : o.status?.phase === 'Stopped' ? { done: undefined } : undefined),
-      onTimeout: (last) => new WorkspaceStartError(`DevWorkspace ${handle.scope}/${handle.name} did not stop within ${Math.round(timeoutMs / 1000)}s; last phase ${last?.status?.phase ?? 'unknown'}.`),
+      judge: (o) =>
+        o === null
+          ? { fail: new WorkspaceStartError(`DevWorkspace ${handle.scope}/${handle.name} disappeared while stopping.`) }
+          : o.status?.phase === 'Stopped'
+            ? { done: undefined }
+            : undefined,
+      onTimeout: (last) =>
+        new WorkspaceStartError(
+          `DevWorkspace ${handle.scope}/${handle.name} did not stop within ${Math.round(timeoutMs / 1000)}s; last phase ${last?.status?.phase ?? 'unknown'}.`,
+        ),
     })
   }
 
@@ -123,7 +200,9 @@ class CheProvider implements WorkspaceProvider {
   async destroy(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<DestroyResult> {
     const doing = `deleting DevWorkspace ${handle.scope}/${handle.name}`
     try {
-      await this.call(doing, signal, () => this.custom.deleteNamespacedCustomObject({ ...this.resource(), name: handle.name }))
+      await this.call(doing, signal, () =>
+        this.custom.deleteNamespacedCustomObject({ ...this.resource(), name: handle.name }),
+      )
     } catch (error) {
       if (error instanceof ProviderRequestError && error.status === 404) return { alreadyGone: true }
       throw error
@@ -132,7 +211,10 @@ class CheProvider implements WorkspaceProvider {
       ...this.watchBase(handle.name, new Deadline(timeoutMs), signal),
       judge: (o) => (o === null ? { done: undefined } : undefined),
       onTimeout: (last) =>
-        new RunTaskError('provider-request', `DevWorkspace ${handle.scope}/${handle.name} was not gone ${Math.round(timeoutMs / 1000)}s after deletion; last phase ${last?.status?.phase ?? 'unknown'}, finalizers may be stuck.`),
+        new RunTaskError(
+          'provider-request',
+          `DevWorkspace ${handle.scope}/${handle.name} was not gone ${Math.round(timeoutMs / 1000)}s after deletion; last phase ${last?.status?.phase ?? 'unknown'}, finalizers may be stuck.`,
+        ),
     })
     return { alreadyGone: false }
   }
@@ -148,13 +230,28 @@ class CheProvider implements WorkspaceProvider {
 
   async sweep(request: SweepRequest, signal?: AbortSignal): Promise<string[]> {
     const list = (await this.call(`listing DevWorkspaces in ${this.settings.namespace}`, signal, () =>
-      this.custom.listNamespacedCustomObject({ ...this.resource(), labelSelector: `${LABELS.createdBy}=${CREATED_BY}` }),
+      this.custom.listNamespacedCustomObject({
+        ...this.resource(),
+        labelSelector: `${LABELS.createdBy}=${CREATED_BY}`,
+      }),
     )) as { items: DevWorkspaceObject[] }
     const cutoff = Date.now() - request.olderThanMs
-    const stale = list.items.filter((o) => o.metadata.name.startsWith(`${request.namePrefix}-`) && Date.parse(o.metadata.creationTimestamp ?? '') < cutoff && !o.metadata.deletionTimestamp)
+    const stale = list.items.filter(
+      (o) =>
+        o.metadata.name.startsWith(`${request.namePrefix}-`) &&
+        Date.parse(o.metadata.creationTimestamp ?? '') < cutoff &&
+        !o.metadata.deletionTimestamp,
+    )
     const removed: string[] = []
     for (const o of stale) {
-      const handle: WorkspaceHandle = { provider: 'che', name: o.metadata.name, id: o.status?.devworkspaceId ?? '', scope: this.settings.namespace, target: '', createdAt: o.metadata.creationTimestamp ?? '' }
+      const handle: WorkspaceHandle = {
+        provider: 'che',
+        name: o.metadata.name,
+        id: o.status?.devworkspaceId ?? '',
+        scope: this.settings.namespace,
+        target: '',
+        createdAt: o.metadata.creationTimestamp ?? '',
+      }
       const result = await this.destroy(handle, 5 * 60_000, signal)
       if (!result.alreadyGone) removed.push(o.metadata.name)
     }
@@ -173,31 +270,47 @@ class CheProvider implements WorkspaceProvider {
       // A retried create can meet its own first attempt, which did land.
       if (attempts > 1 && error instanceof ProviderRequestError && error.status === 409) {
         const existing = await this.get(body.metadata.name)
-        if (existing && existing.metadata.labels?.[LABELS.runId] === body.metadata.labels?.[LABELS.runId]) return existing
+        if (existing && existing.metadata.labels?.[LABELS.runId] === body.metadata.labels?.[LABELS.runId])
+          return existing
       }
       throw error
     }
   }
 
-  private async waitForRunning(name: string, deadline: Deadline, onProgress: ((s: string) => void) | undefined, signal?: AbortSignal): Promise<DevWorkspaceObject> {
+  private async waitForRunning(
+    name: string,
+    deadline: Deadline,
+    onProgress: ((s: string) => void) | undefined,
+    signal?: AbortSignal,
+  ): Promise<DevWorkspaceObject> {
     const ns = this.settings.namespace
     const settled = await watchDevWorkspace<DevWorkspaceObject>({
       ...this.watchBase(name, deadline, signal),
       onProgress,
       judge: (o) => {
-        if (o === null) return { fail: new WorkspaceStartError(`DevWorkspace ${ns}/${name} was deleted while starting.`) }
-        if (o.metadata.deletionTimestamp) return { fail: new WorkspaceStartError(`DevWorkspace ${ns}/${name} is being deleted.`) }
+        if (o === null)
+          return { fail: new WorkspaceStartError(`DevWorkspace ${ns}/${name} was deleted while starting.`) }
+        if (o.metadata.deletionTimestamp)
+          return { fail: new WorkspaceStartError(`DevWorkspace ${ns}/${name} is being deleted.`) }
         const phase = o.status?.phase ?? ''
         return phase === 'Running' || FAILED_PHASES.has(phase) ? { done: o } : undefined
       },
       onTimeout: async (last) => {
-        const seen = last ? `${last.status?.phase || 'no phase'}${last.status?.message ? ` (${last.status.message})` : ''}` : 'never seen'
-        return new WorkspaceStartError(`DevWorkspace ${ns}/${name} was not Running within the start timeout (${Math.round(deadline.totalMs / 1000)}s); last status: ${seen}.`, await describeDevWorkspace(this.core, ns, last ?? null))
+        const seen = last
+          ? `${last.status?.phase || 'no phase'}${last.status?.message ? ` (${last.status.message})` : ''}`
+          : 'never seen'
+        return new WorkspaceStartError(
+          `DevWorkspace ${ns}/${name} was not Running within the start timeout (${Math.round(deadline.totalMs / 1000)}s); last status: ${seen}.`,
+          await describeDevWorkspace(this.core, ns, last ?? null),
+        )
       },
     })
     if (settled.status?.phase !== 'Running') {
       const reason = settled.status?.message || settled.status?.phase
-      throw new WorkspaceStartError(`DevWorkspace ${ns}/${name} failed to start: ${reason}`, await describeDevWorkspace(this.core, ns, settled))
+      throw new WorkspaceStartError(
+        `DevWorkspace ${ns}/${name} failed to start: ${reason}`,
+        await describeDevWorkspace(this.core, ns, settled),
+      )
     }
     return settled
   }
@@ -206,7 +319,9 @@ class CheProvider implements WorkspaceProvider {
     const pod = await waitForReadyPod(this.core, handle.scope, handle.id, this.settings.container, deadline, signal)
     const privileged = privilegedContainers(pod)
     if (privileged.length > 0) {
-      throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} runs privileged containers (${privileged.join(', ')}). run-task only runs commands in unprivileged workspaces; remove 'privileged: true' from the pod or the DevWorkspace operator configuration.`)
+      throw new WorkspaceStartError(
+        `The workspace pod ${pod.metadata?.name} runs privileged containers (${privileged.join(', ')}). run-task only runs commands in unprivileged workspaces; remove 'privileged: true' from the pod or the DevWorkspace operator configuration.`,
+      )
     }
     return { ...handle, target: pickContainer(pod, this.settings.container), readyAt: new Date().toISOString() }
   }
@@ -214,25 +329,38 @@ class CheProvider implements WorkspaceProvider {
   private async podTarget(handle: WorkspaceHandle): Promise<PodTarget> {
     const pod = await findReadyPod(this.core, handle.scope, handle.id, handle.target)
     if (!pod?.metadata?.name) {
-      throw new WorkspaceStartError(`DevWorkspace ${handle.scope}/${handle.name} has no ready pod with container '${handle.target}'.`, (await this.diagnose(handle)).lines)
+      throw new WorkspaceStartError(
+        `DevWorkspace ${handle.scope}/${handle.name} has no ready pod with container '${handle.target}'.`,
+        (await this.diagnose(handle)).lines,
+      )
     }
     return { namespace: handle.scope, pod: pod.metadata.name, container: handle.target }
   }
 
   private async kill(target: PodTarget, token: string): Promise<void> {
     const sink = textSink()
-    await execInPod(this.deps.kubeConfig, target, killCommand(token), sink.writable, sink.writable, { heartbeat: this.heartbeat }).catch(() => undefined)
+    await execInPod(this.deps.kubeConfig, target, killCommand(token), sink.writable, sink.writable, {
+      heartbeat: this.heartbeat,
+    }).catch(() => undefined)
   }
 
   private async setStarted(name: string, started: boolean, signal?: AbortSignal): Promise<void> {
-    await this.call(`${started ? 'starting' : 'stopping'} DevWorkspace ${this.settings.namespace}/${name}`, signal, () =>
-      this.custom.patchNamespacedCustomObject({ ...this.resource(), name, body: { spec: { started } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    await this.call(
+      `${started ? 'starting' : 'stopping'} DevWorkspace ${this.settings.namespace}/${name}`,
+      signal,
+      () =>
+        this.custom.patchNamespacedCustomObject(
+          { ...this.resource(), name, body: { spec: { started } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
     )
   }
 
   private async get(name: string): Promise<DevWorkspaceObject | null> {
     try {
-      return (await this.call(`reading DevWorkspace ${this.settings.namespace}/${name}`, undefined, () => this.custom.getNamespacedCustomObject({ ...this.resource(), name }))) as DevWorkspaceObject
+      return (await this.call(`reading DevWorkspace ${this.settings.namespace}/${name}`, undefined, () =>
+        this.custom.getNamespacedCustomObject({ ...this.resource(), name }),
+      )) as DevWorkspaceObject
     } catch (error) {
       if (error instanceof ProviderRequestError && error.status === 404) return null
       throw error
@@ -244,12 +372,25 @@ class CheProvider implements WorkspaceProvider {
   }
 
   private watchBase(name: string, deadline: Deadline, signal?: AbortSignal) {
-    return { kc: this.deps.kubeConfig, api: this.custom, namespace: this.settings.namespace, name, deadline, signal, progressIntervalMs: this.deps.progressIntervalMs }
+    return {
+      kc: this.deps.kubeConfig,
+      api: this.custom,
+      namespace: this.settings.namespace,
+      name,
+      deadline,
+      signal,
+      progressIntervalMs: this.deps.progressIntervalMs,
+    }
   }
 
   /** One API call with retries for what can be retried, and one normalised error. */
   private call<T>(doing: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, { policy: this.retry, isRetryable: isRetryableKubeError, retryAfterMs: kubeRetryAfterMs, signal }).catch((error: unknown) => {
+    return withRetry(fn, {
+      policy: this.retry,
+      isRetryable: isRetryableKubeError,
+      retryAfterMs: kubeRetryAfterMs,
+      signal,
+    }).catch((error: unknown) => {
       throw normalizeKubeError(error, doing)
     })
   }

@@ -60,7 +60,8 @@ export async function watchDevWorkspace<T>(options: WatchDevWorkspaceOptions<T>)
           resourceVersion = undefined
           continue
         }
-        if (!isRetryableKubeError(error)) throw normalizeKubeError(error, `watching DevWorkspace ${options.namespace}/${options.name}`)
+        if (!isRetryableKubeError(error))
+          throw normalizeKubeError(error, `watching DevWorkspace ${options.namespace}/${options.name}`)
         failures += 1
         await sleep(Math.min(options.deadline.remainingMs(), Math.min(5_000, 100 * 2 ** failures)), options.signal)
       }
@@ -77,7 +78,9 @@ function settle<T>(verdict: WatchVerdict<T>): { value: T } | undefined {
   return { value: verdict.done }
 }
 
-async function listOne<T>(options: WatchDevWorkspaceOptions<T>): Promise<{ object: DevWorkspaceObject | null; resourceVersion: string }> {
+async function listOne<T>(
+  options: WatchDevWorkspaceOptions<T>,
+): Promise<{ object: DevWorkspaceObject | null; resourceVersion: string }> {
   const list = (await options.api.listNamespacedCustomObject({
     group: DW_GROUP,
     version: DW_VERSION,
@@ -91,7 +94,11 @@ async function listOne<T>(options: WatchDevWorkspaceOptions<T>): Promise<{ objec
 type WatchOutcome<T> = { verdict: WatchVerdict<T> } | { gone: boolean; resourceVersion: string | undefined }
 
 /** One watch connection: ends on a verdict, on close, on 410, or at the deadline. */
-function watchOnce<T>(options: WatchDevWorkspaceOptions<T>, resourceVersion: string, onObject: (o: DevWorkspaceObject | null) => WatchVerdict<T>): Promise<WatchOutcome<T>> {
+function watchOnce<T>(
+  options: WatchDevWorkspaceOptions<T>,
+  resourceVersion: string,
+  onObject: (o: DevWorkspaceObject | null) => WatchVerdict<T>,
+): Promise<WatchOutcome<T>> {
   const path = `/apis/${DW_GROUP}/${DW_VERSION}/namespaces/${options.namespace}/${DW_PLURAL}`
   return new Promise<WatchOutcome<T>>((resolve, reject) => {
     let rv = resourceVersion
@@ -107,7 +114,10 @@ function watchOnce<T>(options: WatchDevWorkspaceOptions<T>, resourceVersion: str
       else resolve(value)
     }
     const onAbort = (): void => finish(new CancelledError())
-    const timer = setTimeout(() => finish({ gone: false, resourceVersion: rv }), Math.max(1, options.deadline.remainingMs()))
+    const timer = setTimeout(
+      () => finish({ gone: false, resourceVersion: rv }),
+      Math.max(1, options.deadline.remainingMs()),
+    )
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) return onAbort()
     const query = { fieldSelector: `metadata.name=${options.name}`, resourceVersion: rv, allowWatchBookmarks: true }
@@ -118,7 +128,11 @@ function watchOnce<T>(options: WatchDevWorkspaceOptions<T>, resourceVersion: str
         (type, object: DevWorkspaceObject & { code?: number }) => {
           if (finished) return
           if (type === 'ERROR') {
-            return finish(object.code === 410 ? { gone: true, resourceVersion: undefined } : Object.assign(new Error(`watch error: ${JSON.stringify(object)}`), { statusCode: object.code }))
+            return finish(
+              object.code === 410
+                ? { gone: true, resourceVersion: undefined }
+                : Object.assign(new Error(`watch error: ${JSON.stringify(object)}`), { statusCode: object.code }),
+            )
           }
           rv = object.metadata?.resourceVersion ?? rv
           if (type === 'BOOKMARK') return
@@ -127,24 +141,42 @@ function watchOnce<T>(options: WatchDevWorkspaceOptions<T>, resourceVersion: str
         },
         (error: unknown) => {
           // A watch that times out from inactivity or is closed by the server is normal: resume.
-          if (!error || (error as { name?: string }).name === 'TimeoutError' || (error as { name?: string }).name === 'AbortError') finish({ gone: false, resourceVersion: rv })
+          if (
+            !error ||
+            (error as { name?: string }).name === 'TimeoutError' ||
+            (error as { name?: string }).name === 'AbortError'
+          )
+            finish({ gone: false, resourceVersion: rv })
           else finish(error as Error)
         },
       )
-      .then((c) => {
-        controller = c
-        if (finished) c.abort()
-      }, (error: unknown) => finish(error as Error))
+      .then(
+        (c) => {
+          controller = c
+          if (finished) c.abort()
+        },
+        (error: unknown) => finish(error as Error),
+      )
   })
 }
 
-function startProgress<T>(options: WatchDevWorkspaceOptions<T>, last: () => DevWorkspaceObject | null | undefined): () => void {
+function startProgress<T>(
+  options: WatchDevWorkspaceOptions<T>,
+  last: () => DevWorkspaceObject | null | undefined,
+): () => void {
   if (!options.onProgress) return () => undefined
   const started = Date.now()
   const timer = setInterval(() => {
     const object = last()
-    const seen = object === undefined ? 'not seen yet' : object === null ? 'gone' : `${object.status?.phase || 'no phase yet'}${object.status?.message ? `: ${object.status.message}` : ''}`
-    options.onProgress?.(`DevWorkspace ${options.namespace}/${options.name} after ${Math.round((Date.now() - started) / 1000)}s: ${seen}`)
+    const seen =
+      object === undefined
+        ? 'not seen yet'
+        : object === null
+          ? 'gone'
+          : `${object.status?.phase || 'no phase yet'}${object.status?.message ? `: ${object.status.message}` : ''}`
+    options.onProgress?.(
+      `DevWorkspace ${options.namespace}/${options.name} after ${Math.round((Date.now() - started) / 1000)}s: ${seen}`,
+    )
   }, options.progressIntervalMs ?? 15_000)
   timer.unref()
   return () => clearInterval(timer)

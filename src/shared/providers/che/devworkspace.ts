@@ -56,7 +56,17 @@ export interface DevWorkspaceObject {
   }
 }
 
-const TEMPLATE_KEYS = ['components', 'projects', 'starterProjects', 'dependentProjects', 'commands', 'events', 'attributes', 'variables', 'parent'] as const
+const TEMPLATE_KEYS = [
+  'components',
+  'projects',
+  'starterProjects',
+  'dependentProjects',
+  'commands',
+  'events',
+  'attributes',
+  'variables',
+  'parent',
+] as const
 
 /**
  * Reads the `devfile` input: inline YAML when it spans lines or starts with
@@ -66,7 +76,8 @@ const TEMPLATE_KEYS = ['components', 'projects', 'starterProjects', 'dependentPr
 export function loadDevfile(input: string, value: string, baseDir: string): Devfile {
   const inline = value.includes('\n') || value.trimStart().startsWith('schemaVersion:')
   const file = inline ? undefined : path.resolve(baseDir, value)
-  if (file && !existsSync(file)) throw new InputError(input, value, `inline devfile YAML or the path of a devfile (no file at ${file})`)
+  if (file && !existsSync(file))
+    throw new InputError(input, value, `inline devfile YAML or the path of a devfile (no file at ${file})`)
   const text = file ? readFileSync(file, 'utf8') : value
   const origin = file ?? 'inline'
   const parsed = parseDocument(text, { uniqueKeys: true, prettyErrors: false })
@@ -79,7 +90,11 @@ export function loadDevfile(input: string, value: string, baseDir: string): Devf
   }
   const problems = devfileProblems(document)
   if (problems.length > 0) {
-    throw new InputError(input, inline ? 'inline devfile' : value, `a devfile that validates against the devfile 2.x schema; ${origin} has: ${problems.join('; ')}`)
+    throw new InputError(
+      input,
+      inline ? 'inline devfile' : value,
+      `a devfile that validates against the devfile 2.x schema; ${origin} has: ${problems.join('; ')}`,
+    )
   }
   return { origin, document: document as Record<string, unknown> }
 }
@@ -87,7 +102,8 @@ export function loadDevfile(input: string, value: string, baseDir: string): Devf
 /** Parses `name` or `namespace/name`. */
 export function parseTemplateRef(input: string, value: string): TemplateRef {
   const match = /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(value)
-  if (!match || value.length > 253) throw new InputError(input, value, 'a DevWorkspaceTemplate name or namespace/name (DNS-1123 labels)')
+  if (!match || value.length > 253)
+    throw new InputError(input, value, 'a DevWorkspaceTemplate name or namespace/name (DNS-1123 labels)')
   return match[1] ? { name: match[3] as string, namespace: match[1] } : { name: match[3] as string }
 }
 
@@ -114,17 +130,29 @@ export function buildDevWorkspace(
     if (value !== undefined) template[key] = structuredClone(value)
   }
   if (source.template) template.parent = { kubernetes: { ...source.template } }
-  template.attributes = { ...(template.attributes as object | undefined), 'controller.devfile.io/storage-type': source.storageType }
+  template.attributes = {
+    ...(template.attributes as object | undefined),
+    'controller.devfile.io/storage-type': source.storageType,
+  }
   const object: DevWorkspaceObject = {
     apiVersion: `${DW_GROUP}/${DW_VERSION}`,
     kind: 'DevWorkspace',
-    metadata: { name: meta.name, namespace: meta.namespace, labels: { ...meta.labels }, annotations: { ...meta.annotations } },
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      labels: { ...meta.labels },
+      annotations: { ...meta.annotations },
+    },
     spec: { started: true, template },
   }
   if (source.editor) object.spec.contributions = [{ name: 'editor', kubernetes: { ...source.editor } }]
   const problems = devWorkspaceProblems(object)
   if (problems.length > 0) {
-    throw new InputError(inputName, source.devfile?.origin ?? source.template?.name ?? '', `a DevWorkspace that validates against the DevWorkspace schema; it has: ${problems.join('; ')}`)
+    throw new InputError(
+      inputName,
+      source.devfile?.origin ?? source.template?.name ?? '',
+      `a DevWorkspace that validates against the DevWorkspace schema; it has: ${problems.join('; ')}`,
+    )
   }
   return object
 }

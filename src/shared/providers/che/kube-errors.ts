@@ -67,7 +67,9 @@ function statusBody(error: unknown): KubeStatus | undefined {
 
 function isNetworkError(error: unknown): boolean {
   const text = `${errorMessage(error)} ${errorMessage((error as { cause?: unknown } | null)?.cause ?? '')}`
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(text)
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(
+    text,
+  )
 }
 
 function networkDetail(error: unknown): string {

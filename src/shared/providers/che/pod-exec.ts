@@ -32,15 +32,32 @@ export interface PodExecOptions {
  * is an ExecStreamError: a dropped connection must never look like a pass.
  * Any other failure status (for example a missing binary) is one as well.
  */
-export async function execInPod(kc: KubeConfig, target: PodTarget, argv: readonly string[], stdout: Writable, stderr: Writable, options: PodExecOptions = {}): Promise<number> {
+export async function execInPod(
+  kc: KubeConfig,
+  target: PodTarget,
+  argv: readonly string[],
+  stdout: Writable,
+  stderr: Writable,
+  options: PodExecOptions = {},
+): Promise<number> {
   if (options.signal?.aborted) throw new CancelledError()
   let status: V1Status | undefined
   const stdin = options.stdin === undefined ? null : new PassThrough()
   let ws: WebSocket
   try {
-    ws = (await new Exec(kc).exec(target.namespace, target.pod, target.container, [...argv], stdout, stderr, stdin, false, (s) => {
-      status = s
-    })) as unknown as WebSocket
+    ws = (await new Exec(kc).exec(
+      target.namespace,
+      target.pod,
+      target.container,
+      [...argv],
+      stdout,
+      stderr,
+      stdin,
+      false,
+      (s) => {
+        status = s
+      },
+    )) as unknown as WebSocket
   } catch (error) {
     throw refusedUpgrade(error, target)
   }
@@ -62,7 +79,11 @@ export async function execInPod(kc: KubeConfig, target: PodTarget, argv: readonl
       options.signal?.removeEventListener('abort', onAbort)
       if (!status) {
         const why = reason.length ? `${code} ${reason.toString()}` : String(code)
-        return reject(new ExecStreamError(`The exec stream to ${describe(target)} closed before the command's exit status arrived (close code ${why}).`))
+        return reject(
+          new ExecStreamError(
+            `The exec stream to ${describe(target)} closed before the command's exit status arrived (close code ${why}).`,
+          ),
+        )
       }
       try {
         resolve(exitCodeOf(status))
@@ -85,7 +106,9 @@ export function exitCodeOf(status: V1Status): number {
     const code = Number(cause?.message)
     if (Number.isInteger(code)) return code
   }
-  throw new ExecStreamError(`The command could not be run: ${status.message ?? 'unknown error'} (reason: ${status.reason ?? 'none'}, code: ${status.code ?? 'none'})`)
+  throw new ExecStreamError(
+    `The command could not be run: ${status.message ?? 'unknown error'} (reason: ${status.reason ?? 'none'}, code: ${status.code ?? 'none'})`,
+  )
 }
 
 function startHeartbeat(ws: WebSocket, heartbeat: Heartbeat, onDead: (why: string) => void): () => void {
@@ -116,7 +139,10 @@ function refusedUpgrade(error: unknown, target: PodTarget): Error {
   if (match) {
     const code = Number(match[1])
     const doing = `opening an exec stream to ${describe(target)}`
-    return normalizeKubeError(Object.assign(new Error(`the API server refused the exec upgrade with HTTP ${code}`), { statusCode: code }), doing)
+    return normalizeKubeError(
+      Object.assign(new Error(`the API server refused the exec upgrade with HTTP ${code}`), { statusCode: code }),
+      doing,
+    )
   }
   return new ExecStreamError(`Opening an exec stream to ${describe(target)} failed: ${text}`, error)
 }

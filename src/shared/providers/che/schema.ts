@@ -30,6 +30,9 @@ function formatErrors(errors: ErrorObject[] | null | undefined): string[] {
   const lines = (errors ?? [])
     // oneOf/anyOf summaries repeat what the branch errors already say.
     .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf')
-    .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` '${String(e.params.additionalProperty)}'` : ''}`)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` '${String(e.params.additionalProperty)}'` : ''}`,
+    )
   return [...new Set(lines)].slice(0, 10)
 }

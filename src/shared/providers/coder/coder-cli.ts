@@ -14,7 +14,10 @@ export function cliAsset(platform: NodeJS.Platform = process.platform, arch: str
  * The deployment's own `coder` CLI, so its version matches the server. Downloaded
  * once per server version into the tool cache and reused by later steps.
  */
-export async function ensureCoderCli(client: CoderClient, cacheRoot: string = process.env.RUNNER_TOOL_CACHE ?? path.join(tmpdir(), 'run-task-tools')): Promise<string> {
+export async function ensureCoderCli(
+  client: CoderClient,
+  cacheRoot: string = process.env.RUNNER_TOOL_CACHE ?? path.join(tmpdir(), 'run-task-tools'),
+): Promise<string> {
   const info = await client.request<{ version?: string }>('GET', '/buildinfo', 'reading the Coder build info')
   const version = (info.version ?? 'unknown').replace(/[^A-Za-z0-9.+-]/g, '_')
   const asset = cliAsset()

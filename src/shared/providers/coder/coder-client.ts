@@ -9,7 +9,13 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export interface CoderClient {
   /** The deployment's URL, without a trailing slash. */
   readonly url: string
-  request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, doing: string, body?: unknown, signal?: AbortSignal): Promise<T>
+  request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    doing: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T>
   /** Opens a streaming GET (the SSE watch); the caller reads and closes the body. */
   stream(path: string, signal: AbortSignal): Promise<Response>
   /** Downloads a file from the deployment, for the matching `coder` CLI. */
@@ -27,18 +33,38 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
   const url = options.url.replace(/\/+$/, '')
   const fetchFn = options.fetch ?? ((input, init) => fetch(input, init))
   const retry = options.retry ?? DEFAULT_RETRY
-  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({ 'Coder-Session-Token': options.token, Accept: 'application/json', ...extra })
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
+    'Coder-Session-Token': options.token,
+    Accept: 'application/json',
+    ...extra,
+  })
 
-  const send = async (method: string, path: string, doing: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> => {
+  const send = async (
+    method: string,
+    path: string,
+    doing: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> => {
     try {
       return await withRetry(
         async () => {
-          const init: RequestInit = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) }
+          const init: RequestInit = {
+            method,
+            headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+            ...(signal ? { signal } : {}),
+          }
           const res = await fetchFn(`${url}${path}`, init)
           if (!res.ok) throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
           return res
         },
-        { policy: retry, isRetryable: isRetryableCoderError, retryAfterMs: (e) => (e instanceof CoderHttpError ? e.retryAfterMs : undefined), signal },
+        {
+          policy: retry,
+          isRetryable: isRetryableCoderError,
+          retryAfterMs: (e) => (e instanceof CoderHttpError ? e.retryAfterMs : undefined),
+          signal,
+        },
       )
     } catch (error) {
       throw normalizeCoderError(error, doing, url)
@@ -47,14 +73,25 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
 
   return {
     url,
-    async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, doing: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    async request<T>(
+      method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+      path: string,
+      doing: string,
+      body?: unknown,
+      signal?: AbortSignal,
+    ): Promise<T> {
       const res = await send(method, `/api/v2${path}`, doing, body, signal)
       const text = await res.text()
       return (text ? JSON.parse(text) : undefined) as T
     },
     async stream(path: string, signal: AbortSignal): Promise<Response> {
       const res = await fetchFn(`${url}/api/v2${path}`, { headers: headers({ Accept: 'text/event-stream' }), signal })
-      if (!res.ok) throw normalizeCoderError(new CoderHttpError(res.status, await readError(res), retryAfter(res)), `watching ${path}`, url)
+      if (!res.ok)
+        throw normalizeCoderError(
+          new CoderHttpError(res.status, await readError(res), retryAfter(res)),
+          `watching ${path}`,
+          url,
+        )
       return res
     },
     async download(path: string, doing: string): Promise<ArrayBuffer> {

@@ -38,10 +38,15 @@ export function normalizeCoderError(error: unknown, doing: string, url: string):
     return new ProviderRequestError(text, error.status, error)
   }
   const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause
-  return new ProviderUnavailableError(`${doing}: coderd at ${url} could not be reached (${cause?.code ?? cause?.message ?? errorMessage(error)})`, error)
+  return new ProviderUnavailableError(
+    `${doing}: coderd at ${url} could not be reached (${cause?.code ?? cause?.message ?? errorMessage(error)})`,
+    error,
+  )
 }
 
 function isNetworkError(error: unknown): boolean {
   const text = `${errorMessage(error)} ${errorMessage((error as { cause?: unknown } | null)?.cause ?? '')}`
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(text)
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(
+    text,
+  )
 }

@@ -9,9 +9,14 @@ export function parseParameters(value: string): Map<string, string> {
   try {
     doc = parse(value)
   } catch (error) {
-    throw new InputError('parameters', value, `a YAML map of parameter names to values (${(error as Error).message.split('\n')[0]})`)
+    throw new InputError(
+      'parameters',
+      value,
+      `a YAML map of parameter names to values (${(error as Error).message.split('\n')[0]})`,
+    )
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InputError('parameters', value, 'a YAML map of parameter names to values')
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new InputError('parameters', value, 'a YAML map of parameter names to values')
   return new Map(Object.entries(doc).map(([k, v]) => [k, Array.isArray(v) ? JSON.stringify(v.map(String)) : String(v)]))
 }
 
@@ -20,10 +25,16 @@ export function parseParameters(value: string): Map<string, string> {
  * is created, and lists every problem at once: unknown names, required ones
  * missing, values outside the options, the type, the range or the pattern.
  */
-export function checkParameters(template: string, given: ReadonlyMap<string, string>, declared: readonly TemplateVersionParameter[]): { name: string; value: string }[] {
+export function checkParameters(
+  template: string,
+  given: ReadonlyMap<string, string>,
+  declared: readonly TemplateVersionParameter[],
+): { name: string; value: string }[] {
   const problems: string[] = []
   const byName = new Map(declared.map((p) => [p.name, p]))
-  for (const name of given.keys()) if (!byName.has(name)) problems.push(`unknown parameter '${name}' (the template has: ${[...byName.keys()].join(', ') || 'none'})`)
+  for (const name of given.keys())
+    if (!byName.has(name))
+      problems.push(`unknown parameter '${name}' (the template has: ${[...byName.keys()].join(', ') || 'none'})`)
   for (const p of declared) {
     const value = given.get(p.name)
     if (value === undefined) {
@@ -33,12 +44,18 @@ export function checkParameters(template: string, given: ReadonlyMap<string, str
     const problem = valueProblem(p, value)
     if (problem) problems.push(`parameter '${p.name}' = ${JSON.stringify(value)}: ${problem}`)
   }
-  if (problems.length > 0) throw new InputError('parameters', [...given.keys()].join(', '), `values that template '${template}' accepts; ${problems.join('; ')}`)
+  if (problems.length > 0)
+    throw new InputError(
+      'parameters',
+      [...given.keys()].join(', '),
+      `values that template '${template}' accepts; ${problems.join('; ')}`,
+    )
   return [...given].map(([name, value]) => ({ name, value }))
 }
 
 function valueProblem(p: TemplateVersionParameter, value: string): string | undefined {
-  if (p.options.length > 0 && p.type !== 'list(string)' && !p.options.some((o) => o.value === value)) return `expected one of ${p.options.map((o) => o.value).join(', ')}`
+  if (p.options.length > 0 && p.type !== 'list(string)' && !p.options.some((o) => o.value === value))
+    return `expected one of ${p.options.map((o) => o.value).join(', ')}`
   if (p.type === 'bool' && value !== 'true' && value !== 'false') return 'expected true or false'
   if (p.type === 'number') {
     const n = Number(value)
@@ -54,6 +71,7 @@ function valueProblem(p: TemplateVersionParameter, value: string): string | unde
       return 'expected a list'
     }
   }
-  if (p.validation_regex && p.type === 'string' && !new RegExp(p.validation_regex).test(value)) return p.validation_error || `expected to match ${p.validation_regex}`
+  if (p.validation_regex && p.type === 'string' && !new RegExp(p.validation_regex).test(value))
+    return p.validation_error || `expected to match ${p.validation_regex}`
   return undefined
 }

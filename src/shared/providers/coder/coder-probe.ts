@@ -6,25 +6,49 @@ import type { Workspace, WorkspaceAgent, WorkspaceApp } from './coder-types.js'
 
 /** The Coder side of the smoke check: apps, the stopped workspace, and coderd itself. */
 export function createCoderProbe(client: CoderClient, token: string): WorkspaceProbe {
-  const workspace = (handle: WorkspaceHandle, signal?: AbortSignal): Promise<Workspace> => client.request<Workspace>('GET', `/workspaces/${handle.id}`, `reading workspace ${handle.name}`, undefined, signal)
+  const workspace = (handle: WorkspaceHandle, signal?: AbortSignal): Promise<Workspace> =>
+    client.request<Workspace>('GET', `/workspaces/${handle.id}`, `reading workspace ${handle.name}`, undefined, signal)
   return {
     persistentDir: '$HOME',
     async ide(handle, slug, signal): Promise<IdeEndpoint> {
       const agent = agentOf(await workspace(handle, signal), handle.target)
       const app = agent.apps?.find((a) => a.slug === slug)
-      if (!app) throw new RunTaskError('workspace-start', `Agent ${agent.name} has no app '${slug}' (apps: ${agent.apps?.map((a) => a.slug).join(', ') || 'none'}).`)
+      if (!app)
+        throw new RunTaskError(
+          'workspace-start',
+          `Agent ${agent.name} has no app '${slug}' (apps: ${agent.apps?.map((a) => a.slug).join(', ') || 'none'}).`,
+        )
       const healthUrl = app.healthcheck?.url || `${new URL(app.url ?? 'http://localhost:13337').origin}/healthz`
-      return { name: slug, proxyUrl: await appUrl(client, handle, agent, app, signal), headers: { 'Coder-Session-Token': token }, healthUrl }
+      return {
+        name: slug,
+        proxyUrl: await appUrl(client, handle, agent, app, signal),
+        headers: { 'Coder-Session-Token': token },
+        healthUrl,
+      }
     },
-    persistence: async (): Promise<Persistence> => ({ persistent: true, detail: 'a Coder workspace keeps its home directory across stop and start' }),
+    persistence: async (): Promise<Persistence> => ({
+      persistent: true,
+      detail: 'a Coder workspace keeps its home directory across stop and start',
+    }),
     async checkStopped(handle, signal): Promise<string> {
       const w = await workspace(handle, signal)
       const b = w.latest_build
-      if (b.transition !== 'stop' || b.status !== 'stopped') throw new RunTaskError('workspace-start', `Workspace ${handle.name} should be stopped, but its latest build is ${b.transition} (${b.status}).`)
+      if (b.transition !== 'stop' || b.status !== 'stopped')
+        throw new RunTaskError(
+          'workspace-start',
+          `Workspace ${handle.name} should be stopped, but its latest build is ${b.transition} (${b.status}).`,
+        )
       return `workspace ${w.owner_name}/${w.name} still exists, stopped (build ${b.build_number})`
     },
     async controlPlane(request: ControlPlaneRequest, signal): Promise<ControlPlaneFinding[]> {
-      return [await initialUser(client, signal), await oidcIssuer(request.adminToken ? createCoderClient({ url: client.url, token: request.adminToken }) : client, request.expectedIssuer, signal)]
+      return [
+        await initialUser(client, signal),
+        await oidcIssuer(
+          request.adminToken ? createCoderClient({ url: client.url, token: request.adminToken }) : client,
+          request.expectedIssuer,
+          signal,
+        ),
+      ]
     },
   }
 }
@@ -32,15 +56,36 @@ export function createCoderProbe(client: CoderClient, token: string): WorkspaceP
 function agentOf(w: Workspace, name: string): WorkspaceAgent {
   const agents = w.latest_build.resources.flatMap((r) => r.agents ?? [])
   const agent = agents.find((a) => a.name === name) ?? (name ? undefined : agents[0])
-  if (!agent) throw new RunTaskError('workspace-start', `Workspace ${w.name} has no agent ${name || '(none at all)'}; is it running?`)
+  if (!agent)
+    throw new RunTaskError(
+      'workspace-start',
+      `Workspace ${w.name} has no agent ${name || '(none at all)'}; is it running?`,
+    )
   return agent
 }
 
 /** The app's URL on the deployment: a subdomain app under the wildcard host, else a path app. */
-async function appUrl(client: CoderClient, handle: WorkspaceHandle, agent: WorkspaceAgent, app: WorkspaceApp, signal?: AbortSignal): Promise<string> {
-  if (!app.subdomain) return `${client.url}/@${encodeURIComponent(handle.scope)}/${handle.name}.${agent.name}/apps/${encodeURIComponent(app.slug)}/`
-  const { host } = await client.request<{ host: string }>('GET', '/applications/host', 'reading the wildcard app host', undefined, signal)
-  if (!host) throw new RunTaskError('workspace-start', `App '${app.slug}' is a subdomain app, but the deployment has no wildcard access URL.`)
+async function appUrl(
+  client: CoderClient,
+  handle: WorkspaceHandle,
+  agent: WorkspaceAgent,
+  app: WorkspaceApp,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (!app.subdomain)
+    return `${client.url}/@${encodeURIComponent(handle.scope)}/${handle.name}.${agent.name}/apps/${encodeURIComponent(app.slug)}/`
+  const { host } = await client.request<{ host: string }>(
+    'GET',
+    '/applications/host',
+    'reading the wildcard app host',
+    undefined,
+    signal,
+  )
+  if (!host)
+    throw new RunTaskError(
+      'workspace-start',
+      `App '${app.slug}' is a subdomain app, but the deployment has no wildcard access URL.`,
+    )
   const label = app.subdomain_name || `${app.slug}--${agent.name}--${handle.name}--${handle.scope}`
   const base = new URL(client.url)
   // Both spellings occur: "*.apps.example.com" and "*--apps.example.com" (or without the star).
@@ -49,10 +94,17 @@ async function appUrl(client: CoderClient, handle: WorkspaceHandle, agent: Works
 
 async function initialUser(client: CoderClient, signal?: AbortSignal): Promise<ControlPlaneFinding> {
   try {
-    const { message } = await client.request<{ message: string }>('GET', '/users/first', 'checking the initial user', undefined, signal)
+    const { message } = await client.request<{ message: string }>(
+      'GET',
+      '/users/first',
+      'checking the initial user',
+      undefined,
+      signal,
+    )
     return { status: 'passed', message: `initial user: ${message}` }
   } catch (error) {
-    if (error instanceof ProviderRequestError && error.status === 404) return { status: 'failed', message: `initial user: none; ${error.message}` }
+    if (error instanceof ProviderRequestError && error.status === 404)
+      return { status: 'failed', message: `initial user: none; ${error.message}` }
     throw error
   }
 }
@@ -60,12 +112,24 @@ async function initialUser(client: CoderClient, signal?: AbortSignal): Promise<C
 async function oidcIssuer(client: CoderClient, expected: string, signal?: AbortSignal): Promise<ControlPlaneFinding> {
   let issuer: string
   try {
-    const config = await client.request<{ config?: { oidc?: { issuer_url?: string } } }>('GET', '/deployment/config', 'reading the deployment config', undefined, signal)
+    const config = await client.request<{ config?: { oidc?: { issuer_url?: string } } }>(
+      'GET',
+      '/deployment/config',
+      'reading the deployment config',
+      undefined,
+      signal,
+    )
     issuer = config.config?.oidc?.issuer_url ?? ''
   } catch (error) {
-    if (error instanceof ProviderRequestError && error.status === 403) return { status: 'skipped', message: 'OIDC issuer: not checked, the token is not an owner (give an admin token to check it)' }
+    if (error instanceof ProviderRequestError && error.status === 403)
+      return {
+        status: 'skipped',
+        message: 'OIDC issuer: not checked, the token is not an owner (give an admin token to check it)',
+      }
     throw error
   }
   if (!expected) return { status: 'passed', message: `OIDC issuer: ${issuer || '(none configured)'}` }
-  return issuer === expected ? { status: 'passed', message: `OIDC issuer: ${issuer}` } : { status: 'failed', message: `OIDC issuer: expected ${expected}, the deployment names ${issuer || 'none'}` }
+  return issuer === expected
+    ? { status: 'passed', message: `OIDC issuer: ${issuer}` }
+    : { status: 'failed', message: `OIDC issuer: expected ${expected}, the deployment names ${issuer || 'none'}` }
 }

@@ -6,7 +6,18 @@
 export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'canceling', 'canceled', 'failed'] as const
 export type JobStatus = (typeof JOB_STATUSES)[number]
 
-export const WORKSPACE_STATUSES = ['pending', 'starting', 'running', 'stopping', 'stopped', 'failed', 'canceling', 'canceled', 'deleting', 'deleted'] as const
+export const WORKSPACE_STATUSES = [
+  'pending',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'failed',
+  'canceling',
+  'canceled',
+  'deleting',
+  'deleted',
+] as const
 export type WorkspaceStatus = (typeof WORKSPACE_STATUSES)[number]
 
 export type WorkspaceTransition = 'start' | 'stop' | 'delete'
@@ -14,7 +25,17 @@ export type WorkspaceTransition = 'start' | 'stop' | 'delete'
 export const AGENT_STATUSES = ['connecting', 'connected', 'disconnected', 'timeout'] as const
 export type AgentStatus = (typeof AGENT_STATUSES)[number]
 
-export const AGENT_LIFECYCLES = ['created', 'starting', 'start_timeout', 'start_error', 'ready', 'shutting_down', 'shutdown_timeout', 'shutdown_error', 'off'] as const
+export const AGENT_LIFECYCLES = [
+  'created',
+  'starting',
+  'start_timeout',
+  'start_error',
+  'ready',
+  'shutting_down',
+  'shutdown_timeout',
+  'shutdown_error',
+  'off',
+] as const
 export type AgentLifecycle = (typeof AGENT_LIFECYCLES)[number]
 
 /** `codersdk.Response`: every error body. */

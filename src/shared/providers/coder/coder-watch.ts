@@ -34,7 +34,8 @@ export async function watchWorkspace<T>(options: WatchWorkspaceOptions<T>): Prom
     let streamFailures = 0
     while (!options.deadline.expired()) {
       if (options.signal?.aborted) throw new CancelledError()
-      const verdict = streamFailures < 3 ? await followStream(options, judge).catch(() => undefined) : await pollOnce(options, judge)
+      const verdict =
+        streamFailures < 3 ? await followStream(options, judge).catch(() => undefined) : await pollOnce(options, judge)
       if (verdict) return settle(verdict)
       if (streamFailures < 3) streamFailures += 1
       else await sleep(Math.min(options.pollIntervalMs ?? 1_000, options.deadline.remainingMs()), options.signal)
@@ -51,7 +52,10 @@ function settle<T>(verdict: NonNullable<Verdict<T>>): T {
 }
 
 /** Reads the SSE stream until a verdict, the end of the stream, or the deadline. */
-async function followStream<T>(options: WatchWorkspaceOptions<T>, judge: (w: Workspace | null) => Verdict<T>): Promise<Verdict<T>> {
+async function followStream<T>(
+  options: WatchWorkspaceOptions<T>,
+  judge: (w: Workspace | null) => Verdict<T>,
+): Promise<Verdict<T>> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), Math.max(1, options.deadline.remainingMs()))
   const onAbort = (): void => controller.abort()
@@ -81,9 +85,20 @@ async function followStream<T>(options: WatchWorkspaceOptions<T>, judge: (w: Wor
   }
 }
 
-async function pollOnce<T>(options: WatchWorkspaceOptions<T>, judge: (w: Workspace | null) => Verdict<T>): Promise<Verdict<T>> {
+async function pollOnce<T>(
+  options: WatchWorkspaceOptions<T>,
+  judge: (w: Workspace | null) => Verdict<T>,
+): Promise<Verdict<T>> {
   try {
-    return judge(await options.client.request<Workspace>('GET', `/workspaces/${options.workspaceId}`, `reading workspace ${options.workspaceId}`, undefined, options.signal))
+    return judge(
+      await options.client.request<Workspace>(
+        'GET',
+        `/workspaces/${options.workspaceId}`,
+        `reading workspace ${options.workspaceId}`,
+        undefined,
+        options.signal,
+      ),
+    )
   } catch (error) {
     if (error instanceof ProviderRequestError && (error.status === 410 || error.status === 404)) return judge(null)
     throw error
@@ -106,8 +121,15 @@ function startProgress<T>(options: WatchWorkspaceOptions<T>, last: () => Workspa
   const timer = setInterval(() => {
     const w = last()
     const agent = w?.latest_build.resources.flatMap((r) => r.agents ?? [])[0]
-    const seen = w === undefined ? 'not seen yet' : w === null ? 'deleted' : `build ${w.latest_build.status}${agent ? `, agent ${agent.status}/${agent.lifecycle_state}` : ''}`
-    options.onProgress?.(`Workspace ${w?.owner_name ?? ''}/${w?.name ?? options.workspaceId} after ${Math.round((Date.now() - started) / 1000)}s: ${seen}`)
+    const seen =
+      w === undefined
+        ? 'not seen yet'
+        : w === null
+          ? 'deleted'
+          : `build ${w.latest_build.status}${agent ? `, agent ${agent.status}/${agent.lifecycle_state}` : ''}`
+    options.onProgress?.(
+      `Workspace ${w?.owner_name ?? ''}/${w?.name ?? options.workspaceId} after ${Math.round((Date.now() - started) / 1000)}s: ${seen}`,
+    )
   }, options.progressIntervalMs ?? 15_000)
   timer.unref()
   return () => clearInterval(timer)
