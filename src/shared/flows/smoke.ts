@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { probeForProvision } from '../provider-factory.js'
 import type { WorkspaceProbe } from '../providers/probe.js'
+import { judgeIde } from './ide-verdict.js'
 import type { SmokeSettings } from '../settings/smoke-settings.js'
 import type { StepContext } from '../steps/step-context.js'
 import { type FlowResult, type FlowRun, runFlow } from './flow.js'
@@ -51,23 +52,8 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
   const ide = await probe.ide(run.handle, settings.ideApp, run.ctx.signal)
-  const response = await fetch(ide.proxyUrl, {
-    headers: ide.headers,
-    redirect: 'manual',
-    signal: AbortSignal.any([run.ctx.signal, AbortSignal.timeout(settings.checkTimeoutMs)]),
-  })
-  await response.body?.cancel()
-  const location = response.headers.get('location') ?? ''
-  const what = `GET ${ide.proxyUrl} → ${response.status}`
-  if (response.status >= 500)
-    return { status: 'failed' as const, message: `${what}: the proxy could not reach ${ide.name}`, output: '' }
-  if (response.status >= 300 && response.status < 400 && /login|sign_in|oauth/i.test(location))
-    return {
-      status: 'failed' as const,
-      message: `${what}: redirected to sign-in (${location}); the credentials were not accepted`,
-      output: '',
-    }
-  return { status: 'passed' as const, message: what, output: '' }
+  const verdict = await judgeIde(ide, AbortSignal.any([run.ctx.signal, AbortSignal.timeout(settings.checkTimeoutMs)]))
+  return { ...verdict, output: '' }
 }
 
 // Values travel as environment (on stdin), never spliced into the command text.

@@ -10,6 +10,11 @@ export interface IdeEndpoint {
   readonly headers: Readonly<Record<string, string>>
   /** The IDE's health endpoint as seen from inside the workspace. */
   readonly healthUrl: string
+  /**
+   * Set when this provider's proxy cannot accept a non-interactive credential (the reason, for the report): a
+   * sign-in answer is then "routed, sign-in required" rather than a failure.
+   */
+  readonly signInOnly?: string
 }
 
 /** Whether the workspace keeps files across a stop, and why. */
