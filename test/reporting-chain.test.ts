@@ -58,11 +58,11 @@ describe('dist bundles: reports become annotations, outputs and a check run', ()
     assert.equal(out['failed-tests'], 'tests.test_math › test_sub\ntests.test_io › test_read')
     assert.match(
       chain.collect.stdout,
-      /::error title=Failed%3A tests\.test_math › test_sub,file=tests\/test_math\.py,line=7::assert 1 == 2%0Atests\/test_math\.py:8: AssertionError/,
+      /::error title=Failed%3A tests\.test_math › test_sub,file=tests\/test_math\.py,line=8::assert 1 == 2%0Atests\/test_math\.py:8: AssertionError/,
     )
     assert.match(
       chain.collect.summary,
-      /\| tests\.test_math › test_sub \| `tests\/test_math\.py:7` \| assert 1 == 2 \|/,
+      /\| tests\.test_math › test_sub \| `tests\/test_math\.py:8` \| assert 1 == 2 \|/,
     )
     const run = github.checkRuns.at(-1)
     assert.deepEqual(
@@ -71,7 +71,7 @@ describe('dist bundles: reports become annotations, outputs and a check run', ()
     )
     assert.deepEqual(
       run?.annotations.map((a) => `${a.path}:${a.start_line}`),
-      ['tests/test_math.py:7', 'tests/test_io.py:10'],
+      ['tests/test_math.py:8', 'tests/test_io.py:10'],
     )
     assert.equal(out['check-run-id'], String(run?.id))
   })

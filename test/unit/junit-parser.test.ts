@@ -36,7 +36,8 @@ describe('JUnit dialects', () => {
     const sub = pytest.find((c) => c.name === 'test_sub')
     assert.deepEqual(
       [sub?.status, sub?.message, sub?.file, sub?.line],
-      ['failed', 'assert 1 == 2', 'tests/test_math.py', 7],
+      // The line of the failing assert (traceback `tests/test_math.py:8:`), not the 0-based `line="7"` of the def.
+      ['failed', 'assert 1 == 2', 'tests/test_math.py', 8],
     )
     assert.match(sub?.details ?? '', /> {7}assert 1 == 2/)
     const out = pytest.find((c) => c.name === 'test_out')

@@ -16,6 +16,8 @@ export interface SummaryInput {
   readonly artifactUrl: string
   readonly repoRoot?: string | undefined
   readonly budgetBytes?: number
+  /** Notes on reports that were read (TestResults.notes), shown with the slowest tests. */
+  readonly notes?: readonly string[]
 }
 
 /**
@@ -28,15 +30,15 @@ export interface SummaryInput {
 export function renderSummary(input: SummaryInput): string {
   const { meta } = input
   const head = [...headerLines(meta), ...phaseLines(meta), ...countLines(meta), ...errorLines(meta)]
-  const tail = [...slowestLines(input.cases), ...footerLines(meta, input.artifactUrl)]
+  const tail = [...slowestLines(input.cases, input.notes ?? []), ...footerLines(meta, input.artifactUrl)]
   const budget = (input.budgetBytes ?? SUMMARY_BUDGET_BYTES) - byteLength(head) - byteLength(tail) - 200
   return `${[...head, ...failedLines(input, budget), ...tail].join('\n')}\n`
 }
 
 function headerLines(meta: EvidenceMeta): string[] {
-  const where = `**${meta.provider}** workspace \`${meta.workspace.name}\` in \`${meta.workspace.scope}\` from ${cell(meta.source)}`
+  const where = `**${meta.provider}** workspace ${code(meta.workspace.name)} in ${code(meta.workspace.scope)} from ${cell(meta.source)}`
   return [
-    `### ${HEADLINE[meta.outcome]}: \`${cell(meta.command || '(no command)')}\``,
+    `### ${HEADLINE[meta.outcome]}: ${code(meta.command || '(no command)')}`,
     '',
     `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`,
     '',
@@ -73,13 +75,14 @@ function errorLines(meta: EvidenceMeta): string[] {
   if (diagnostics.length > 0) {
     const shown = diagnostics.slice(-MAX_DIAGNOSTIC_LINES)
     const more = diagnostics.length - shown.length
+    const fence = '`'.repeat(Math.max(3, longestBacktickRun(shown.join('\n')) + 1))
     lines.push(
       '<details open><summary>Diagnostics</summary>',
       '',
-      '```text',
+      `${fence}text`,
       ...(more > 0 ? [`… ${more} earlier lines`] : []),
-      ...shown.map(fence),
-      '```',
+      ...shown,
+      fence,
       '</details>',
       '',
     )
@@ -95,7 +98,8 @@ function failedLines(input: SummaryInput, budget: number): string[] {
   let shown = 0
   for (const c of failed) {
     const location = repoRelative(c.file, input.repoRoot)
-    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${location ? `\`${cell(location)}${c.line ? `:${c.line}` : ''}\`` : '–'} | ${cell(firstLine(c.message ?? c.details ?? ''), 300)} |`
+    const where = location ? code(`${location}${c.line ? `:${c.line}` : ''}`, 500, true) : '–'
+    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${where} | ${cell(firstLine(c.message ?? c.details ?? ''), 300)} |`
     if (used + Buffer.byteLength(row) + 1 > budget) break
     lines.push(row)
     used += Buffer.byteLength(row) + 1
@@ -106,12 +110,13 @@ function failedLines(input: SummaryInput, budget: number): string[] {
   return [...lines, '']
 }
 
-function slowestLines(cases: readonly TestCaseResult[]): string[] {
+function slowestLines(cases: readonly TestCaseResult[], notes: readonly string[]): string[] {
   const slowest = [...cases]
     .filter((c) => c.durationMs > 0)
     .sort((a, b) => b.durationMs - a.durationMs)
     .slice(0, SLOWEST)
-  if (slowest.length === 0) return []
+  const noteLines = notes.length > 0 ? [...notes.map((n) => `> [!NOTE]\n> ${cell(n)}`), ''] : []
+  if (slowest.length === 0) return noteLines
   return [
     '<details><summary>Slowest tests</summary>',
     '',
@@ -121,6 +126,7 @@ function slowestLines(cases: readonly TestCaseResult[]): string[] {
     '',
     '</details>',
     '',
+    ...noteLines,
   ]
 }
 
@@ -142,8 +148,25 @@ function cell(text: string, max = 500): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
-function fence(line: string): string {
-  return line.replace(/```/g, "'''")
+/**
+ * A markdown code span: fenced with one backtick more than the longest run inside,
+ * padded when the text starts or ends with a backtick, so `<`, `&` and backticks
+ * show as written (entities are not decoded inside code). In a table cell a `|`
+ * still needs its backslash, which GFM removes before reading the span.
+ */
+export function code(text: string, max = 500, inTable = false): string {
+  const flat = text.replace(/\r?\n/g, ' ')
+  const cut = flat.length > max ? `${flat.slice(0, max)}…` : flat
+  const body = inTable ? cut.replace(/\|/g, '\\|') : cut
+  const fence = '`'.repeat(longestBacktickRun(body) + 1)
+  const pad = /^[`\s]|[`\s]$/.test(body) && body.trim() !== '' ? ' ' : ''
+  return `${fence}${pad}${body}${pad}${fence}`
+}
+
+function longestBacktickRun(text: string): number {
+  let longest = 0
+  for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length)
+  return longest
 }
 
 function firstLine(text: string): string {

@@ -17,6 +17,8 @@ export interface TestResults {
   readonly cases: readonly TestCaseResult[]
   readonly counts: TestCounts
   readonly problems: readonly string[]
+  /** What the summary should say about reports that were read, e.g. durations that cannot be seconds. */
+  readonly notes: readonly string[]
 }
 
 /**
@@ -26,8 +28,10 @@ export interface TestResults {
 export async function readReports(dir: string, files: readonly string[]): Promise<TestResults> {
   const cases: TestCaseResult[] = []
   const problems: string[] = []
+  const notes: string[] = []
   for (const file of files) {
     const parsed = await parseJunitFile(path.join(dir, file), file)
+    if (parsed.durationProblem) notes.push(`${file}: ${parsed.durationProblem}.`)
     if (parsed.problem) {
       problems.push(`${file}: ${parsed.problem}`)
       cases.push({
@@ -42,7 +46,7 @@ export async function readReports(dir: string, files: readonly string[]): Promis
       })
     } else for (const c of parsed.cases) cases.push(c)
   }
-  return { cases, counts: countCases(cases), problems }
+  return { cases, counts: countCases(cases), problems, notes }
 }
 
 export function countCases(cases: readonly TestCaseResult[]): TestCounts {
@@ -60,15 +64,19 @@ export function countCases(cases: readonly TestCaseResult[]): TestCounts {
 
 export const NO_TESTS: TestCounts = { total: 0, passed: 0, failed: 0, errored: 0, skipped: 0, flaky: 0 }
 
-/** `classname › name`, or the name alone when the class repeats it. */
+/**
+ * `classname › name`, or the name alone when it already ends with the class
+ * (mocha-junit-reporter writes the full title as name and the test's own as class).
+ */
 export function caseTitle(c: TestCaseResult): string {
-  return c.classname && c.classname !== c.name ? `${c.classname} › ${c.name}` : c.name
+  return c.classname && !c.name.endsWith(c.classname) ? `${c.classname} › ${c.name}` : c.name
 }
 
 /**
  * A report's file path as the repository knows it: absolute paths from the
  * workspace (`/projects/app/src/a.test.ts`) lose leading folders until the rest
- * names a file in the checkout, so annotations land on the right file.
+ * names a file in the checkout, so annotations land on the right file. An absolute
+ * path that names no file in the checkout stays absolute: it is not the repository's.
  */
 export function repoRelative(file: string | undefined, repoRoot: string | undefined): string | undefined {
   if (!file) return undefined
@@ -80,5 +88,5 @@ export function repoRelative(file: string | undefined, repoRoot: string | undefi
       if (existsSync(path.join(repoRoot, rest))) return rest
     }
   }
-  return parts.join('/')
+  return file.startsWith('./') ? parts.slice(1).join('/') : `/${parts.join('/')}`
 }

@@ -99,6 +99,7 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
     cases: results.cases,
     artifactUrl: artifactUrl(ctx.env, artifactId),
     repoRoot,
+    notes: results.notes,
   })
   await reporter.summary(summary)
   annotateTests(reporter, results.cases, repoRoot)
