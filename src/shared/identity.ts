@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { runContext } from './github-context.js'
 
 /** Who a run belongs to. Recorded in labels, names and meta.json; never holds a secret. */
 export interface RunIdentity {
@@ -14,13 +15,14 @@ export interface RunIdentity {
 /** Reads the identity from the runner's environment; local runs get `local` values. */
 export function identityFromEnv(env: NodeJS.ProcessEnv, matrix = ''): RunIdentity {
   const job = env.GITHUB_JOB ?? 'local'
+  const context = runContext(env)
   return {
-    repository: env.GITHUB_REPOSITORY ?? 'local/local',
+    repository: context.repository || 'local/local',
     runId: env.GITHUB_RUN_ID ?? `local-${Date.now().toString(36)}`,
     runAttempt: env.GITHUB_RUN_ATTEMPT ?? '1',
     job,
     matrixHash: shortHash(`${job}\n${matrix}`, 8),
-    sha: env.GITHUB_SHA ?? '',
+    sha: context.sha,
   }
 }
 

@@ -1,6 +1,5 @@
-import { Octokit } from '@octokit/rest'
-import { readFileSync } from 'node:fs'
 import { errorMessage } from '../errors.js'
+import { githubClient, runContext } from '../github-context.js'
 import type { Outcome } from '../state.js'
 import type { TestCaseResult } from './junit-parser.js'
 import type { EvidenceMeta } from './meta.js'
@@ -19,35 +18,29 @@ export interface CheckRunRequest {
   readonly cases: readonly TestCaseResult[]
   readonly summaryMarkdown: string
   readonly repoRoot?: string | undefined
-  /** Injected for tests; the global fetch by default. */
-  readonly fetch?: typeof fetch
 }
 
 export type CheckRunResult = { readonly id: number; readonly url: string } | { readonly warning: string }
 
 /**
- * Publishes the run as a completed check run with the real Octokit client. It is
+ * Publishes the run as a completed check run with @actions/github's Octokit. It is
  * attached to the pull request's head SHA on pull_request events (not the merge
  * SHA), its conclusion comes from the outcome, its text stays within 65,535
  * characters, and failed tests with a location become annotations, 50 per request.
  * Any refusal (a read-only token on a fork PR answers 403) is a warning, not a failure.
  */
 export async function publishCheckRun(request: CheckRunRequest): Promise<CheckRunResult> {
-  const { env } = request
-  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  const context = runContext(request.env)
+  const { owner, repo } = context
   if (!owner || !repo) return { warning: 'No check run: GITHUB_REPOSITORY is not set.' }
-  const octokit = new Octokit({
-    auth: request.token,
-    baseUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
-    ...(request.fetch ? { request: { fetch: request.fetch } } : {}),
-  })
+  const octokit = githubClient(request.token, context.apiUrl)
   const annotations = checkAnnotations(request.cases, request.repoRoot)
   try {
     const created = await octokit.rest.checks.create({
       owner,
       repo,
       name: request.name,
-      head_sha: headSha(env),
+      head_sha: context.headSha,
       status: 'completed',
       conclusion: conclusionOf(request.meta.outcome),
       output: {
@@ -79,24 +72,6 @@ export async function publishCheckRun(request: CheckRunRequest): Promise<CheckRu
       warning: `The check run '${request.name}' was not published: ${errorMessage(error)}${status ? ` (HTTP ${status})` : ''}.${hint}`,
     }
   }
-}
-
-/** The commit the check belongs to: the PR head on pull_request events, else GITHUB_SHA. */
-export function headSha(env: NodeJS.ProcessEnv): string {
-  if (
-    (env.GITHUB_EVENT_NAME === 'pull_request' || env.GITHUB_EVENT_NAME === 'pull_request_target') &&
-    env.GITHUB_EVENT_PATH
-  ) {
-    try {
-      const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as {
-        pull_request?: { head?: { sha?: string } }
-      }
-      if (event.pull_request?.head?.sha) return event.pull_request.head.sha
-    } catch {
-      // Fall back to GITHUB_SHA.
-    }
-  }
-  return env.GITHUB_SHA ?? ''
 }
 
 function conclusionOf(outcome: Outcome): 'success' | 'failure' {

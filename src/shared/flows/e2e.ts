@@ -1,9 +1,9 @@
-import { Octokit } from '@octokit/rest'
 import { errorMessage } from '../errors.js'
 import type { CheckResult } from '../evidence/checks-junit.js'
 import type { E2eSettings } from '../settings/e2e-settings.js'
 import type { StepContext } from '../steps/step-context.js'
 import { type FlowResult, type FlowRun, runFlow } from './flow.js'
+import { type GitHubClient, githubClient } from '../github-context.js'
 
 /** The E2E flow's cases, in order, between "workspace is created" and "workspace is deleted". */
 export const E2E_CHECKS = {
@@ -100,7 +100,7 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
           output,
         }
   }
-  const octokit = new Octokit({ auth: s.botToken, baseUrl: s.apiUrl })
+  const octokit = githubClient(s.botToken, s.apiUrl)
   const [owner, repo] = s.repository.split('/') as [string, string]
   let pushed = false
   let prNumber: number | undefined
@@ -141,7 +141,7 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
 
 /** The PR for the branch, through the API: exactly README.md, one line added, nothing removed. */
 async function checkDiff(
-  octokit: Octokit,
+  octokit: GitHubClient,
   owner: string,
   repo: string,
   s: E2eSettings,
@@ -170,7 +170,7 @@ async function checkDiff(
 }
 
 async function closePr(
-  octokit: Octokit,
+  octokit: GitHubClient,
   owner: string,
   repo: string,
   branch: string,

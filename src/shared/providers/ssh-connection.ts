@@ -40,6 +40,8 @@ export interface SshConnection {
  * authenticated channel (Coder's), or a test server on loopback.
  */
 export async function openSsh(target: SshTarget): Promise<SshConnection> {
+  // child_process, not @actions/exec: the tunnel is a long-lived duplex byte stream for ssh2, not a
+  // command whose output is read whole when it exits, which is what @actions/exec is for.
   const tunnel = spawn('/bin/sh', ['-c', target.tunnelCommand], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: target.tunnelEnv,

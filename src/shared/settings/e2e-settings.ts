@@ -6,6 +6,7 @@ import { type CleanupSettings, getCleanupSettings } from './cleanup-settings.js'
 import { type CollectSettings, getCollectSettings } from './collect-settings.js'
 import { getProvisionSettings, type ProvisionSettings } from './provision-settings.js'
 import { type FailOn, getFailOn } from './run-settings.js'
+import { runContext } from '../github-context.js'
 
 /** Validated inputs of the E2E flow. */
 export interface E2eSettings {
@@ -41,11 +42,12 @@ export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
   const repository = read('repository').trim()
   if (!REPOSITORY.test(repository))
     throw new InputError('repository', repository, 'owner/name of a repository the bot token may push to')
-  if (repository.toLowerCase() === (env.GITHUB_REPOSITORY ?? '').toLowerCase())
+  const context = runContext(env)
+  if (repository.toLowerCase() === context.repository.toLowerCase())
     throw new InputError(
       'repository',
       repository,
-      `a bot-writable sandbox repository other than ${env.GITHUB_REPOSITORY}, which runs this workflow (E2E never pushes to it)`,
+      `a bot-writable sandbox repository other than ${context.repository}, which runs this workflow (E2E never pushes to it)`,
     )
   const botToken = read('bot-token').trim()
   if (!botToken)
@@ -84,8 +86,8 @@ export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
     branch,
     line,
     title: `run-task e2e: ${branch}`,
-    cloneUrl: `${trimSlash(inputOr(read, 'github-server-url', env.GITHUB_SERVER_URL ?? 'https://github.com'))}/${repository}.git`,
-    apiUrl: trimSlash(inputOr(read, 'github-api-url', env.GITHUB_API_URL ?? 'https://api.github.com')),
+    cloneUrl: `${trimSlash(inputOr(read, 'github-server-url', context.serverUrl))}/${repository}.git`,
+    apiUrl: trimSlash(inputOr(read, 'github-api-url', context.apiUrl)),
     author: parseAuthor(inputOr(read, 'git-author', 'run-task-bot <run-task-bot@users.noreply.github.com>')),
     codexAuth: picked.auth,
     codexSlot: picked.slot,

@@ -16,6 +16,7 @@ import { recordTiming, type RunState } from '../state.js'
 import { identityFromEnv } from '../identity.js'
 import { InputError } from '../errors.js'
 import { loadState, type StepContext } from './step-context.js'
+import { runContext } from '../github-context.js'
 
 /** What collect produced. */
 export interface CollectResult {
@@ -172,8 +173,9 @@ export function writeMeta(evidenceDir: string, meta: EvidenceMeta): void {
 }
 
 function artifactUrl(env: NodeJS.ProcessEnv, artifactId: string): string {
-  if (!artifactId || !env.GITHUB_REPOSITORY || !env.GITHUB_RUN_ID) return ''
-  return `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/artifacts/${artifactId}`
+  const { repository, serverUrl } = runContext(env)
+  if (!artifactId || !repository || !env.GITHUB_RUN_ID) return ''
+  return `${serverUrl}/${repository}/actions/runs/${env.GITHUB_RUN_ID}/artifacts/${artifactId}`
 }
 
 const FAILED_TESTS_SHOWN = 50

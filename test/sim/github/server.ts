@@ -32,7 +32,16 @@ export interface GitHubSim {
  * conclusion for completed runs, at most 50 annotations per request, output text
  * within 65,535 characters) and answers with GitHub's status codes and bodies.
  */
-export async function startGitHubSim(): Promise<GitHubSim> {
+export interface GitHubSimOptions {
+  /**
+   * Serve the REST API under `/api/v3`, as GitHub Enterprise Server does (`https://HOST/api/v3`,
+   * the runner's GITHUB_API_URL there); git stays at `/{owner}/{repo}.git`. Any other API path is 404.
+   */
+  readonly enterprise?: boolean
+}
+
+export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<GitHubSim> {
+  const apiPrefix = options.enterprise ? '/api/v3' : ''
   const checkRuns: StoredCheckRun[] = []
   const writeTokens = new Set<string>()
   let nextId = 1000
@@ -48,6 +57,9 @@ export async function startGitHubSim(): Promise<GitHubSim> {
     if (!token)
       return send(res, 401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' })
     const url = new URL(req.url ?? '/', 'http://sim')
+    if (!url.pathname.startsWith(`${apiPrefix}/`))
+      return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' })
+    url.pathname = url.pathname.slice(apiPrefix.length)
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>
     if (repos.handleApi(req, res, token, url, body, send)) return
     const create = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname)
