@@ -14,6 +14,7 @@ import { consoleReporter } from '../src/shared/reporter.js'
 import { getSmokeSettings } from '../src/shared/settings/smoke-settings.js'
 import { StateStore } from '../src/shared/state.js'
 import { cheProvider, execText, provisioned, startKubeSim } from '../test/che/fixture.js'
+import { evidenceMeta } from '../test/harness/evidence-meta.js'
 import { coderProvider, provisioned as provisionedOnCoder, startCoderSim } from '../test/coder/fixture.js'
 
 interface Row {
@@ -164,24 +165,7 @@ try {
     name: `parse a JUnit report of 100,000 cases (${mb(bytes)})`,
     value: `${parseMs.toFixed(0)} ms; RSS +${mb(peakRss - before)} at peak`,
   })
-  const meta = {
-    schemaVersion: 1,
-    provider: 'che',
-    providerReason: '',
-    source: '',
-    workspace: { name: 'w', id: '', scope: '', target: '' },
-    identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' },
-    commit: '',
-    command: 'bench',
-    workingDirectory: '',
-    timings: {},
-    exitCode: 1,
-    outcome: 'failed',
-    error: null,
-    tests: results.counts,
-    evidence: { files: 0, bytes: 0, skipped: [], problems: [] },
-    artifactId: '',
-  } as const
+  const meta = evidenceMeta('failed', results.counts)
   const [summary, summaryMs] = await timed(async () => renderSummary({ meta, cases: results.cases, artifactUrl: '' }))
   rows.push({
     name: 'summarise 100,000 cases (10,000 failed)',

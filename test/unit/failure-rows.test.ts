@@ -7,28 +7,12 @@ import { marked } from 'marked'
 import type { EvidenceMeta } from '../../src/shared/evidence/meta.js'
 import { renderSummary } from '../../src/shared/evidence/summary.js'
 import { readReports, type TestResults } from '../../src/shared/evidence/test-results.js'
+import { evidenceMeta } from '../harness/evidence-meta.js'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/junit')
 
 function meta(results: TestResults, command = 'ameide test'): EvidenceMeta {
-  return {
-    schemaVersion: 1,
-    provider: 'che',
-    providerReason: 'test',
-    source: 'devfile',
-    workspace: { name: 'rt-1-1-abc', id: 'id', scope: 'ci', target: '' },
-    identity: { repository: 'o/r', runId: '1', runAttempt: '1', job: 'gate', matrixHash: 'x', sha: 'abc' },
-    commit: 'abc',
-    command,
-    workingDirectory: '',
-    timings: {},
-    exitCode: 1,
-    outcome: 'failed',
-    error: null,
-    tests: results.counts,
-    evidence: { files: 1, bytes: 1, skipped: [], problems: [] },
-    artifactId: '',
-  }
+  return evidenceMeta('failed', results.counts, { command })
 }
 
 /** The summary of one fixture, as collect-evidence renders it. */
@@ -51,53 +35,89 @@ describe('the failed-test table shows why and where each test failed', () => {
   let checkout: string
   before(() => {
     checkout = mkdtempSync(path.join(tmpdir(), 'checkout-'))
-    for (const file of ['test/math_test.cc', 'tests/UserTest.php']) {
+    for (const file of ['test/math_test.cc', 'tests/UserTest.php', 'tests/EmailTest.php']) {
       mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true })
       writeFileSync(path.join(checkout, file), '')
     }
   })
   after(() => rmSync(checkout, { recursive: true, force: true }))
 
-  it('Playwright: skips the `file:line:col title` message and the header, keeps the timeout; the line from the header', async () => {
-    assert.deepEqual(failedRows(await summaryOf('playwright-timeout.xml')), [
-      '| auth/login.spec.ts › login › remembers the user | `auth/login.spec.ts:30` | Test timeout of 10000ms exceeded. |',
-      '| auth/login.spec.ts › login › shows the error | `auth/login.spec.ts:40` | Error: Timed out 5000ms waiting for expect(locator).toHaveText(expected) |',
-    ])
-    assert.deepEqual(failedRows(await summaryOf('playwright.xml')), [
-      '| login.spec.ts › login › rejects a bad password | `login.spec.ts:21` | Error: Timed out 5000ms waiting for expect(locator).toBeVisible() |',
-    ])
-  })
-
-  it('PHPUnit: skips the `Class::method` line and shows the assertion', async () => {
-    assert.deepEqual(failedRows(await summaryOf('phpunit.xml', checkout)), [
-      "| Tests.UserTest › testEmail | `tests/UserTest.php:20` | Failed asserting that 'a@b' is a valid email. |",
-      '| 💥 Tests.UserTest › testDb | `tests/UserTest.php:30` | PDOException: could not connect |',
-    ])
-  })
-
-  it('GoogleTest: skips the leading `file:line`, takes it as the location, and reads the assertion with its values', async () => {
-    assert.deepEqual(failedRows(await summaryOf('googletest.xml', checkout)), [
-      '| MathTest › Divides | `test/math_test.cc:12` | Expected equality of these values: Divide(6, 3) Which is: 3 2 |',
-    ])
-  })
-
-  it('mocha-junit-reporter (Cypress): the file comes from the empty sibling Root Suite', async () => {
-    assert.deepEqual(failedRows(await summaryOf('mocha-junit-reporter-cypress.xml')), [
-      "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '&lt;span.total>' to have text '12.00', but the text was '0.00' |",
-    ])
-  })
-
-  it('an absolute path outside the checkout stays absolute; pytest’s line is the traceback’s, not the 0-based attribute', async () => {
-    assert.deepEqual(failedRows(await summaryOf('pytest-outside-checkout.xml', checkout)), [
-      "| test_x › test_reads_config | `/home/runner/work/_shared/plugins/test_x.py:12` | AssertionError: assert 'dev' == 'prod' |",
-    ])
-  })
-
-  it('go-junit-report: a message that only says "Failed" gives way to the body', async () => {
-    assert.deepEqual(failedRows(await summaryOf('go-junit-report.xml')), [
-      '| example.com/app/pkg › TestFormat | – | format_test.go:17: got "a", want "b" |',
-    ])
-  })
+  /** One fixture per producer convention, and the rows its summary must show. */
+  const CASES: {
+    readonly convention: string
+    readonly fixture: string
+    readonly inCheckout?: boolean
+    readonly rows: string[]
+  }[] = [
+    {
+      convention:
+        'Playwright: skips the `file:line:col title` message and the header, keeps the timeout; the line from the header',
+      fixture: 'playwright-timeout.xml',
+      rows: [
+        '| auth/login.spec.ts › login › remembers the user | `auth/login.spec.ts:30` | Test timeout of 10000ms exceeded. |',
+        '| auth/login.spec.ts › login › shows the error | `auth/login.spec.ts:40` | Error: Timed out 5000ms waiting for expect(locator).toHaveText(expected) |',
+      ],
+    },
+    {
+      convention: 'Playwright: an expect failure below the header',
+      fixture: 'playwright.xml',
+      rows: [
+        '| login.spec.ts › login › rejects a bad password | `login.spec.ts:21` | Error: Timed out 5000ms waiting for expect(locator).toBeVisible() |',
+      ],
+    },
+    {
+      convention: 'PHPUnit: skips the `Class::method` line and shows the assertion',
+      fixture: 'phpunit.xml',
+      inCheckout: true,
+      rows: [
+        "| Tests.UserTest › testEmail | `tests/UserTest.php:20` | Failed asserting that 'a@b' is a valid email. |",
+        '| 💥 Tests.UserTest › testDb | `tests/UserTest.php:30` | PDOException: could not connect |',
+      ],
+    },
+    {
+      convention: 'PHPUnit: skips `Class::method with data set …` too',
+      fixture: 'phpunit-data-provider.xml',
+      inCheckout: true,
+      rows: [
+        '| Tests.EmailTest › testRejects with data set "no domain" | `tests/EmailTest.php:18` | Failed asserting that true is false. |',
+        '| Tests.EmailTest › testRejects with data set #2 | `tests/EmailTest.php:18` | Failed asserting that true is false. |',
+      ],
+    },
+    {
+      convention:
+        'GoogleTest: skips the leading `file:line`, takes it as the location, and reads the assertion with its values',
+      fixture: 'googletest.xml',
+      inCheckout: true,
+      rows: [
+        '| MathTest › Divides | `test/math_test.cc:12` | Expected equality of these values: Divide(6, 3) Which is: 3 2 |',
+      ],
+    },
+    {
+      convention: 'mocha-junit-reporter (Cypress): the file comes from the empty sibling Root Suite',
+      fixture: 'mocha-junit-reporter-cypress.xml',
+      rows: [
+        "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '&lt;span.total>' to have text '12.00', but the text was '0.00' |",
+      ],
+    },
+    {
+      convention:
+        'an absolute path outside the checkout stays absolute; pytest’s line is the traceback’s, not the 0-based attribute',
+      fixture: 'pytest-outside-checkout.xml',
+      inCheckout: true,
+      rows: [
+        "| test_x › test_reads_config | `/home/runner/work/_shared/plugins/test_x.py:12` | AssertionError: assert 'dev' == 'prod' |",
+      ],
+    },
+    {
+      convention: 'go-junit-report: a message that only says "Failed" gives way to the body',
+      fixture: 'go-junit-report.xml',
+      rows: ['| example.com/app/pkg › TestFormat | – | format_test.go:17: got "a", want "b" |'],
+    },
+  ]
+  for (const c of CASES)
+    it(c.convention, async () => {
+      assert.deepEqual(failedRows(await summaryOf(c.fixture, c.inCheckout ? checkout : undefined)), c.rows)
+    })
 
   it('nanosecond times are spotted and said, not printed as hours', async () => {
     const summary = await summaryOf('container-structure-test.xml')

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import { parseJunitFile } from '../../src/shared/evidence/junit-parser.js'
 import { readReports } from '../../src/shared/evidence/test-results.js'
+import { evidenceMeta } from '../harness/evidence-meta.js'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/junit')
 const DIALECTS: Record<
@@ -126,24 +127,7 @@ describe('a report with 100,000 test cases', () => {
       )
       const results = await readReports(dir, ['big.xml'])
       assert.deepEqual([results.counts.total, results.counts.failed], [100_000, 25_000])
-      const meta = {
-        schemaVersion: 1,
-        provider: 'che',
-        providerReason: '',
-        source: '',
-        workspace: { name: 'w', id: '', scope: '', target: '' },
-        identity: { repository: '', runId: '', runAttempt: '', job: '', matrixHash: '', sha: '' },
-        commit: '',
-        command: 'x',
-        workingDirectory: '',
-        timings: {},
-        exitCode: 1,
-        outcome: 'failed',
-        error: null,
-        tests: results.counts,
-        evidence: { files: 0, bytes: 0, skipped: [], problems: [] },
-        artifactId: '',
-      } as const
+      const meta = evidenceMeta('failed', results.counts)
       const summary = renderSummary({ meta, cases: results.cases, artifactUrl: '' })
       assert.ok(Buffer.byteLength(summary) < 1024 * 1024)
       assert.match(summary, /… \d+ more failed tests/)

@@ -10,6 +10,7 @@ import type { EvidenceMeta } from '../../src/shared/evidence/meta.js'
 import { renderSummary } from '../../src/shared/evidence/summary.js'
 import { countCases, repoRelative } from '../../src/shared/evidence/test-results.js'
 import type { Reporter } from '../../src/shared/reporter.js'
+import { evidenceMeta } from '../harness/evidence-meta.js'
 import { type GitHubSim, startGitHubSim } from '../sim/github/server.js'
 
 const failedCase = (i: number, file?: string): TestCaseResult => ({
@@ -28,33 +29,7 @@ const meta = (
   outcome: EvidenceMeta['outcome'],
   cases: readonly TestCaseResult[],
   extra: Partial<EvidenceMeta> = {},
-): EvidenceMeta => ({
-  schemaVersion: 1,
-  provider: 'coder',
-  providerReason: 'test',
-  source: 'template ci-docker',
-  workspace: { name: 'rt-1-1-abc', id: 'id', scope: 'ci-bot', target: 'main' },
-  identity: { repository: 'o/r', runId: '1', runAttempt: '1', job: 'gate', matrixHash: 'x', sha: 'abc' },
-  commit: 'abc',
-  command: 'ameide test',
-  workingDirectory: '',
-  timings: { provision: { startedAt: '', durationMs: 12_000 }, run: { startedAt: '', durationMs: 90_000 } },
-  exitCode: outcome === 'error' ? null : outcome === 'failed' ? 1 : 0,
-  outcome,
-  error:
-    outcome === 'error'
-      ? {
-          phase: 'provision',
-          kind: 'workspace-start',
-          message: 'the start build failed: terraform apply failed',
-          diagnostics: ['[error] Starting workspace: image not found'],
-        }
-      : null,
-  tests: countCases(cases),
-  evidence: { files: 3, bytes: 100, skipped: [], problems: [] },
-  artifactId: '',
-  ...extra,
-})
+): EvidenceMeta => evidenceMeta(outcome, countCases(cases), extra)
 
 describe('job summary', () => {
   it('lists failed tests with location and message, and the slowest tests', () => {
@@ -176,6 +151,23 @@ describe('check run through Octokit against a fake GitHub API', () => {
     assert.deepEqual(
       [github.checkRuns.at(-1)?.body.head_sha, github.checkRuns.at(-1)?.body.conclusion],
       ['mergesha999', 'success'],
+    )
+  })
+
+  it('annotates only repository paths: an absolute path outside the checkout is left to the summary', async () => {
+    const cases = [failedCase(0, '/opt/shared/x.test.ts'), failedCase(1, 'src/a.test.ts')]
+    const result = await publishCheckRun({
+      token: 'write-token',
+      name: 'gate',
+      env: env(),
+      meta: meta('failed', cases),
+      cases,
+      summaryMarkdown: 'x',
+    })
+    assert.ok('id' in result, JSON.stringify(result))
+    assert.deepEqual(
+      github.checkRuns.at(-1)?.annotations.map((a) => a.path),
+      ['src/a.test.ts'],
     )
   })
 
