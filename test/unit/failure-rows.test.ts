@@ -128,7 +128,7 @@ describe('the failed-test table shows why and where each test failed', () => {
     assert.doesNotMatch(summary, /\d+h/)
     assert.match(
       summary,
-      /> container-structure-test\.xml: its `time` values cannot be seconds \(a test says 562974992 s, 6,516 days; nanoseconds or milliseconds\?\), so its durations are not shown\./,
+      /> \[!NOTE\]\n> - container-structure-test\.xml: its `time` values cannot be seconds \(a test says 562974992 s, 6,516 days; nanoseconds or milliseconds\?\), so its durations are not shown\./,
     )
   })
 

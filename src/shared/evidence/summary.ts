@@ -115,7 +115,7 @@ function slowestLines(cases: readonly TestCaseResult[], notes: readonly string[]
     .filter((c) => c.durationMs > 0)
     .sort((a, b) => b.durationMs - a.durationMs)
     .slice(0, SLOWEST)
-  const noteLines = notes.length > 0 ? [...notes.map((n) => `> [!NOTE]\n> ${cell(n)}`), ''] : []
+  const noteLines = notes.length > 0 ? ['> [!NOTE]', ...notes.map((n) => `> - ${cell(n)}`), ''] : []
   if (slowest.length === 0) return noteLines
   return [
     '<details><summary>Slowest tests</summary>',
