@@ -86,25 +86,21 @@ function titleOf(meta: EvidenceMeta): string {
   return `${t.passed} tests passed${t.skipped ? `, ${t.skipped} skipped` : ''}`
 }
 
+/** Failed tests at a repository path: an absolute path is outside the checkout, and the API takes repository paths only. */
 function checkAnnotations(cases: readonly TestCaseResult[], repoRoot: string | undefined) {
-  return (
-    cases
-      // An absolute path is outside the checkout: the API takes repository paths only.
-      .filter(
-        (c) =>
-          (c.status === 'failed' || c.status === 'error') && c.file && !repoRelative(c.file, repoRoot)?.startsWith('/'),
-      )
-      .slice(0, MAX_ANNOTATIONS)
-      .map((c) => ({
-        path: repoRelative(c.file, repoRoot) as string,
-        start_line: c.line ?? 1,
-        end_line: c.line ?? 1,
-        annotation_level: 'failure' as const,
-        title: truncate(caseTitle(c), 255),
-        message: truncate(c.message ?? c.details ?? c.status, CHECK_TEXT_LIMIT / 4),
-        ...(c.details ? { raw_details: truncate(c.details, CHECK_TEXT_LIMIT / 4) } : {}),
-      }))
-  )
+  return cases
+    .filter((c) => (c.status === 'failed' || c.status === 'error') && c.file)
+    .filter((c) => !repoRelative(c.file, repoRoot)?.startsWith('/'))
+    .slice(0, MAX_ANNOTATIONS)
+    .map((c) => ({
+      path: repoRelative(c.file, repoRoot) as string,
+      start_line: c.line ?? 1,
+      end_line: c.line ?? 1,
+      annotation_level: 'failure' as const,
+      title: truncate(caseTitle(c), 255),
+      message: truncate(c.message ?? c.details ?? c.status, CHECK_TEXT_LIMIT / 4),
+      ...(c.details ? { raw_details: truncate(c.details, CHECK_TEXT_LIMIT / 4) } : {}),
+    }))
 }
 
 function truncate(text: string, max: number): string {
