@@ -48,6 +48,8 @@ export async function main(
     }
     const read = cliInputReader(args.values, env)
     const status = await dispatch(args.command, ctx, read, cwd)
+    // The chain, a flow and cleanup end the job's use of the workspace: the secret digests go too.
+    if (!['provision', 'run', 'collect'].includes(args.command)) ctx.store.secrets.remove()
     for (const [name, value] of outputs) reporter.info(`${name}=${value}`)
     const evidence = outputs.get('evidence-dir')
     if (evidence) reporter.info(`Evidence written to ${evidence}`)

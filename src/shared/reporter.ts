@@ -1,5 +1,7 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import { EOL } from 'node:os'
+import type { TextRedactor } from './redact.js'
 
 /** Where a location-aware message points. */
 export interface AnnotationProps {
@@ -25,10 +27,35 @@ export interface Reporter {
   rawOutput(): { write(text: string): void; end(): void }
 }
 
-/** The reporter used inside GitHub Actions. */
+/**
+ * A line the runner could take as a workflow command: `::name::` (after leading
+ * blanks) or the older `##[name]` anywhere in it (actions/runner
+ * src/Runner.Common/ActionCommand.cs TryParseV2 and TryParse).
+ */
+const COMMAND_LIKE = /::|##\[/
+
+/**
+ * Writes text to the job log so that no line in it is obeyed as a workflow
+ * command, and it still reads exactly as written: text that looks like a command
+ * is framed by `::stop-commands::<random token>` and `::<token>::`. While
+ * stopped, the runner obeys nothing but the token (ActionCommandManager
+ * TryProcessCommand), and the workspace cannot guess a 128-bit token.
+ */
+export function writeUntrusted(text: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
+  if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
+  const token = randomBytes(16).toString('hex')
+  write(`::stop-commands::${token}${EOL}${text}${EOL}::${token}::${EOL}`)
+}
+
+/**
+ * The reporter used inside GitHub Actions. Every log line goes through
+ * writeUntrusted: messages carry text from the workspace and the provider (pod
+ * events, health bodies, command output), and our own lines never need to issue
+ * a command through the log. Warnings, errors and groups are escaped by @actions/core.
+ */
 export function actionsReporter(): Reporter {
   return {
-    info: (m) => core.info(m),
+    info: (m) => writeUntrusted(m),
     warning: (m, p) => core.warning(m, p),
     error: (m, p) => core.error(m, p),
     group: (name, fn) => core.group(name, fn),
@@ -46,6 +73,25 @@ export function actionsReporter(): Reporter {
         write: (text) => process.stdout.write(text),
         end: () => process.stdout.write(`\n::${token}::\n`),
       }
+    },
+  }
+}
+
+/** A reporter that masks the secrets a redactor knows in everything it passes on. */
+export function redactingReporter(reporter: Reporter, redactor: TextRedactor): Reporter {
+  const r = (text: string): string => redactor.redact(text)
+  const props = (p?: AnnotationProps): AnnotationProps | undefined => (p?.title ? { ...p, title: r(p.title) } : p)
+  return {
+    info: (m) => reporter.info(r(m)),
+    warning: (m, p) => reporter.warning(r(m), props(p)),
+    error: (m, p) => reporter.error(r(m), props(p)),
+    group: (name, fn) => reporter.group(r(name), fn),
+    setOutput: (n, v) => reporter.setOutput(n, typeof v === 'string' ? r(v) : v),
+    setSecret: (v) => reporter.setSecret(v),
+    summary: (markdown) => reporter.summary(r(markdown)),
+    rawOutput: () => {
+      const raw = reporter.rawOutput()
+      return { write: (text) => raw.write(r(text)), end: () => raw.end() }
     },
   }
 }

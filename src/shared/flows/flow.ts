@@ -75,6 +75,7 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     redactor.add(secret)
     ctx.reporter.setSecret(secret)
   }
+  ctx.store.secrets.add(flow.secrets ?? [])
   const check = async (
     name: string,
     fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>,
