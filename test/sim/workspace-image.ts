@@ -16,6 +16,8 @@ export interface WorkspaceImage {
   readonly idePort: number
   /** Fault switch: the IDE answers /healthz with 503 and `expired`. */
   ideUnhealthy: boolean
+  /** Hostile workspace: text the IDE appends to its /healthz body (e.g. workflow-command lines). */
+  healthBodySuffix: string
   /** Fault switch: Codex makes a different change than it was asked for. */
   codexStrays(): void
   /** Fault switch: removes a tool from the image. */
@@ -54,14 +56,14 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     writeFileSync(path.join(binDir, name), script)
     chmodSync(path.join(binDir, name), 0o755)
   }
-  const state = { unhealthy: false }
+  const state = { unhealthy: false, suffix: '' }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://ide')
     if (url.pathname === '/healthz') {
       // code-server's answer: {"status":"alive"|"expired","lastHeartbeat":<ms>}
       const body = JSON.stringify({ status: state.unhealthy ? 'expired' : 'alive', lastHeartbeat: Date.now() })
       res.writeHead(state.unhealthy ? 503 : 200, { 'Content-Type': 'application/json' })
-      return void res.end(body)
+      return void res.end(body + state.suffix)
     }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
     res.end('<!doctype html><html><head><title>code-server</title></head><body>IDE (simulated)</body></html>')
@@ -77,6 +79,12 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     },
     set ideUnhealthy(value: boolean) {
       state.unhealthy = value
+    },
+    get healthBodySuffix() {
+      return state.suffix
+    },
+    set healthBodySuffix(value: string) {
+      state.suffix = value
     },
     codexStrays: () => writeFileSync(path.join(binDir, '.codex-strays'), ''),
     removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
