@@ -43,7 +43,7 @@ describe('dist bundles: a canary secret appears nowhere, in any form', () => {
   let job: Job
   let github: GitHubSim
   before(async () => {
-    job = await startJob('7171')
+    job = await startJob('7171', { token: `kube-${CANARY}` })
     github = await startGitHubSim()
     github.writeTokens.add('ghs_writer')
   })
@@ -62,6 +62,7 @@ describe('dist bundles: a canary secret appears nowhere, in any form', () => {
       { GITHUB_API_URL: github.url },
     )
     assert.equal(chain.run.outputs.outcome, 'failed')
+    assert.ok(chain.provision.stdout.includes(`::add-mask::kube-${CANARY}\n`), 'the bare kube token is masked')
     assert.match(chain.run.stdout, /token is \*\*\*/)
     assert.match(chain.run.stdout, /split: \*\*\* end/)
     assert.equal(chain.collect.outputs['tests-failed'], '1')

@@ -32,7 +32,11 @@ export async function main(
   const reporter =
     env.GITHUB_ACTIONS === 'true' && env.GITHUB_OUTPUT
       ? capturing(actionsReporter(), outputs)
-      : consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
+      : consoleReporter({
+          outputs,
+          inActions: env.GITHUB_ACTIONS === 'true',
+          ...(options.out ? { out: options.out } : {}),
+        })
   const cwd = options.cwd ?? process.cwd()
   const ctx: StepContext = {
     reporter,

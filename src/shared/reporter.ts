@@ -43,8 +43,16 @@ const COMMAND_LIKE = /::|##\[/
  */
 export function writeUntrusted(text: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
   if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
+  const framed = withoutCommands(write)
+  framed.write(text)
+  framed.end()
+}
+
+/** A stream of text during which the runner obeys no workflow command, until `end()`. */
+function withoutCommands(write: (text: string) => void): { write(text: string): void; end(): void } {
   const token = randomBytes(16).toString('hex')
-  write(`::stop-commands::${token}${EOL}${text}${EOL}::${token}::${EOL}`)
+  write(`::stop-commands::${token}${EOL}`)
+  return { write, end: () => write(`${EOL}::${token}::${EOL}`) }
 }
 
 /**
@@ -65,15 +73,8 @@ export function actionsReporter(): Reporter {
       if (!process.env.GITHUB_STEP_SUMMARY) return
       await core.summary.addRaw(markdown, true).write()
     },
-    rawOutput: () => {
-      // The command's output must not be able to set outputs, add masks or end groups.
-      const token = randomBytes(16).toString('hex')
-      process.stdout.write(`::stop-commands::${token}\n`)
-      return {
-        write: (text) => process.stdout.write(text),
-        end: () => process.stdout.write(`\n::${token}::\n`),
-      }
-    },
+    // The command's output must not be able to set outputs, add masks or end groups.
+    rawOutput: () => withoutCommands((text) => void process.stdout.write(text)),
   }
 }
 
@@ -96,12 +97,18 @@ export function redactingReporter(reporter: Reporter, redactor: TextRedactor): R
   }
 }
 
-/** The reporter used by the CLI: plain lines on stderr, outputs as `name=value` on request. */
+/**
+ * The reporter used by the CLI: plain lines on stderr, outputs as `name=value` on
+ * request. Run from a workflow's `run:` step, its lines reach the runner, which
+ * reads commands on stderr too, so they are neutralised as in actionsReporter.
+ */
 export function consoleReporter(
-  options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream } = {},
+  options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream; inActions?: boolean } = {},
 ): Reporter {
   const out = options.out ?? process.stderr
-  const line = (text: string): void => void out.write(`${text}\n`)
+  const write = (text: string): void => void out.write(text)
+  const inActions = options.inActions ?? process.env.GITHUB_ACTIONS === 'true'
+  const line = (text: string): void => (inActions ? writeUntrusted(text, write) : write(`${text}\n`))
   return {
     info: line,
     warning: (m) => line(`warning: ${m}`),
@@ -113,6 +120,6 @@ export function consoleReporter(
     setOutput: (n, v) => void options.outputs?.set(n, String(v)),
     setSecret: () => undefined,
     summary: async (markdown) => line(`\n${markdown}`),
-    rawOutput: () => ({ write: (text) => void out.write(text), end: () => undefined }),
+    rawOutput: () => (inActions ? withoutCommands(write) : { write, end: () => undefined }),
   }
 }

@@ -1,4 +1,5 @@
 import { Octokit } from '@octokit/rest'
+import { codexAuthSecrets } from '../credential-secrets.js'
 import { errorMessage } from '../errors.js'
 import type { CheckResult } from '../evidence/checks-junit.js'
 import type { E2eSettings } from '../settings/e2e-settings.js'
@@ -60,7 +61,7 @@ export async function e2eFlow(ctx: StepContext, settings: E2eSettings): Promise<
   return runFlow(ctx, settings, {
     suite: 'e2e',
     names: Object.values(E2E_CHECKS),
-    secrets: [settings.botToken, settings.codexAuth].filter(Boolean),
+    secrets: [settings.botToken, settings.codexAuth, ...codexAuthSecrets(settings.codexAuth)].filter(Boolean),
     body: (run) => steps(run, settings),
   })
 }
