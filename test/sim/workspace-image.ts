@@ -20,6 +20,8 @@ export interface WorkspaceImage {
   healthBodySuffix: string
   /** Fault switch: Codex makes a different change than it was asked for. */
   codexStrays(): void
+  /** Test spy: Codex prints the variable names it sees and its home; with `hang`, it then sleeps 30 s. */
+  codexSpy(hang: boolean): void
   /** Fault switch: removes a tool from the image. */
   removeTool(name: string): void
   close(): Promise<void>
@@ -44,6 +46,12 @@ if [ ! -s "$auth" ]; then echo "Not logged in. Run 'codex login' or provide auth
 line=$(printf '%s\\n' "$1" | sed -n 's/.*Append exactly this line to README.md: \\(.*\\)$/\\1/p')
 if [ -z "$line" ]; then echo "codex (sim): I only know how to append a line to README.md" >&2; exit 1; fi
 if [ -f "$(dirname "$0")/.codex-strays" ]; then line="$line, and then some"; fi
+# Test spy: what Codex could see (variable names only), where its home is, and a hang to be killed.
+if [ -f "$(dirname "$0")/.codex-spy" ]; then
+  echo "codex (sim) env: $(env | cut -d= -f1 | grep -E '^(E2E_|GIT_|GH_)' | sort | tr '\\n' ' ')"
+  echo "codex (sim) home: $CODEX_HOME $(cat "$CODEX_HOME/config.toml")"
+  if [ -f "$(dirname "$0")/.codex-hang" ]; then sleep 30; fi
+fi
 printf '%s\\n' "$line" >> README.md
 echo "codex (sim): appended one line to README.md"
 `,
@@ -87,6 +95,11 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
       state.suffix = value
     },
     codexStrays: () => writeFileSync(path.join(binDir, '.codex-strays'), ''),
+    codexSpy: (hang) => {
+      writeFileSync(path.join(binDir, '.codex-spy'), '')
+      if (hang) writeFileSync(path.join(binDir, '.codex-hang'), '')
+      else rmSync(path.join(binDir, '.codex-hang'), { force: true })
+    },
     removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
     close: async () => {
       server.closeAllConnections()
