@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { listFiles } from '../src/shared/evidence/evidence-files.js'
-import { E2E_CHECKS } from '../src/shared/flows/e2e.js'
+import { CREDENTIAL_HELPER, E2E_CHECKS } from '../src/shared/flows/e2e.js'
 import { CREATED, DELETED } from '../src/shared/flows/flow.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
 import { cheInputs, type CoderJob, type Job, startCoderJob } from './harness/job.js'
@@ -114,6 +114,62 @@ describe('E2E action', () => {
     assert.equal(github.repos.pulls.at(-1)?.state, 'open')
     assert.ok(!unmasked(step).includes('codex-secret'))
     assert.deepEqual(coder.workspaces(), [])
+  })
+
+  it('Codex sees neither the bot token nor its auth in its environment, and a kill at check-timeout leaves no auth.json in a kept workspace', async () => {
+    job.sim.image.codexSpy(true)
+    const { step, checks } = await e2e(job, {
+      ...cheInputs(job),
+      ...gh(),
+      branch: 'e2e/codex-kill',
+      'use-codex': 'true',
+      'codex-auth-rotating-0': '{"tokens":{"refresh_token":"rt-canary-77"}}',
+      'check-timeout': '3s',
+      'keep-on-failure': 'true',
+    })
+    job.sim.image.codexSpy(false)
+    assert.equal(checks[2]?.status, 'failed', JSON.stringify(checks, null, 1))
+    const seen = /codex \(sim\) env: (.*)/.exec(step.stdout)?.[1] ?? ''
+    assert.ok(seen.includes('E2E_LINE'), seen)
+    for (const name of ['E2E_TOKEN', 'E2E_CODEX_AUTH', 'E2E_CREDENTIAL_HELPER', 'GH_TOKEN', 'GIT_TOKEN'])
+      assert.ok(!seen.includes(name), `codex sees ${name}: ${seen}`)
+    const home = /codex \(sim\) home: (\S+) cli_auth_credentials_store = "file"/.exec(step.stdout)?.[1]
+    assert.ok(home, step.stdout)
+    assert.equal(existsSync(home), false, 'the auth.json is gone from the kept workspace')
+    assert.equal(job.sim.devWorkspaces('ci').length, 1, 'keep-on-failure kept the workspace')
+    await runActionStep('cleanup', { env: job.env, inputs: { 'sweep-older-than': '1s' } })
+  })
+
+  it('the git credential helper answers only for the repository origin', () => {
+    const fill = (url: string): string => {
+      try {
+        return execFileSync(
+          'git',
+          ['-c', 'credential.helper=', '-c', `credential.helper=${CREDENTIAL_HELPER}`, 'credential', 'fill'],
+          {
+            input: `url=${url}\n\n`,
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: '/nonexistent',
+              GIT_TERMINAL_PROMPT: '0',
+              E2E_TOKEN: 'bot-tok',
+              E2E_GIT_ORIGIN: 'https://git.example:8443',
+            },
+            encoding: 'utf8',
+            stdio: ['pipe', 'pipe', 'ignore'],
+          },
+        )
+      } catch {
+        return 'refused'
+      }
+    }
+    assert.match(fill('https://git.example:8443/o/r.git'), /password=bot-tok/)
+    for (const other of [
+      'https://evil.example/o/r.git',
+      'http://git.example:8443/o/r.git',
+      'https://git.example/o/r.git',
+    ])
+      assert.doesNotMatch(fill(other), /bot-tok/, other)
   })
 
   it('fails the diff check when the pushed change is not the expected one, and still closes the PR and deletes the workspace', async () => {

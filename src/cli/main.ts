@@ -32,7 +32,11 @@ export async function main(
   const reporter =
     env.GITHUB_ACTIONS === 'true' && env.GITHUB_OUTPUT
       ? capturing(actionsReporter(), outputs)
-      : consoleReporter({ outputs, ...(options.out ? { out: options.out } : {}) })
+      : consoleReporter({
+          outputs,
+          inActions: env.GITHUB_ACTIONS === 'true',
+          ...(options.out ? { out: options.out } : {}),
+        })
   const cwd = options.cwd ?? process.cwd()
   const ctx: StepContext = {
     reporter,
@@ -48,6 +52,8 @@ export async function main(
     }
     const read = cliInputReader(args.values, env)
     const status = await dispatch(args.command, ctx, read, cwd)
+    // The chain, a flow and cleanup end the job's use of the workspace: the secret digests go too.
+    if (!['provision', 'run', 'collect'].includes(args.command)) ctx.store.secrets.remove()
     for (const [name, value] of outputs) reporter.info(`${name}=${value}`)
     const evidence = outputs.get('evidence-dir')
     if (evidence) reporter.info(`Evidence written to ${evidence}`)

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { kubeconfigSecrets } from './credential-secrets.js'
 import type { WorkspaceProvider } from './provider.js'
 import { createCheProbe } from './providers/che/che-probe.js'
 import { createCheProvider } from './providers/che/che-provider.js'
@@ -12,9 +13,13 @@ import type { ProviderConnection, StateStore } from './state.js'
 
 /** The secret values of the provision inputs, to mask before anything is logged. */
 export function provisionSecrets(settings: ProvisionSettings): string[] {
-  return [settings.che?.kubeconfig ?? '', settings.coder?.token ?? '', settings.coder?.sshPrivateKey ?? ''].filter(
-    (s) => s.trim() !== '',
-  )
+  const kubeconfig = settings.che?.kubeconfig ?? ''
+  return [
+    kubeconfig,
+    ...kubeconfigSecrets(kubeconfig),
+    settings.coder?.token ?? '',
+    settings.coder?.sshPrivateKey ?? '',
+  ].filter((s) => s.trim() !== '')
 }
 
 /** Builds the provider for provisioning, from validated settings. */

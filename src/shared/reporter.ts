@@ -1,5 +1,7 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import { EOL } from 'node:os'
+import type { TextRedactor } from './redact.js'
 
 /** Where a location-aware message points. */
 export interface AnnotationProps {
@@ -25,10 +27,43 @@ export interface Reporter {
   rawOutput(): { write(text: string): void; end(): void }
 }
 
-/** The reporter used inside GitHub Actions. */
+/**
+ * A line the runner could take as a workflow command: `::name::` (after leading
+ * blanks) or the older `##[name]` anywhere in it (actions/runner
+ * src/Runner.Common/ActionCommand.cs TryParseV2 and TryParse).
+ */
+const COMMAND_LIKE = /::|##\[/
+
+/**
+ * Writes text to the job log so that no line in it is obeyed as a workflow
+ * command, and it still reads exactly as written: text that looks like a command
+ * is framed by `::stop-commands::<random token>` and `::<token>::`. While
+ * stopped, the runner obeys nothing but the token (ActionCommandManager
+ * TryProcessCommand), and the workspace cannot guess a 128-bit token.
+ */
+export function writeUntrusted(text: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
+  if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
+  const framed = withoutCommands(write)
+  framed.write(text)
+  framed.end()
+}
+
+/** A stream of text during which the runner obeys no workflow command, until `end()`. */
+function withoutCommands(write: (text: string) => void): { write(text: string): void; end(): void } {
+  const token = randomBytes(16).toString('hex')
+  write(`::stop-commands::${token}${EOL}`)
+  return { write, end: () => write(`${EOL}::${token}::${EOL}`) }
+}
+
+/**
+ * The reporter used inside GitHub Actions. Every log line goes through
+ * writeUntrusted: messages carry text from the workspace and the provider (pod
+ * events, health bodies, command output), and our own lines never need to issue
+ * a command through the log. Warnings, errors and groups are escaped by @actions/core.
+ */
 export function actionsReporter(): Reporter {
   return {
-    info: (m) => core.info(m),
+    info: (m) => writeUntrusted(m),
     warning: (m, p) => core.warning(m, p),
     error: (m, p) => core.error(m, p),
     group: (name, fn) => core.group(name, fn),
@@ -38,24 +73,42 @@ export function actionsReporter(): Reporter {
       if (!process.env.GITHUB_STEP_SUMMARY) return
       await core.summary.addRaw(markdown, true).write()
     },
+    // The command's output must not be able to set outputs, add masks or end groups.
+    rawOutput: () => withoutCommands((text) => void process.stdout.write(text)),
+  }
+}
+
+/** A reporter that masks the secrets a redactor knows in everything it passes on. */
+export function redactingReporter(reporter: Reporter, redactor: TextRedactor): Reporter {
+  const r = (text: string): string => redactor.redact(text)
+  const props = (p?: AnnotationProps): AnnotationProps | undefined => (p?.title ? { ...p, title: r(p.title) } : p)
+  return {
+    info: (m) => reporter.info(r(m)),
+    warning: (m, p) => reporter.warning(r(m), props(p)),
+    error: (m, p) => reporter.error(r(m), props(p)),
+    group: (name, fn) => reporter.group(r(name), fn),
+    setOutput: (n, v) => reporter.setOutput(n, typeof v === 'string' ? r(v) : v),
+    setSecret: (v) => reporter.setSecret(v),
+    summary: (markdown) => reporter.summary(r(markdown)),
     rawOutput: () => {
-      // The command's output must not be able to set outputs, add masks or end groups.
-      const token = randomBytes(16).toString('hex')
-      process.stdout.write(`::stop-commands::${token}\n`)
-      return {
-        write: (text) => process.stdout.write(text),
-        end: () => process.stdout.write(`\n::${token}::\n`),
-      }
+      const raw = reporter.rawOutput()
+      return { write: (text) => raw.write(r(text)), end: () => raw.end() }
     },
   }
 }
 
-/** The reporter used by the CLI: plain lines on stderr, outputs as `name=value` on request. */
+/**
+ * The reporter used by the CLI: plain lines on stderr, outputs as `name=value` on
+ * request. Run from a workflow's `run:` step, its lines reach the runner, which
+ * reads commands on stderr too, so they are neutralised as in actionsReporter.
+ */
 export function consoleReporter(
-  options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream } = {},
+  options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream; inActions?: boolean } = {},
 ): Reporter {
   const out = options.out ?? process.stderr
-  const line = (text: string): void => void out.write(`${text}\n`)
+  const write = (text: string): void => void out.write(text)
+  const inActions = options.inActions ?? process.env.GITHUB_ACTIONS === 'true'
+  const line = (text: string): void => (inActions ? writeUntrusted(text, write) : write(`${text}\n`))
   return {
     info: line,
     warning: (m) => line(`warning: ${m}`),
@@ -67,6 +120,6 @@ export function consoleReporter(
     setOutput: (n, v) => void options.outputs?.set(n, String(v)),
     setSecret: () => undefined,
     summary: async (markdown) => line(`\n${markdown}`),
-    rawOutput: () => ({ write: (text) => void out.write(text), end: () => undefined }),
+    rawOutput: () => (inActions ? withoutCommands(write) : { write, end: () => undefined }),
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { ErrorKind } from './errors.js'
 import type { RunIdentity } from './identity.js'
 import type { ProviderName, WorkspaceHandle } from './provider.js'
+import { SecretStore } from './secret-store.js'
 
 /** The one outcome of a run. */
 export const OUTCOMES = ['passed', 'failed', 'error'] as const
@@ -88,6 +89,11 @@ export class StateStore {
   /** The base folder: `$RUNNER_TEMP/run-task` in Actions, `.run-task` locally. */
   static forEnvironment(env: NodeJS.ProcessEnv, cwd = process.cwd()): StateStore {
     return new StateStore(env.RUNNER_TEMP ? path.join(env.RUNNER_TEMP, 'run-task') : path.join(cwd, '.run-task'))
+  }
+
+  /** The job's secret digests (see SecretStore), beside the workspaces' folders. */
+  get secrets(): SecretStore {
+    return new SecretStore(this.baseDir)
   }
 
   workspaceDir(name: string): string {

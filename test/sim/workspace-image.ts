@@ -16,8 +16,12 @@ export interface WorkspaceImage {
   readonly idePort: number
   /** Fault switch: the IDE answers /healthz with 503 and `expired`. */
   ideUnhealthy: boolean
+  /** Hostile workspace: text the IDE appends to its /healthz body (e.g. workflow-command lines). */
+  healthBodySuffix: string
   /** Fault switch: Codex makes a different change than it was asked for. */
   codexStrays(): void
+  /** Test spy: Codex prints the variable names it sees and its home; with `hang`, it then sleeps 30 s. */
+  codexSpy(hang: boolean): void
   /** Fault switch: removes a tool from the image. */
   removeTool(name: string): void
   close(): Promise<void>
@@ -42,6 +46,12 @@ if [ ! -s "$auth" ]; then echo "Not logged in. Run 'codex login' or provide auth
 line=$(printf '%s\\n' "$1" | sed -n 's/.*Append exactly this line to README.md: \\(.*\\)$/\\1/p')
 if [ -z "$line" ]; then echo "codex (sim): I only know how to append a line to README.md" >&2; exit 1; fi
 if [ -f "$(dirname "$0")/.codex-strays" ]; then line="$line, and then some"; fi
+# Test spy: what Codex could see (variable names only), where its home is, and a hang to be killed.
+if [ -f "$(dirname "$0")/.codex-spy" ]; then
+  echo "codex (sim) env: $(env | cut -d= -f1 | grep -E '^(E2E_|GIT_|GH_)' | sort | tr '\\n' ' ')"
+  echo "codex (sim) home: $CODEX_HOME $(cat "$CODEX_HOME/config.toml")"
+  if [ -f "$(dirname "$0")/.codex-hang" ]; then sleep 30; fi
+fi
 printf '%s\\n' "$line" >> README.md
 echo "codex (sim): appended one line to README.md"
 `,
@@ -54,14 +64,14 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     writeFileSync(path.join(binDir, name), script)
     chmodSync(path.join(binDir, name), 0o755)
   }
-  const state = { unhealthy: false }
+  const state = { unhealthy: false, suffix: '' }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://ide')
     if (url.pathname === '/healthz') {
       // code-server's answer: {"status":"alive"|"expired","lastHeartbeat":<ms>}
       const body = JSON.stringify({ status: state.unhealthy ? 'expired' : 'alive', lastHeartbeat: Date.now() })
       res.writeHead(state.unhealthy ? 503 : 200, { 'Content-Type': 'application/json' })
-      return void res.end(body)
+      return void res.end(body + state.suffix)
     }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
     res.end('<!doctype html><html><head><title>code-server</title></head><body>IDE (simulated)</body></html>')
@@ -78,7 +88,18 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     set ideUnhealthy(value: boolean) {
       state.unhealthy = value
     },
+    get healthBodySuffix() {
+      return state.suffix
+    },
+    set healthBodySuffix(value: string) {
+      state.suffix = value
+    },
     codexStrays: () => writeFileSync(path.join(binDir, '.codex-strays'), ''),
+    codexSpy: (hang) => {
+      writeFileSync(path.join(binDir, '.codex-spy'), '')
+      if (hang) writeFileSync(path.join(binDir, '.codex-hang'), '')
+      else rmSync(path.join(binDir, '.codex-hang'), { force: true })
+    },
     removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
     close: async () => {
       server.closeAllConnections()

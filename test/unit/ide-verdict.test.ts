@@ -36,6 +36,20 @@ describe('IDE verdict through the proxy', () => {
       AbortSignal.timeout(5000),
     )
 
+  it('never sends the credential to a plain http: IDE URL off loopback (a DevWorkspace mainUrl is not trusted)', async () => {
+    const verdict = await judgeIde(
+      {
+        name: 'code',
+        proxyUrl: 'http://ide.example.test/u/ws/',
+        headers: { Authorization: 'Bearer kube-token' },
+        healthUrl: '',
+      },
+      AbortSignal.timeout(5000),
+    )
+    assert.equal(verdict.status, 'failed')
+    assert.match(verdict.message, /credentials are not sent there; the IDE URL must be an https: URL/)
+  })
+
   it('passes only a 2xx, following a same-origin redirect that is not a sign-in page', async () => {
     assert.equal((await judge('/ok')).status, 'passed')
     const followed = await judge('/folder')

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { codexAuthSecrets } from '../credential-secrets.js'
 import { errorMessage } from '../errors.js'
 import type { CheckResult } from '../evidence/checks-junit.js'
 import type { E2eSettings } from '../settings/e2e-settings.js'
@@ -16,23 +18,30 @@ export const E2E_CHECKS = {
 } as const
 
 // Git asks this helper for credentials; it reads the token from the environment,
-// so the token is never on a command line or in a file.
-const CREDENTIAL_HELPER = `!f() { test "$1" = get && printf 'username=x-access-token\\npassword=%s\\n' "$E2E_TOKEN"; }; f`
+// so the token is never on a command line or in a file. It answers only for the
+// repository's own origin (protocol and host, port included), so neither a
+// redirect nor a child process such as git-lfs can take the token elsewhere.
+export const CREDENTIAL_HELPER = `!f() { test "$1" = get || return 0; p=; h=; while IFS= read -r l && [ -n "$l" ]; do case "$l" in protocol=*) p=\${l#protocol=} ;; host=*) h=\${l#host=} ;; esac; done; [ "$p://$h" = "$E2E_GIT_ORIGIN" ] && printf 'username=x-access-token\\npassword=%s\\n' "$E2E_TOKEN"; return 0; }; f`
 const GIT = 'git -c credential.helper= -c "credential.helper=$E2E_CREDENTIAL_HELPER"'
 const REPO_DIR = '"${PROJECTS_ROOT:-$HOME}/run-task-e2e"'
+/** Codex's home: a fresh folder, removed by the script and again from the runner, even after a kill. */
+const CODEX_HOME = '"${TMPDIR:-/tmp}/$E2E_CODEX_DIR"'
 
 const CLONE = `set -eu
 rm -rf ${REPO_DIR}
 ${GIT} clone -q --branch "$E2E_BASE" "$E2E_CLONE_URL" ${REPO_DIR}
 git -C ${REPO_DIR} log -1 --format='cloned %h: %s'`
 
+// Codex gets its auth.json in a 0700 CODEX_HOME with file-based credential
+// storage, and an environment without the bot token or its own auth.
 const COMMIT = `set -eu
 cd ${REPO_DIR}
 git checkout -q -b "$E2E_BRANCH"
 if [ -n "\${E2E_CODEX_AUTH:-}" ]; then
-  CODEX_HOME=$(mktemp -d); export CODEX_HOME
-  (umask 077; printf '%s' "$E2E_CODEX_AUTH" > "$CODEX_HOME/auth.json")
-  if codex exec --skip-git-repo-check --full-auto "Append exactly this line to README.md: $E2E_LINE"; then rc=0; else rc=$?; fi
+  CODEX_HOME=${CODEX_HOME}; export CODEX_HOME
+  trap 'rm -rf "$CODEX_HOME"' EXIT HUP INT TERM
+  (umask 077; mkdir -p "$CODEX_HOME"; printf '%s' "$E2E_CODEX_AUTH" > "$CODEX_HOME/auth.json"; printf 'cli_auth_credentials_store = "file"\\n' > "$CODEX_HOME/config.toml")
+  if env -u E2E_CODEX_AUTH -u E2E_TOKEN codex exec --skip-git-repo-check --full-auto "Append exactly this line to README.md: $E2E_LINE"; then rc=0; else rc=$?; fi
   rm -rf "$CODEX_HOME"
   [ "$rc" -eq 0 ] || { echo "codex exec failed with exit code $rc"; exit "$rc"; }
 else
@@ -60,15 +69,13 @@ export async function e2eFlow(ctx: StepContext, settings: E2eSettings): Promise<
   return runFlow(ctx, settings, {
     suite: 'e2e',
     names: Object.values(E2E_CHECKS),
-    secrets: [settings.botToken, settings.codexAuth].filter(Boolean),
+    secrets: [settings.botToken, settings.codexAuth, ...codexAuthSecrets(settings.codexAuth)].filter(Boolean),
     body: (run) => steps(run, settings),
   })
 }
 
 async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
-  const env = new Map([
-    ['E2E_TOKEN', s.botToken],
-    ['E2E_CREDENTIAL_HELPER', CREDENTIAL_HELPER],
+  const common: Array<[string, string]> = [
     ['E2E_CLONE_URL', s.cloneUrl],
     ['E2E_API_URL', s.apiUrl],
     ['E2E_REPO', s.repository],
@@ -78,8 +85,17 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
     ['E2E_TITLE', s.title],
     ['E2E_AUTHOR_NAME', s.author.name],
     ['E2E_AUTHOR_EMAIL', s.author.email],
-    ['E2E_CODEX_AUTH', s.codexAuth],
+  ]
+  // Each script gets only the credential it needs: the bot token for git and the
+  // API, the Codex auth for the commit step (where Codex runs).
+  const withToken = new Map([
+    ...common,
+    ['E2E_TOKEN', s.botToken],
+    ['E2E_CREDENTIAL_HELPER', CREDENTIAL_HELPER],
+    ['E2E_GIT_ORIGIN', new URL(s.cloneUrl).origin],
   ])
+  const codexDir = `run-task-codex-${randomBytes(8).toString('hex')}`
+  const withCodex = new Map([...common, ['E2E_CODEX_AUTH', s.codexAuth], ['E2E_CODEX_DIR', codexDir]])
   let failed = false
   const step = async (
     name: string,
@@ -90,16 +106,18 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
     failed = result.status === 'failed'
     return result
   }
-  const inWorkspace = (script: string, passed: (output: string) => string) => async () => {
-    const { exitCode, output } = await run.exec(script, env, s.checkTimeoutMs)
-    return exitCode === 0
-      ? { status: 'passed' as const, message: passed(output), output }
-      : {
-          status: 'failed' as const,
-          message: `exit code ${exitCode}: ${output.split('\n').slice(-3).join(' | ')}`,
-          output,
-        }
-  }
+  const inWorkspace =
+    (script: string, passed: (output: string) => string, env = withToken) =>
+    async () => {
+      const { exitCode, output } = await run.exec(script, env, s.checkTimeoutMs)
+      return exitCode === 0
+        ? { status: 'passed' as const, message: passed(output), output }
+        : {
+            status: 'failed' as const,
+            message: `exit code ${exitCode}: ${output.split('\n').slice(-3).join(' | ')}`,
+            output,
+          }
+    }
   const octokit = githubClient(s.botToken, s.apiUrl)
   const [owner, repo] = s.repository.split('/') as [string, string]
   let pushed = false
@@ -115,8 +133,9 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
         COMMIT,
         () =>
           `${s.codexAuth ? `codex exec (auth slot ${s.codexSlot})` : 'appended'} one line to README.md on ${s.branch}`,
+        withCodex,
       ),
-    )
+    ).finally(() => (s.codexAuth ? removeCodexHome(run, codexDir) : undefined))
     pushed =
       (
         await step(
@@ -137,6 +156,19 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
     else if (!pushed) run.skip(E2E_CHECKS.close, 'nothing was pushed')
     else await run.check(E2E_CHECKS.close, () => closePr(octokit, owner, repo, s.branch, prNumber))
   }
+}
+
+/**
+ * Removes Codex's home from the runner's side: a command killed at check-timeout
+ * runs no trap, and a workspace kept for debugging must not keep the auth.json
+ * (refresh token included).
+ */
+async function removeCodexHome(run: FlowRun, codexDir: string): Promise<void> {
+  await run
+    .exec(`rm -rf ${CODEX_HOME}`, new Map([['E2E_CODEX_DIR', codexDir]]), 60_000)
+    .catch((error: unknown) =>
+      run.ctx.reporter.warning(`Could not remove Codex's auth from the workspace: ${errorMessage(error)}`),
+    )
 }
 
 /** The PR for the branch, through the API: exactly README.md, one line added, nothing removed. */

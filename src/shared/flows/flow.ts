@@ -75,6 +75,7 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     redactor.add(secret)
     ctx.reporter.setSecret(secret)
   }
+  ctx.store.secrets.add(flow.secrets ?? [])
   const check = async (
     name: string,
     fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>,
@@ -172,16 +173,20 @@ function flowRun(
             callback()
           },
         })
-      const result = await provider.exec(
-        run.handle,
-        { command, cwd, env, timeoutMs },
-        { stdout: stream(), stderr: stream() },
-        ctx.signal,
-      )
-      const output = redactor.redact(text).trimEnd()
-      appendFileSync(logFile, `$ ${command.split('\n')[0]}\n${output}\n[exit ${result.exitCode ?? result.signal}]\n`)
-      if (output) ctx.reporter.info(output)
-      return { exitCode: result.exitCode, output }
+      // What a command printed is logged even when it broke or ran out of time.
+      const record = (ending: string): string => {
+        const output = redactor.redact(text).trimEnd()
+        appendFileSync(logFile, `$ ${command.split('\n')[0]}\n${output}\n[${ending}]\n`)
+        if (output) ctx.reporter.info(output)
+        return output
+      }
+      const result = await provider
+        .exec(run.handle, { command, cwd, env, timeoutMs }, { stdout: stream(), stderr: stream() }, ctx.signal)
+        .catch((error: unknown) => {
+          record(redactor.redact(errorMessage(error)))
+          throw error
+        })
+      return { exitCode: result.exitCode, output: record(`exit ${result.exitCode ?? result.signal}`) }
     },
   }
   return run

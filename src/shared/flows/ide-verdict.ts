@@ -1,3 +1,4 @@
+import { credentialUrlProblem } from '../credential-http.js'
 import type { IdeEndpoint } from '../providers/probe.js'
 
 /** What one request through the provider's proxy proved about the IDE. */
@@ -18,6 +19,13 @@ const SIGN_IN_PATH = /login|sign[-_]?in|oauth|openid|\/auth\b|\/authorize/i
  */
 export async function judgeIde(endpoint: IdeEndpoint, signal: AbortSignal): Promise<IdeVerdict> {
   let url = endpoint.proxyUrl
+  // The run's credential (the kube bearer token, the Coder token) never crosses a network in clear.
+  const insecure = Object.keys(endpoint.headers).length ? credentialUrlProblem(new URL(url)) : undefined
+  if (insecure)
+    return {
+      status: 'failed',
+      message: `${url}: the run's credentials are not sent there; the IDE URL must be ${insecure}`,
+    }
   for (let hop = 0; ; hop++) {
     const response = await fetch(url, { headers: endpoint.headers, redirect: 'manual', signal })
     await response.body?.cancel()

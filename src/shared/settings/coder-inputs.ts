@@ -1,3 +1,4 @@
+import { credentialUrlProblem } from '../credential-http.js'
 import { InputError } from '../errors.js'
 import { type InputReader, inputOr } from '../inputs.js'
 import { parseDuration } from '../parse.js'
@@ -18,6 +19,8 @@ export function getCoderSettings(read: InputReader): CoderSettings {
   }
   if (!parsed || !['http:', 'https:'].includes(parsed.protocol))
     throw new InputError('coder-url', url, 'the URL of the Coder deployment, such as https://coder.example.com')
+  const insecure = credentialUrlProblem(parsed)
+  if (insecure) throw new InputError('coder-url', url, insecure)
   const token = read('coder-token').trim()
   if (!token) throw new InputError('coder-token', '', 'a Coder session token (coder tokens create)')
   const template = read('template').trim()

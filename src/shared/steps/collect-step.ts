@@ -15,6 +15,9 @@ import { DEFAULT_EVIDENCE_PATH } from '../settings/run-settings.js'
 import { recordTiming, type RunState } from '../state.js'
 import { identityFromEnv } from '../identity.js'
 import { InputError } from '../errors.js'
+import type { TextRedactor } from '../redact.js'
+import { redactingReporter } from '../reporter.js'
+import type { DigestRedactor } from '../secret-store.js'
 import { loadState, type StepContext } from './step-context.js'
 import { runContext } from '../github-context.js'
 
@@ -31,9 +34,15 @@ export interface CollectResult {
  * junit/ (always at least one report), logs/command.log and meta.json; then
  * uploads the artifact and writes the job summary.
  */
-export async function collectStep(ctx: StepContext, settings: CollectSettings): Promise<CollectResult> {
-  const { reporter, store } = ctx
-  if (settings.githubToken) reporter.setSecret(settings.githubToken)
+export async function collectStep(stepCtx: StepContext, settings: CollectSettings): Promise<CollectResult> {
+  const { store } = stepCtx
+  if (settings.githubToken) stepCtx.reporter.setSecret(settings.githubToken)
+  store.secrets.add([settings.githubToken])
+  // Collect never sees the secrets of earlier steps: it redacts with their digests
+  // everything it publishes (files, summary, check run, annotations, outputs).
+  const redactor = store.secrets.redactor()
+  const ctx = { ...stepCtx, reporter: redactingReporter(stepCtx.reporter, redactor) }
+  const { reporter } = ctx
   const started = Date.now()
   const state = loadStateOrPlaceholder(ctx, settings.workspaceName)
   const problems: string[] = []
@@ -72,12 +81,13 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
     }
   })
 
-  const results = await gatherJunit(state, workspaceDir, settings.junitPatterns)
+  redactEvidence(reporter, state.evidenceDir, redactor)
+  const results = await gatherJunit(state, workspaceDir, settings.junitPatterns, redactor)
   problems.push(...results.problems)
   let artifactId = ''
   recordTiming(state, 'collect', started)
   const meta = (): EvidenceMeta => buildMeta(state, results.counts, { ...evidence, problems }, artifactId)
-  writeMeta(state.evidenceDir, meta())
+  writeMeta(state.evidenceDir, meta(), redactor)
   if (settings.upload && canUploadArtifacts(ctx.env)) {
     const name = settings.artifactName || `run-task-${state.workspaceName}`
     try {
@@ -92,16 +102,18 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
   state.artifactId = artifactId
   store.save(state)
   const final = meta()
-  writeMeta(state.evidenceDir, final)
+  writeMeta(state.evidenceDir, final, redactor)
   for (const problem of problems) reporter.warning(problem)
   const repoRoot = ctx.env.GITHUB_WORKSPACE
-  const summary = renderSummary({
-    meta: final,
-    cases: results.cases,
-    artifactUrl: artifactUrl(ctx.env, artifactId),
-    repoRoot,
-    notes: results.notes,
-  })
+  const summary = redactor.redact(
+    renderSummary({
+      meta: final,
+      cases: results.cases,
+      artifactUrl: artifactUrl(ctx.env, artifactId),
+      repoRoot,
+      notes: results.notes,
+    }),
+  )
   await reporter.summary(summary)
   annotateTests(reporter, results.cases, repoRoot)
   if (settings.checkName && settings.githubToken) {
@@ -130,7 +142,12 @@ export async function collectStep(ctx: StepContext, settings: CollectSettings): 
  * whose reports do not explain its outcome (none at all, or a failed or error run
  * whose reports show no failure) gets a synthesised report for the run itself.
  */
-async function gatherJunit(state: RunState, workspaceDir: string, patterns: readonly string[]): Promise<TestResults> {
+async function gatherJunit(
+  state: RunState,
+  workspaceDir: string,
+  patterns: readonly string[],
+  redactor: TextRedactor,
+): Promise<TestResults> {
   const junitDir = path.join(state.evidenceDir, 'junit')
   const copied = [
     ...(state.runnerReports ?? []),
@@ -157,7 +174,7 @@ async function gatherJunit(state: RunState, workspaceDir: string, patterns: read
   })
   mkdirSync(junitDir, { recursive: true })
   const name = uniqueName(junitDir, 'run-task.xml')
-  writeFileSync(path.join(junitDir, name), xml)
+  writeFileSync(path.join(junitDir, name), redactor.redact(xml))
   return readReports(junitDir, [...copied, name])
 }
 
@@ -168,8 +185,17 @@ function uniqueName(dir: string, name: string): string {
 }
 
 /** Writes meta.json (also used by cleanup to add its timing). */
-export function writeMeta(evidenceDir: string, meta: EvidenceMeta): void {
-  writeFileSync(path.join(evidenceDir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`)
+export function writeMeta(evidenceDir: string, meta: EvidenceMeta, redactor?: TextRedactor): void {
+  const text = `${JSON.stringify(meta, null, 2)}\n`
+  writeFileSync(path.join(evidenceDir, 'meta.json'), redactor ? redactor.redact(text) : text)
+}
+
+/** Masks secrets in every evidence file before anything reads, summarises or uploads them. */
+function redactEvidence(reporter: StepContext['reporter'], evidenceDir: string, redactor: DigestRedactor): void {
+  if (redactor.empty) return
+  const masked = listFiles(evidenceDir).filter((file) => redactor.redactFile(path.join(evidenceDir, file)))
+  if (masked.length > 0)
+    reporter.info(`Masked secrets in ${masked.length} evidence files: ${masked.slice(0, 10).join(', ')}`)
 }
 
 function artifactUrl(env: NodeJS.ProcessEnv, artifactId: string): string {

@@ -13,7 +13,9 @@ import { logDiagnostics, recordError, type StepContext } from './step-context.js
  */
 export async function provisionStep(ctx: StepContext, settings: ProvisionSettings): Promise<RunState> {
   const { reporter, store } = ctx
-  for (const secret of provisionSecrets(settings)) reporter.setSecret(secret)
+  const secrets = provisionSecrets(settings)
+  for (const secret of secrets) reporter.setSecret(secret)
+  store.secrets.add(secrets)
   const name = workspaceName(settings.workspaceNamePrefix, settings.identity)
   const state: RunState = {
     version: 1,

@@ -18,6 +18,8 @@ export async function runStep(ctx: StepContext, settings: RunSettings, redactor 
     reporter.setSecret(value)
     redactor.add(value)
   }
+  // Collect, a later step, redacts what it publishes with these digests.
+  store.secrets.add(settings.secretEnv.values())
   const state = loadState(store, settings.workspaceName)
   const started = Date.now()
   const base = {

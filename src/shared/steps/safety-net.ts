@@ -29,6 +29,8 @@ export async function runWithSafetyNet(main: (ctx: StepContext) => Promise<void>
 
 async function runPost(): Promise<void> {
   await runAction(async (ctx) => {
+    // Post steps run after every main step of the job: no collect needs the secret digests any more.
+    ctx.store.secrets.remove()
     const state = findState(ctx.store, core.getState(WORKSPACE))
     if (!state || state.cleanup?.done || (!core.getState(WORKSPACE) && state.workspaceName === core.getState(PREVIOUS)))
       return

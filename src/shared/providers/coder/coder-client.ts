@@ -1,6 +1,7 @@
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from '../../wait.js'
 import { CoderHttpError, isRetryableCoderError, normalizeCoderError } from './coder-errors.js'
 import type { CoderResponse } from './coder-types.js'
+import { sameOriginFetch } from '../../credential-http.js'
 
 /** The fetch the client uses; tests and callers inject their own. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
@@ -31,7 +32,7 @@ export interface CoderClientOptions {
 
 export function createCoderClient(options: CoderClientOptions): CoderClient {
   const url = options.url.replace(/\/+$/, '')
-  const fetchFn = options.fetch ?? ((input, init) => fetch(input, init))
+  const fetchFn = options.fetch ?? sameOriginFetch
   const retry = options.retry ?? DEFAULT_RETRY
   const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
     'Coder-Session-Token': options.token,

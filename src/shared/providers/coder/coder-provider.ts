@@ -34,6 +34,7 @@ import type {
   WorkspaceTransition,
 } from './coder-types.js'
 import { watchWorkspace } from './coder-watch.js'
+import { tunnelEnvironment } from '../../tunnel-env.js'
 
 /** Transports and tunables. */
 export interface CoderDependencies {
@@ -486,7 +487,7 @@ class CoderProvider implements WorkspaceProvider {
     return openSsh({
       tunnelCommand: command.replaceAll('{workspace}', shellQuote(workspace)),
       tunnelEnv: {
-        ...process.env,
+        ...tunnelEnvironment(),
         CODER_URL: this.client.url,
         CODER_SESSION_TOKEN: s.token,
         CODER_NO_VERSION_WARNING: 'true',
