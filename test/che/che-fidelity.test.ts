@@ -219,6 +219,85 @@ describe('Che: DevWorkspaces made the way Che makes them', () => {
     }
   })
 
+  it('every DevWorkspace the provider sends passes structural pruning with nothing pruned, for each shape', async () => {
+    const volumesAndEnv = `schemaVersion: 2.2.0
+metadata:
+  name: shapes
+projects:
+  - name: app
+    git:
+      remotes:
+        origin: https://example.com/app.git
+      checkoutFrom:
+        revision: main
+components:
+  - name: dev
+    container:
+      image: quay.io/devfile/universal-developer-image:ubi9-latest
+      env:
+        - name: GREETING
+          value: hello
+      volumeMounts:
+        - name: cache
+          path: /cache
+      memoryLimit: 2Gi
+  - name: cache
+    volume:
+      size: 1Gi
+commands:
+  - id: build
+    exec:
+      component: dev
+      commandLine: make
+events:
+  postStart: [build]
+`
+    sim.addEditor(NAMESPACE, 'base')
+    const shapes = [
+      devfileSource(),
+      { ...devfileSource(), editor: { name: 'che-code' } },
+      devfileSource(volumesAndEnv),
+      { template: { name: 'base' }, storageType: 'per-workspace' as const },
+      ...(['ephemeral', 'per-workspace', 'per-user', 'common', 'async'] as const).map((storageType) => ({
+        ...devfileSource(),
+        storageType,
+      })),
+    ]
+    sim.pruned.length = 0
+    for (const source of shapes) {
+      const provider = cheProvider(sim, source)
+      const handle = await provisioned(provider)
+      await provider.destroy(handle, 5_000)
+    }
+    assert.deepEqual(sim.pruned, [])
+    assert.ok(
+      sim.requests.some((r) => r.includes('fieldValidation=Strict')),
+      'creates ask for strict field validation',
+    )
+  })
+
+  it('the simulated apiserver prunes unknown fields with a warning, and refuses them under fieldValidation=Strict', async () => {
+    const post = (query: string) =>
+      fetch(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          apiVersion: 'workspace.devfile.io/v1alpha2',
+          kind: 'DevWorkspace',
+          metadata: { name: `pruned${query ? '-strict' : ''}` },
+          spec: { started: false, routingClass: 'che', template: { bogus: 1 }, extra: true },
+        }),
+      })
+    const strict = await post('?fieldValidation=Strict')
+    assert.equal(strict.status, 400)
+    assert.match(((await strict.json()) as { message: string }).message, /unknown field "spec.extra"/)
+    const warned = await post('')
+    assert.equal(warned.status, 201)
+    assert.match(warned.headers.get('warning') ?? '', /unknown field \\"spec.template.bogus\\"/)
+    const body = (await warned.json()) as { spec: Record<string, unknown> }
+    assert.equal('extra' in body.spec, false)
+  })
+
   it('rows 4 and 5: the apiserver and the webhook refuse what a real cluster refuses', async () => {
     const post = (body: unknown) =>
       fetch(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces`, {

@@ -7,6 +7,8 @@ import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.j
 import { type ClusterSetup, DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
 import { type CheClusterConfig, DEFAULT_CHE_CLUSTER, DEFAULT_DWO_CONFIG, type DwoConfig } from './dwo-config.js'
 import { metadataCauses } from './metadata-validation.js'
+import { prune } from './pruning.js'
+import devWorkspaceSchema from '../../../src/shared/providers/che/schemas/dev-workspace.json' with { type: 'json' }
 import { ALLOW_ALL, allows, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
 import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
@@ -62,6 +64,8 @@ export interface KubeSim {
   devWorkspaces(namespace: string): string[]
   /** Every request the server received, as `METHOD path`. */
   readonly requests: string[]
+  /** Fields structural pruning dropped from DevWorkspaces written, as `<name>: <path>`. */
+  readonly pruned: string[]
   close(): Promise<void>
 }
 
@@ -112,6 +116,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     cluster,
     rules: options.rules ?? ALLOW_ALL,
     gatewayTakesBearer: options.gatewayTakesBearer ?? false,
+    pruned: [],
   }
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`)
@@ -157,6 +162,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     image,
     addEditor: (namespace, name) => void store.create(DWT, editorTemplate(namespace, name, image.idePort)),
     requests,
+    pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     close: async () => {
       controller.stop()
@@ -203,6 +209,7 @@ interface Context {
   readonly cluster: ClusterSetup
   rules: PolicyRule[]
   readonly gatewayTakesBearer: boolean
+  readonly pruned: string[]
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -235,7 +242,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
     if (req.method === 'GET') return send(res, 200, listBody(route, store, url))
-    if (req.method === 'POST') return createObject(res, route, body, ctx)
+    if (req.method === 'POST') return createObject(res, route, body, ctx, url.searchParams.get('fieldValidation'))
     return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
   }
   const existing = store.get(route.resource, route.namespace, route.name)
@@ -357,7 +364,13 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   req.on('close', end)
 }
 
-function createObject(res: ServerResponse, route: Route, body: string, ctx: Context): void {
+function createObject(
+  res: ServerResponse,
+  route: Route,
+  body: string,
+  ctx: Context,
+  fieldValidation: string | null,
+): void {
   if (route.resource === DW && ctx.faults.createServerErrors > 0) {
     ctx.faults.createServerErrors -= 1
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
@@ -382,6 +395,21 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
   // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
   delete object.status
   if (route.resource === DW) {
+    const dropped = prune(object, devWorkspaceSchema)
+    if (dropped.length > 0 && fieldValidation === 'Strict')
+      return send(
+        res,
+        400,
+        statusBody(
+          400,
+          'BadRequest',
+          `strict decoding error: ${dropped.map((f) => `unknown field "${f}"`).join(', ')}`,
+        ),
+      )
+    if (dropped.length > 0 && fieldValidation !== 'Ignore') {
+      res.setHeader('Warning', unknownFieldWarning(dropped))
+      ctx.pruned.push(...dropped.map((f) => `${object.metadata.name}: ${f}`))
+    }
     const problems = devWorkspaceProblems(object)
     if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
     const denied = webhookProblems((object.spec as { template?: Record<string, unknown> } | undefined)?.template)
@@ -462,6 +490,8 @@ function writeObject(
   const causes = metadataCauses(merged.metadata)
   if (causes.length > 0) return send(res, 422, invalidMetadata(route, existing.metadata.name, causes))
   if (route.resource === DW && route.subresource !== 'status') {
+    const dropped = prune(merged, devWorkspaceSchema)
+    if (dropped.length > 0) res.setHeader('Warning', unknownFieldWarning(dropped))
     const problems = devWorkspaceProblems(merged)
     if (problems.length > 0) return send(res, 422, invalid(route, existing.metadata.name, problems))
     const denied = webhookProblems((merged.spec as { template?: Record<string, unknown> } | undefined)?.template)
@@ -472,6 +502,11 @@ function writeObject(
   if (stored.metadata.deletionTimestamp && !stored.metadata.finalizers?.length)
     store.remove(route.resource, route.namespace, stored.metadata.name)
   send(res, 200, stored)
+}
+
+/** The apiserver's warning for pruned fields (fieldValidation=Warn): `299 - "unknown field \"spec.x\""`. */
+function unknownFieldWarning(dropped: string[]): string {
+  return dropped.map((f) => `299 - "unknown field \\"${f}\\""`).join(', ')
 }
 
 function applyPatch(contentType: string, existing: KubeObject, body: string): KubeObject {

@@ -292,7 +292,12 @@ class CheProvider implements WorkspaceProvider {
     try {
       return await this.call(doing, signal, () => {
         attempts += 1
-        return this.custom.createNamespacedCustomObject({ ...this.resource(), body }) as Promise<DevWorkspaceObject>
+        // Strict: a field the CRD does not know fails the create instead of being pruned without a word.
+        return this.custom.createNamespacedCustomObject({
+          ...this.resource(),
+          body,
+          fieldValidation: 'Strict',
+        }) as Promise<DevWorkspaceObject>
       })
     } catch (error) {
       // A retried create can meet its own first attempt, which did land.
