@@ -298,6 +298,33 @@ events:
     assert.equal('extra' in body.spec, false)
   })
 
+  it("rows 9 and 10: the probe names Che's legacy claim; persistUserHome keeps $HOME across a restart", async () => {
+    const che = sim.cluster.che
+    assert.ok(che)
+    sim.cluster.che = { ...che, persistUserHome: true }
+    sim.store.create('persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'claim-che-workspace', namespace: NAMESPACE },
+      status: { phase: 'Bound' },
+    })
+    const provider = cheProvider(sim, { ...devfileSource(), storageType: 'per-user' })
+    const handle = await provisioned(provider)
+    try {
+      await execText(provider, handle, 'echo kept > "$HOME/h"')
+      await provider.stop(handle, 5_000)
+      const kc = new KubeConfig()
+      kc.loadFromString(sim.kubeconfig)
+      assert.match(await createCheProbe(kc, NAMESPACE).checkStopped(handle), /PVC claim-che-workspace is Bound/)
+      const restarted = await provider.start(handle, 5_000)
+      assert.equal((await execText(provider, restarted, 'cat "$HOME/h"')).stdout, 'kept\n')
+    } finally {
+      sim.cluster.che = che
+      await provider.destroy(handle, 5_000)
+      sim.store.remove('persistentvolumeclaims', NAMESPACE, 'claim-che-workspace')
+    }
+  })
+
   it('rows 4 and 5: the apiserver and the webhook refuse what a real cluster refuses', async () => {
     const post = (body: unknown) =>
       fetch(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces`, {
