@@ -123,7 +123,7 @@ class CheProvider implements WorkspaceProvider {
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
     const ns = this.settings.namespace
     if (!this.settings.source) throw new Error('Provisioning on Che needs a devfile or a DevWorkspaceTemplate.')
-    const che = await findCheConfig(this.custom)
+    const che = await this.call('listing CheClusters', signal, () => findCheConfig(this.custom))
     if (che.note) request.onProgress?.(che.note)
     const body = buildDevWorkspace(
       this.settings.source,
