@@ -49,7 +49,10 @@ try {
     value: `${(total / runs).toFixed(0)} ms`,
   })
 
-  sim.faults.failStart = { message: 'Waiting for workspace deployment' }
+  sim.faults.failStart = {
+    eventReason: 'FailedScheduling',
+    eventMessage: '0/1 nodes are available: 1 Insufficient cpu.',
+  }
   const [, failMs] = await timed(() => provisioned(provider, 15 * 60_000).catch(() => undefined))
   rows.push({ name: 'a Failed start reported (start-timeout 15m)', value: `${failMs.toFixed(0)} ms` })
 

@@ -66,7 +66,10 @@ describe('the root composite action (ameide/run-task@v1)', () => {
   })
 
   it('still collects and cleans up when provisioning fails, and reports error', async () => {
-    job.sim.faults.failStart = { message: 'Waiting for workspace deployment' }
+    job.sim.faults.failStart = {
+      eventReason: 'FailedScheduling',
+      eventMessage: '0/1 nodes are available: 1 Insufficient cpu.',
+    }
     const result = await runComposite({ ...cheInputs(job), command: 'true' }, job.env)
     assert.equal(result.failed, true)
     assert.deepEqual(

@@ -131,7 +131,6 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
 
   it('a workspace that goes Failed fails provision at once with its message, and the post step removes it', async () => {
     job.sim.faults.failStart = {
-      message: 'Waiting for workspace deployment',
       eventReason: 'FailedScheduling',
       eventMessage: '0/3 nodes are available: 3 Insufficient memory.',
     }
@@ -144,7 +143,7 @@ describe('dist bundles: provision → run → collect → cleanup on the simulat
     assert.equal(provision.outputs.outcome, 'error')
     assert.match(
       provision.stdout,
-      /failed to start: DevWorkspace failed to progress past step 'Waiting for workspace deployment'/,
+      /failed to start: Error creating DevWorkspace deployment: Detected unrecoverable event FailedScheduling: 0\/3 nodes are available: 3 Insufficient memory\./,
     )
     assert.match(provision.stdout, /FailedScheduling.*Insufficient memory/)
     assert.equal(job.sim.devWorkspaces('ci').length, 1)

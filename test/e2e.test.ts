@@ -98,6 +98,19 @@ describe('E2E action', () => {
     assert.ok(!unmasked(step).includes(BOT), 'the log shows the bot token nowhere but in its ::add-mask:: command')
   })
 
+  it('on Che with the basic routing class (DWO with a clusterHostSuffix): the same flow passes', async () => {
+    job.sim.cluster.dwo = { ...job.sim.cluster.dwo, clusterHostSuffix: 'apps.sim.invalid' }
+    try {
+      const inputs = { ...cheInputs(job), ...gh(), branch: 'e2e/che-basic', 'routing-class': 'basic' }
+      const { step, checks, statuses } = await e2e(job, inputs)
+      assert.equal(step.code, 0, step.stdout)
+      assert.deepEqual(statuses, Array(8).fill('passed'), JSON.stringify(checks, null, 1))
+      assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+    } finally {
+      job.sim.cluster.dwo = { ...job.sim.cluster.dwo, clusterHostSuffix: '' }
+    }
+  })
+
   it('on Coder with Codex: picks a filled auth slot, keeps the PR open without close-pr', async () => {
     const { step, checks, statuses } = await e2e(job, {
       ...coderInputs(),

@@ -59,7 +59,8 @@ describe('smoke action on Che', () => {
     ...extra,
   })
   before(async () => {
-    job = await startJob('6161', { oidcIssuer: ISSUER })
+    // An administrator turned on skip_jwt_bearer_tokens, so the runner's token opens the IDE through the gateway.
+    job = await startJob('6161', { oidcIssuer: ISSUER, gatewayTakesBearer: true })
     job.sim.addEditor('ci', 'che-code')
   })
   after(() => job.close())
@@ -135,7 +136,10 @@ describe('smoke action on Che', () => {
   })
 
   it('a workspace that never starts fails the first check, skips the rest, and still runs the control-plane check', async () => {
-    job.sim.faults.failStart = { message: 'Waiting for workspace deployment' }
+    job.sim.faults.failStart = {
+      eventReason: 'FailedScheduling',
+      eventMessage: '0/1 nodes are available: 1 Insufficient cpu.',
+    }
     const { step, checks } = await smoke(job, inputs())
     assert.deepEqual(
       checks.map((c) => c.status),
@@ -174,6 +178,41 @@ describe('smoke action on Che', () => {
       [],
       'nothing was created',
     )
+  })
+})
+
+describe('smoke action on a stock Che gateway, and on basic routing', () => {
+  let job: Job
+  before(async () => {
+    job = await startJob('6262', { oidcIssuer: ISSUER, dwo: { clusterHostSuffix: 'apps.sim.invalid' } })
+    job.sim.addEditor('ci', 'che-code')
+  })
+  after(() => job.close())
+  const inputs = (extra: Record<string, string>) => ({
+    ...cheInputs(job),
+    editor: 'che-code',
+    'storage-type': 'per-workspace',
+    tools: 'git',
+    ...extra,
+  })
+
+  it("reports the IDE as routed, sign-in required through che-operator's oauth2-proxy, never as passed", async () => {
+    const { step, checks, failed } = await smoke(job, inputs({}))
+    assert.deepEqual(failed, [], JSON.stringify(checks, null, 1))
+    assert.equal(checks[1]?.status, 'skipped')
+    assert.match(
+      checks[1]?.message ?? '',
+      /^routed, sign-in required: GET .*\/gateway\/ci\/.* → 302: redirected to sign-in/,
+    )
+    assert.match(checks[1]?.message ?? '', /accepts no bearer token/)
+    assert.equal(step.code, 0)
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
+  it('passes every check on the basic routing class when DWO has a clusterHostSuffix', async () => {
+    const { checks, failed } = await smoke(job, inputs({ 'routing-class': 'basic' }))
+    assert.deepEqual(failed, [], JSON.stringify(checks, null, 1))
+    assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/basic\/ci\/rt-[^/]+\/\d+\/ → 200/)
   })
 })
 

@@ -77,9 +77,13 @@ function dnsPart(text: string): string {
   )
 }
 
-function labelValue(text: string): string {
+/**
+ * A valid label value by construction (apimachinery IsValidLabelValue): at most 63 characters of `[A-Za-z0-9_.-]`
+ * that start and end alphanumeric. It is cut first and trimmed after, so a cut never leaves `-`, `_` or `.` last.
+ */
+export function labelValue(text: string): string {
   return text
     .replace(/[^A-Za-z0-9_.-]+/g, '-')
-    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
     .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
 }

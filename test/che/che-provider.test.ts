@@ -78,8 +78,9 @@ describe('Che provider against the simulated cluster', () => {
     const provider = cheProvider(sim)
     const handle = await provisioned(provider)
     assert.equal(
-      sim.requests.filter((r) => r === `POST /apis/workspace.devfile.io/v1alpha2/namespaces/${NAMESPACE}/devworkspaces`)
-        .length >= 3,
+      sim.requests.filter((r) =>
+        r.startsWith(`POST /apis/workspace.devfile.io/v1alpha2/namespaces/${NAMESPACE}/devworkspaces?`),
+      ).length >= 3,
       true,
     )
     await provider.destroy(handle, 5_000)
@@ -111,14 +112,17 @@ describe('Che provider against the simulated cluster', () => {
 
   it('fails at once on a Failed workspace, with conditions and events', async () => {
     sim.faults.failStart = {
-      message: 'Waiting for workspace deployment',
       eventReason: 'FailedMount',
       eventMessage: 'MountVolume.SetUp failed for volume "projects"',
+      eventCount: 3,
     }
     const provider = cheProvider(sim)
     await assert.rejects(provisioned(provider, 600_000), (e: unknown) => {
       assert.ok(e instanceof WorkspaceStartError)
-      assert.match(e.message, /failed to start: DevWorkspace failed to progress past step/)
+      assert.match(
+        e.message,
+        /failed to start: Error creating DevWorkspace deployment: Detected unrecoverable event FailedMount 3 times: MountVolume/,
+      )
       assert.ok(e.diagnostics.some((l) => /condition FailedStart=True \(InfrastructureFailure\)/.test(l)))
       assert.ok(e.diagnostics.some((l) => /event Warning FailedMount on Pod .*MountVolume\.SetUp failed/.test(l)))
       return true

@@ -22,11 +22,12 @@ export function cheProvider(
   sim: KubeSim,
   source: DevWorkspaceSource = devfileSource(),
   container = '',
+  routingClass = 'che',
 ): WorkspaceProvider {
   const kubeConfig = new KubeConfig()
   kubeConfig.loadFromString(sim.kubeconfig)
   return createCheProvider(
-    { kubeconfig: sim.kubeconfig, namespace: NAMESPACE, source, container },
+    { kubeconfig: sim.kubeconfig, namespace: NAMESPACE, source, container, routingClass },
     { kubeConfig, ...FAST },
   )
 }

@@ -7,7 +7,12 @@ const devWorkspace = (name: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'workspace.devfile.io/v1alpha2',
   kind: 'DevWorkspace',
   metadata: { name },
-  spec: { started: false, template: { components: [{ name: 'dev', container: { image: 'img' } }] }, ...extra },
+  spec: {
+    started: false,
+    routingClass: 'che',
+    template: { components: [{ name: 'dev', container: { image: 'img' } }] },
+    ...extra,
+  },
 })
 
 // Wire-level checks of the simulated API server against the real one's behaviour (reference/che.md §9).

@@ -9,7 +9,9 @@ describe('DevWorkspace from a devfile', () => {
   const meta = { name: 'rt-1-1-abc', namespace: 'ci', labels: { 'run-task.ameide.io/run-id': '1' } }
 
   it('turns the devfile into spec.template with started, storage type and labels', () => {
-    const dw = buildDevWorkspace({ devfile: loadDevfile('devfile', DEVFILE, '.'), storageType: 'ephemeral' }, meta)
+    const dw = buildDevWorkspace({ devfile: loadDevfile('devfile', DEVFILE, '.'), storageType: 'ephemeral' }, meta, {
+      routingClass: 'che',
+    })
     assert.equal(dw.apiVersion, 'workspace.devfile.io/v1alpha2')
     assert.equal(dw.spec.started, true)
     assert.equal(
@@ -30,6 +32,7 @@ describe('DevWorkspace from a devfile', () => {
         storageType: 'per-user',
       },
       meta,
+      { routingClass: 'che' },
     )
     assert.deepEqual(dw.spec.template?.parent, { kubernetes: { name: 'base', namespace: 'shared' } })
     assert.deepEqual(dw.spec.contributions, [{ name: 'editor', kubernetes: { name: 'che-code' } }])

@@ -25,10 +25,14 @@ const inputError = (input: string, pattern: RegExp) => (e: unknown) =>
   e instanceof InputError && e.message.startsWith(`Input '${input}'`) && pattern.test(e.message)
 
 describe('provision settings', () => {
-  it('fills defaults: the repository devfile, the context namespace, ephemeral storage, 15m', () => {
+  it('fills defaults: the repository devfile, the context namespace, the devfile’s storage, che routing, 15m', () => {
     const s = provision({})
     assert.equal(s.che?.namespace, 'from-context')
-    assert.equal(s.che?.source?.storageType, 'ephemeral')
+    assert.equal(s.che?.source?.storageType, undefined, "no storage-type input: the devfile's attribute or ephemeral")
+    assert.equal(s.che?.routingClass, 'che')
+    assert.equal(provision({ 'storage-type': 'per-user' }).che?.source?.storageType, 'per-user')
+    assert.equal(provision({ 'routing-class': 'basic' }).che?.routingClass, 'basic')
+    assert.throws(() => provision({ 'routing-class': 'Basic!' }), /Input 'routing-class'/)
     assert.equal(s.startTimeoutMs, 15 * 60_000)
     assert.equal(s.workspaceNamePrefix, 'rt')
     assert.equal(s.source, path.join(repo, 'devfile.yaml'))

@@ -11,6 +11,7 @@ import { getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import {
   buildDevWorkspace,
+  CHE_ROUTING_CLASS,
   containerComponents,
   type Devfile,
   loadDevfile,
@@ -91,11 +92,19 @@ function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string):
   }
   const editorValue = read('editor').trim()
   const editor = editorValue ? parseTemplateRef('editor', editorValue) : undefined
-  const storageType = parseEnum('storage-type', inputOr(read, 'storage-type', 'ephemeral'), STORAGE_TYPES)
+  const storageValue = read('storage-type').trim()
+  const storageType = storageValue ? parseEnum('storage-type', storageValue, STORAGE_TYPES) : undefined
   const container = read('container').trim()
   checkContainer(devfile, template, container)
+  const routingClass = inputOr(read, 'routing-class', CHE_ROUTING_CLASS)
+  if (!DNS_LABEL.test(routingClass))
+    throw new InputError(
+      'routing-class',
+      routingClass,
+      "a DevWorkspace routing class: 'che' on Eclipse Che, 'basic' on a DevWorkspace operator with clusterHostSuffix",
+    )
   const source = {
-    storageType,
+    ...(storageType ? { storageType } : {}),
     ...(devfile ? { devfile } : {}),
     ...(template ? { template } : {}),
     ...(editor ? { editor } : {}),
@@ -104,9 +113,10 @@ function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string):
   buildDevWorkspace(
     source,
     { name: 'validation', namespace, labels: {} },
+    { routingClass },
     devfile ? 'devfile' : 'devworkspace-template',
   )
-  return { kubeconfig, namespace, source, container }
+  return { kubeconfig, namespace, source, container, routingClass }
 }
 
 /** Loads a kubeconfig from content, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) when empty. */

@@ -5,8 +5,12 @@
 export interface KubeFaults {
   /** Extra time before the workspace deployment becomes ready. */
   slowStartMs: number
-  /** Makes the next start fail the way DWO's progressTimeout does, with this step message. */
-  failStart: { message: string; eventReason?: string; eventMessage?: string } | undefined
+  /**
+   * Breaks the next start. With `eventReason` the pod gets that Warning event (`eventCount` times), with
+   * `containerState` its containers wait in that state; DWO fails such a start at once when the event or state is
+   * unrecoverable. With neither, the deployment never becomes ready: a stall that fails after progressTimeout.
+   */
+  failStart: { eventReason?: string; eventMessage?: string; eventCount?: number; containerState?: string } | undefined
   /** Closes every watch response after this many events (the client must resume). */
   watchCloseAfterEvents: number | undefined
   /** Drops the exec WebSocket (no status frame) once the command has written this marker. */
@@ -19,7 +23,7 @@ export interface KubeFaults {
   createServerErrors: number
   /** Answers every request with 503 (the API server is down). */
   unavailable: boolean
-  /** `verb resource[/subresource]` pairs SelfSubjectAccessReview denies. */
+  /** `verb resource[/subresource]` pairs the RBAC policy refuses, on real requests and SelfSubjectAccessReviews alike. */
   denied: string[]
   /** Marks the workspace container privileged. */
   privilegedPod: boolean
@@ -29,6 +33,8 @@ export interface KubeFaults {
   gatewayStatus: number | undefined
   /** A stop loses /projects even on a persistent storage type (a PVC that was recreated). */
   loseProjectsOnStop: boolean
+  /** The storage cleanup Job fails, so deletion ends in phase Error with the storage finalizer kept. */
+  failCleanupJob: boolean
 }
 
 export function noFaults(): KubeFaults {
@@ -46,6 +52,7 @@ export function noFaults(): KubeFaults {
     stuckFinalizers: false,
     gatewayStatus: undefined,
     loseProjectsOnStop: false,
+    failCleanupJob: false,
   }
 }
 

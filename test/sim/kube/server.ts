@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.js'
-import { DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
+import { type ClusterSetup, DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
+import { type CheClusterConfig, DEFAULT_CHE_CLUSTER, DEFAULT_DWO_CONFIG, type DwoConfig } from './dwo-config.js'
+import { metadataCauses } from './metadata-validation.js'
+import { prune } from './pruning.js'
+import devWorkspaceSchema from '../../../src/shared/providers/che/schemas/dev-workspace.json' with { type: 'json' }
+import { ALLOW_ALL, allows, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
+import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
@@ -23,6 +29,18 @@ export interface KubeSimOptions {
   readonly token?: string
   /** The OIDC issuer the CheCluster names (spec.networking.auth.identityProviderURL). */
   readonly oidcIssuer?: string
+  /** DWO's global configuration; DWO's defaults (routing class basic, no clusterHostSuffix, progressTimeout 5m). */
+  readonly dwo?: Partial<DwoConfig>
+  /** The CheCluster; `false` for a cluster with DWO but without Che (no `che` routing, no CheCluster). */
+  readonly che?: Partial<CheClusterConfig> | false
+  /** The Role bound to the kubeconfig's identity; everything by default. */
+  readonly rules?: PolicyRule[]
+  /**
+   * Che's gateway (oauth2-proxy) with `skip_jwt_bearer_tokens = true`, so it takes the kubeconfig's bearer token.
+   * che-operator never writes that setting (pkg/deploy/gateway/oauth_proxy.go kubernetesOauthProxyConfig), so it
+   * is off, as on a stock Che install.
+   */
+  readonly gatewayTakesBearer?: boolean
 }
 
 /** A running simulated cluster. */
@@ -32,6 +50,10 @@ export interface KubeSim {
   /** A kubeconfig for `@kubernetes/client-node` (http, so insecure-skip-tls-verify is set). */
   readonly kubeconfig: string
   readonly faults: KubeFaults
+  /** DWO's config and the CheCluster; tests may change them between runs. */
+  readonly cluster: ClusterSetup
+  /** The Role bound to the run's identity; tests may replace it. */
+  rules: PolicyRule[]
   readonly store: ObjectStore
   readonly folders: WorkspaceFolders
   /** The workspace image: its tools and the editor (che-code) every workspace serves. */
@@ -42,6 +64,8 @@ export interface KubeSim {
   devWorkspaces(namespace: string): string[]
   /** Every request the server received, as `METHOD path`. */
   readonly requests: string[]
+  /** Fields structural pruning dropped from DevWorkspaces written, as `<name>: <path>`. */
+  readonly pruned: string[]
   close(): Promise<void>
 }
 
@@ -78,11 +102,25 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const exec = new ExecServer(store, faults)
   const requests: string[] = []
   const openWatches = new Set<ServerResponse>()
+  const cluster: ClusterSetup = {
+    dwo: { ...DEFAULT_DWO_CONFIG, ...options.dwo },
+    che: options.che === false ? undefined : { ...DEFAULT_CHE_CLUSTER, ...options.che },
+  }
+  const ctx: Context = {
+    store,
+    faults,
+    token,
+    openWatches,
+    image,
+    oidcIssuer: options.oidcIssuer ?? '',
+    cluster,
+    rules: options.rules ?? ALLOW_ALL,
+    gatewayTakesBearer: options.gatewayTakesBearer ?? false,
+    pruned: [],
+  }
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`)
-    handle(req, res, { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }).catch(
-      (error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))),
-    )
+    handle(req, res, ctx).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
@@ -90,21 +128,41 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
       return
     }
+    // Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) authorises the exec upgrade GET as both get and create.
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec/.exec(req.url ?? '')
+    for (const verb of ['get', 'create']) {
+      const attrs = { verb, group: '', resource: 'pods', subresource: 'exec', namespace: m?.[1], name: m?.[2] }
+      if (m && !allows(ctx.rules, faults.denied, attrs)) {
+        const body = JSON.stringify(statusBody(403, 'Forbidden', forbiddenMessage(SIM_USER.name, attrs)))
+        socket.end(
+          `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        )
+        return
+      }
+    }
     exec.upgrade(req, socket, head)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, `${url}/gateway`)
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, url, cluster)
   return {
     url,
     token,
     kubeconfig: kubeconfigFor(url, token),
     faults,
+    cluster,
+    get rules() {
+      return ctx.rules
+    },
+    set rules(rules: PolicyRule[]) {
+      ctx.rules = rules
+    },
     store,
     folders,
     image,
     addEditor: (namespace, name) => void store.create(DWT, editorTemplate(namespace, name, image.idePort)),
     requests,
+    pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     close: async () => {
       controller.stop()
@@ -148,29 +206,43 @@ interface Context {
   readonly openWatches: Set<ServerResponse>
   readonly image: WorkspaceImage
   readonly oidcIssuer: string
+  readonly cluster: ClusterSetup
+  rules: PolicyRule[]
+  readonly gatewayTakesBearer: boolean
+  readonly pruned: string[]
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
   const gateway = GATEWAY_PATH.exec(req.url ?? '')
   if (gateway) return proxyEditor(req, res, gateway, ctx)
+  const basic = BASIC_PATH.exec(req.url ?? '')
+  if (basic) return proxyToIde(req, res, basic, ctx)
   if (ctx.faults.unavailable)
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
   if (req.headers.authorization !== `Bearer ${ctx.token}`)
     return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
   const url = new URL(req.url ?? '/', 'http://sim')
   const body = await readBody(req)
+  // Discovery, /version and SelfSubjectAccessReviews are open to every authenticated user (system:discovery,
+  // system:basic-user ClusterRoles).
   if (url.pathname === '/apis/workspace.devfile.io/v1alpha2') return send(res, 200, DW_DISCOVERY)
-  if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') return listCheClusters(res, ctx)
-  if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-sim' })
+  if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '35', gitVersion: 'v1.35.0-sim' })
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
     return accessReview(res, body, ctx)
+  if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') {
+    const attrs = { verb: 'list', group: 'org.eclipse.che', resource: 'checlusters' }
+    if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(res, attrs)
+    return listCheClusters(res, ctx)
+  }
   const route = matchRoute(url.pathname)
   if (!route) return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
+  const attrs = requestAttributes(req.method ?? 'GET', url, route)
+  if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(res, attrs)
   const { store } = ctx
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
     if (req.method === 'GET') return send(res, 200, listBody(route, store, url))
-    if (req.method === 'POST') return createObject(res, route, body, ctx)
+    if (req.method === 'POST') return createObject(res, route, body, ctx, url.searchParams.get('fieldValidation'))
     return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
   }
   const existing = store.get(route.resource, route.namespace, route.name)
@@ -179,6 +251,40 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
   if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store)
   return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
+}
+
+/** The RBAC verb of a request (apiserver pkg/endpoints/request/requestinfo.go NewRequestInfo). */
+function requestAttributes(method: string, url: URL, route: Route): RequestAttributes {
+  const named = route.name !== undefined
+  const verb =
+    method === 'GET'
+      ? url.searchParams.get('watch') === 'true'
+        ? 'watch'
+        : named
+          ? 'get'
+          : 'list'
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: named ? 'delete' : 'deletecollection' }[method] ??
+        method.toLowerCase())
+  return {
+    verb,
+    group: route.group,
+    resource: route.resource,
+    namespace: route.namespace,
+    ...(route.subresource ? { subresource: route.subresource } : {}),
+    ...(named ? { name: route.name } : {}),
+  }
+}
+
+function forbid(res: ServerResponse, attrs: RequestAttributes): void {
+  send(
+    res,
+    403,
+    statusBody(403, 'Forbidden', forbiddenMessage(SIM_USER.name, attrs), {
+      ...(attrs.name ? { name: attrs.name } : {}),
+      group: attrs.group,
+      kind: attrs.resource,
+    }),
+  )
 }
 
 function matchRoute(pathname: string): Route | undefined {
@@ -258,7 +364,13 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   req.on('close', end)
 }
 
-function createObject(res: ServerResponse, route: Route, body: string, ctx: Context): void {
+function createObject(
+  res: ServerResponse,
+  route: Route,
+  body: string,
+  ctx: Context,
+  fieldValidation: string | null,
+): void {
   if (route.resource === DW && ctx.faults.createServerErrors > 0) {
     ctx.faults.createServerErrors -= 1
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
@@ -266,12 +378,9 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
   if (route.resource === PODS || route.resource === EVENTS || route.resource === PVCS)
     return send(res, 405, statusBody(405, 'MethodNotAllowed', 'the simulator creates pods and events itself'))
   const object = parseJson(body) as KubeObject | undefined
-  if (!object?.metadata?.name)
-    return send(
-      res,
-      422,
-      invalid(route, object?.metadata?.name ?? '', ['metadata.name: Required value: name or generateName is required']),
-    )
+  if (!object?.metadata) return send(res, 400, statusBody(400, 'BadRequest', 'the request body is not a valid object'))
+  const causes = metadataCauses(object.metadata)
+  if (causes.length > 0) return send(res, 422, invalidMetadata(route, object.metadata.name ?? '', causes))
   if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
     return send(
       res,
@@ -286,8 +395,25 @@ function createObject(res: ServerResponse, route: Route, body: string, ctx: Cont
   // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
   delete object.status
   if (route.resource === DW) {
+    const dropped = prune(object, devWorkspaceSchema)
+    if (dropped.length > 0 && fieldValidation === 'Strict')
+      return send(
+        res,
+        400,
+        statusBody(
+          400,
+          'BadRequest',
+          `strict decoding error: ${dropped.map((f) => `unknown field "${f}"`).join(', ')}`,
+        ),
+      )
+    if (dropped.length > 0 && fieldValidation !== 'Ignore') {
+      res.setHeader('Warning', unknownFieldWarning(dropped))
+      ctx.pruned.push(...dropped.map((f) => `${object.metadata.name}: ${f}`))
+    }
     const problems = devWorkspaceProblems(object)
     if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
+    const denied = webhookProblems((object.spec as { template?: Record<string, unknown> } | undefined)?.template)
+    if (denied.length > 0) return send(res, 403, webhookDenial(denied))
   }
   if (ctx.store.get(route.resource, route.namespace, object.metadata.name)) {
     return send(
@@ -361,15 +487,26 @@ function writeObject(
           },
           ...(existing.status === undefined ? {} : { status: existing.status }),
         }
+  const causes = metadataCauses(merged.metadata)
+  if (causes.length > 0) return send(res, 422, invalidMetadata(route, existing.metadata.name, causes))
   if (route.resource === DW && route.subresource !== 'status') {
+    const dropped = prune(merged, devWorkspaceSchema)
+    if (dropped.length > 0) res.setHeader('Warning', unknownFieldWarning(dropped))
     const problems = devWorkspaceProblems(merged)
     if (problems.length > 0) return send(res, 422, invalid(route, existing.metadata.name, problems))
+    const denied = webhookProblems((merged.spec as { template?: Record<string, unknown> } | undefined)?.template)
+    if (denied.length > 0) return send(res, 403, webhookDenial(denied))
   }
   const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(existing.spec)
   const stored = store.update(route.resource, merged, specChanged)
   if (stored.metadata.deletionTimestamp && !stored.metadata.finalizers?.length)
     store.remove(route.resource, route.namespace, stored.metadata.name)
   send(res, 200, stored)
+}
+
+/** The apiserver's warning for pruned fields (fieldValidation=Warn): `299 - "unknown field \"spec.x\""`. */
+function unknownFieldWarning(dropped: string[]): string {
+  return dropped.map((f) => `299 - "unknown field \\"${f}\\""`).join(', ')
 }
 
 function applyPatch(contentType: string, existing: KubeObject, body: string): KubeObject {
@@ -398,18 +535,39 @@ function deleteObject(res: ServerResponse, route: Route, existing: KubeObject, s
 }
 
 /**
- * The Che gateway in front of mainUrl, `/gateway/<namespace>/<workspace>/<port>/…`:
- * its oauth proxy takes a bearer token; it proxies to the editor while the workspace runs.
+ * Che's gateway in front of mainUrl, `/gateway/<namespace>/<workspace>/<port>/…`: oauth2-proxy before traefik, as
+ * che-operator configures it (pkg/deploy/gateway/oauth_proxy.go kubernetesOauthProxyConfig). With no session it
+ * never proxies: a JSON request (`Accept: application/json`, oauth2-proxy pkg/requests IsAjax / api_routes) gets
+ * 401, any other a 302 to the identity provider (`skip_provider_button = true` starts the OAuth flow at once). A
+ * bearer token is a session only with `skip_jwt_bearer_tokens = true`, which che-operator never writes.
  */
 function proxyEditor(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, ctx: Context): void {
+  const bearer = req.headers.authorization === `Bearer ${ctx.token}`
+  if (!(ctx.gatewayTakesBearer && bearer)) {
+    if ((req.headers.accept ?? '').includes('application/json')) {
+      res.writeHead(401, { 'Content-Type': 'application/json' })
+      return void res.end('{}')
+    }
+    const issuer = ctx.oidcIssuer || 'https://idp.sim.invalid'
+    const query = new URLSearchParams({
+      client_id: 'che-public',
+      redirect_uri: 'https://che.sim.invalid/oauth/callback',
+      response_type: 'code',
+      scope: 'openid email profile',
+      state: `sim:${req.url ?? '/'}`,
+    })
+    res.writeHead(302, { Location: `${issuer}/auth?${query}` })
+    return void res.end()
+  }
+  proxyToIde(req, res, m, ctx)
+}
+
+/** Proxies to the workspace's IDE while it runs; for `basic` routing this is the whole route (no authentication). */
+function proxyToIde(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, ctx: Context): void {
   const [, namespace, name, , rest] = m as unknown as [string, string, string, string, string]
   const text = (code: number, body: string): void => {
     res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' })
     res.end(body)
-  }
-  if (req.headers.authorization !== `Bearer ${ctx.token}`) {
-    res.writeHead(302, { Location: `/oauth/sign_in?rd=${encodeURIComponent(req.url ?? '/')}` })
-    return void res.end()
   }
   const dw = ctx.store.get(DW, namespace, name) as { status?: { phase?: string } } | undefined
   if (!dw) return text(404, '404 page not found')
@@ -423,32 +581,31 @@ function proxyEditor(req: IncomingMessage, res: ServerResponse, m: RegExpExecArr
   req.pipe(upstream)
 }
 
-/** Cluster-wide CheCluster list; `list checlusters` in faults.denied makes it 403, as for a non-admin. */
+/** Cluster-wide CheCluster list (che-operator api/v2/checluster_types.go); empty on a cluster without Che. */
 function listCheClusters(res: ServerResponse, ctx: Context): void {
-  if (ctx.faults.denied.includes('list checlusters')) {
-    return send(
-      res,
-      403,
-      statusBody(
-        403,
-        'Forbidden',
-        `checlusters.org.eclipse.che is forbidden: User "${SIM_USER.name}" cannot list resource "checlusters" in API group "org.eclipse.che" at the cluster scope`,
-        { group: 'org.eclipse.che', kind: 'checlusters' },
-      ),
-    )
-  }
-  const cluster = {
-    apiVersion: 'org.eclipse.che/v2',
-    kind: 'CheCluster',
-    metadata: { name: 'eclipse-che', namespace: 'eclipse-che' },
-    spec: { networking: { auth: { identityProviderURL: ctx.oidcIssuer } } },
-    status: { chePhase: 'Active', cheURL: 'https://che.sim.invalid' },
-  }
+  const che = ctx.cluster.che
+  const items = che
+    ? [
+        {
+          apiVersion: 'org.eclipse.che/v2',
+          kind: 'CheCluster',
+          metadata: { name: che.name, namespace: che.namespace },
+          spec: {
+            devEnvironments: {
+              startTimeoutSeconds: che.startTimeoutSeconds,
+              persistUserHome: { enabled: che.persistUserHome },
+            },
+            networking: { auth: { identityProviderURL: ctx.oidcIssuer } },
+          },
+          status: { chePhase: 'Active', cheURL: 'https://che.sim.invalid' },
+        },
+      ]
+    : []
   send(res, 200, {
     apiVersion: 'org.eclipse.che/v2',
     kind: 'CheClusterList',
     metadata: { resourceVersion: '1' },
-    items: [cluster],
+    items,
   })
 }
 
@@ -482,6 +639,7 @@ function editorTemplate(namespace: string, name: string, port: number): KubeObje
 }
 
 const GATEWAY_PATH = /^\/gateway\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
+const BASIC_PATH = /^\/basic\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
 
 const DW_DISCOVERY = {
   kind: 'APIResourceList',
@@ -516,10 +674,25 @@ const DW_DISCOVERY = {
 
 function accessReview(res: ServerResponse, body: string, ctx: Context): void {
   const review = parseJson(body) as
-    { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string } } } | undefined
+    | {
+        spec?: {
+          resourceAttributes?: {
+            verb?: string
+            group?: string
+            resource?: string
+            subresource?: string
+            namespace?: string
+          }
+        }
+      }
+    | undefined
   const attrs = review?.spec?.resourceAttributes ?? {}
-  const key = `${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''}`
-  const allowed = !ctx.faults.denied.includes(key)
+  const allowed = allows(ctx.rules, ctx.faults.denied, {
+    verb: attrs.verb ?? '',
+    group: attrs.group ?? '',
+    resource: attrs.resource ?? '',
+    ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
+  })
   send(res, 201, {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SelfSubjectAccessReview',
@@ -536,6 +709,32 @@ function notFound(route: Route): Record<string, unknown> {
     group: route.group,
     kind: route.resource,
   })
+}
+
+/** A metadata 422 as the apiserver writes it (apimachinery/pkg/api/errors NewInvalid, field.ErrorList). */
+function invalidMetadata(
+  route: Route,
+  name: string,
+  causes: { reason: string; message: string; field: string }[],
+): Record<string, unknown> {
+  const kind = route.resource === DW ? 'DevWorkspace' : route.resource === DWT ? 'DevWorkspaceTemplate' : route.resource
+  const qualified = route.group ? `${kind}.${route.group}` : kind
+  const list = causes.map((c) => `${c.field}: ${c.message}`)
+  return statusBody(
+    422,
+    'Invalid',
+    `${qualified} "${name}" is invalid: ${list.length > 1 ? `[${list.join(', ')}]` : list[0]}`,
+    { name, group: route.group, kind, causes },
+  )
+}
+
+/** A validating webhook's denial (apiserver admission/plugin/webhook/errors ToStatusErr): 403 with its message. */
+function webhookDenial(problems: string[]): Record<string, unknown> {
+  return statusBody(
+    403,
+    'Forbidden',
+    `admission webhook "${WEBHOOK_NAME}" denied the request: \n${problems.join('\n')}\n`,
+  )
 }
 
 function invalid(route: Route, name: string, problems: string[]): Record<string, unknown> {

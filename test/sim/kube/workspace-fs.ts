@@ -16,23 +16,32 @@ export class WorkspaceFolders {
     return path.join(this.root, namespace, name)
   }
 
-  ensure(namespace: string, name: string, projects: string[]): string {
+  /**
+   * Prepares the folder for a pod start. A container's own filesystem (`/tmp`, and `$HOME` unless it is on a
+   * persistent home volume) is new on every start, as a new pod's is; `/projects` is a volume and is kept.
+   */
+  start(namespace: string, name: string, options: { keepHome: boolean }): string {
     const dir = this.dir(namespace, name)
-    for (const sub of ['home', 'tmp', 'projects', ...projects.map((p) => path.join('projects', p))])
-      mkdirSync(path.join(dir, sub), { recursive: true })
+    const fresh = options.keepHome ? ['tmp'] : ['tmp', 'home']
+    for (const sub of fresh) rmSync(path.join(dir, sub), { recursive: true, force: true })
+    for (const sub of ['home', 'tmp', 'projects']) mkdirSync(path.join(dir, sub), { recursive: true })
     return dir
   }
 
-  /** The container environment DWO gives every mountSources container. */
-  env(namespace: string, name: string, projects: string[]): Record<string, string> {
+  /**
+   * A container's environment: its filesystem (PATH, HOME, TMPDIR) and DWO's common variables; PROJECTS_ROOT and
+   * PROJECT_SOURCE only when `projectSource` is given (a mountSources container; DWO pkg/library/container/mountSources.go).
+   */
+  env(namespace: string, name: string, projectSource?: string): Record<string, string> {
     const dir = this.dir(namespace, name)
     const projectsRoot = path.join(dir, 'projects')
     return {
       PATH: this.path,
       HOME: path.join(dir, 'home'),
       TMPDIR: path.join(dir, 'tmp'),
-      PROJECTS_ROOT: projectsRoot,
-      PROJECT_SOURCE: projects[0] ? path.join(projectsRoot, projects[0]) : projectsRoot,
+      ...(projectSource === undefined
+        ? {}
+        : { PROJECTS_ROOT: projectsRoot, PROJECT_SOURCE: path.join(projectsRoot, projectSource) }),
       DEVWORKSPACE_NAME: name,
       DEVWORKSPACE_NAMESPACE: namespace,
     }

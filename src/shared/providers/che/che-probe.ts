@@ -9,6 +9,14 @@ import { isRetryableKubeError, kubeStatusCode, normalizeKubeError } from './kube
 const DEFAULT_EDITOR_PORT = 3100
 /** The PVC the `common` and `per-user` storage types share (DWO pkg/constants). */
 const COMMON_PVC = 'claim-devworkspace'
+/** Che's older common PVC, which DWO uses instead when it exists (DWO pkg/provision/storage checkForAlternatePVC). */
+const LEGACY_COMMON_PVC = 'claim-che-workspace'
+/**
+ * Why Che's gateway refuses the runner's token: che-operator configures its oauth2-proxy without
+ * `skip_jwt_bearer_tokens` (che-operator pkg/deploy/gateway/oauth_proxy.go), so only a browser session gets through.
+ */
+const CHE_GATEWAY_SIGN_IN =
+  "Che's gateway (oauth2-proxy as che-operator configures it) accepts no bearer token, only an interactive sign-in"
 
 interface Endpoint {
   readonly name: string
@@ -58,6 +66,17 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
       .find((e) => e.attributes?.type === 'main')
   }
 
+  /** The shared PVC DWO uses in this namespace: Che's legacy claim when present, else `claim-devworkspace`. */
+  const commonClaim = async (ns: string): Promise<string> => {
+    try {
+      await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: LEGACY_COMMON_PVC })
+      return LEGACY_COMMON_PVC
+    } catch (error) {
+      if (kubeStatusCode(error) === 404) return COMMON_PVC
+      throw normalizeKubeError(error, `reading PVC ${ns}/${LEGACY_COMMON_PVC}`)
+    }
+  }
+
   return {
     persistentDir: '$PROJECTS_ROOT',
     async ide(handle): Promise<IdeEndpoint> {
@@ -77,6 +96,8 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
         proxyUrl: mainUrl,
         headers: authorization ? { Authorization: authorization } : {},
         healthUrl: `http://127.0.0.1:${endpoint?.targetPort ?? DEFAULT_EDITOR_PORT}/healthz`,
+        // The `che` routing class puts mainUrl behind che-operator's gateway; `basic` routes have no sign-in.
+        ...(dw.spec.routingClass === 'che' ? { signInOnly: CHE_GATEWAY_SIGN_IN } : {}),
       }
     },
     async persistence(handle): Promise<Persistence> {
@@ -96,7 +117,8 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
           'workspace-start',
           `DevWorkspace ${handle.name} should be Stopped, but its phase is ${dw.status?.phase ?? 'unknown'}.`,
         )
-      const claim = storageType(dw) === 'per-workspace' ? `storage-${dw.status.devworkspaceId}` : COMMON_PVC
+      const claim =
+        storageType(dw) === 'per-workspace' ? `storage-${dw.status.devworkspaceId}` : await commonClaim(namespace)
       try {
         const pvc = await call(`reading PVC ${namespace}/${claim}`, () =>
           core.readNamespacedPersistentVolumeClaim({ namespace, name: claim }),

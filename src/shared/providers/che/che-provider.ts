@@ -28,7 +28,16 @@ import { downloadTar, textSink } from '../tar-download.js'
 import { describeDevWorkspace } from './che-diagnostics.js'
 import { findReadyPod, pickContainer, privilegedContainers, waitForReadyPod } from './che-pods.js'
 import type { CheSettings } from './che-settings.js'
-import { buildDevWorkspace, DW_GROUP, DW_PLURAL, DW_VERSION, type DevWorkspaceObject } from './devworkspace.js'
+import { findCheConfig } from './che-cluster.js'
+import {
+  buildDevWorkspace,
+  CHE_ROUTING_CLASS,
+  DW_GROUP,
+  DW_PLURAL,
+  DW_VERSION,
+  DWT_PLURAL,
+  type DevWorkspaceObject,
+} from './devworkspace.js'
 import { watchDevWorkspace } from './devworkspace-watch.js'
 import { isRetryableKubeError, kubeRetryAfterMs, normalizeKubeError } from './kube-errors.js'
 import { DEFAULT_HEARTBEAT, execInPod, type Heartbeat, type PodTarget } from './pod-exec.js'
@@ -67,6 +76,7 @@ class CheProvider implements WorkspaceProvider {
     this.heartbeat = deps.heartbeat ?? DEFAULT_HEARTBEAT
   }
 
+  /** Every namespaced permission a run uses, asked for up front so a short Role fails before anything is created. */
   async checkPermissions(signal?: AbortSignal): Promise<void> {
     const ns = this.settings.namespace
     const wanted = [
@@ -75,10 +85,15 @@ class CheProvider implements WorkspaceProvider {
         group: DW_GROUP,
         resource: DW_PLURAL,
       })),
+      // The editor and parent templates (the smoke probe reads the editor's endpoints).
+      { verb: 'get', group: DW_GROUP, resource: DWT_PLURAL },
       { verb: 'list', group: '', resource: 'pods' },
       // The exec upgrade is a GET; Kubernetes 1.35 also checks create.
       { verb: 'get', group: '', resource: 'pods', subresource: 'exec' },
       { verb: 'create', group: '', resource: 'pods', subresource: 'exec' },
+      // Diagnostics of a failed start, and the smoke probe's storage check.
+      { verb: 'list', group: '', resource: 'events' },
+      { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
     ]
     const denied: string[] = []
     await Promise.all(
@@ -108,11 +123,13 @@ class CheProvider implements WorkspaceProvider {
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
     const ns = this.settings.namespace
     if (!this.settings.source) throw new Error('Provisioning on Che needs a devfile or a DevWorkspaceTemplate.')
-    const body = buildDevWorkspace(this.settings.source, {
-      name: request.name,
-      namespace: ns,
-      labels: identityLabels(request.identity),
-    })
+    const che = await this.call('listing CheClusters', signal, () => findCheConfig(this.custom))
+    if (che.note) request.onProgress?.(che.note)
+    const body = buildDevWorkspace(
+      this.settings.source,
+      { name: request.name, namespace: ns, labels: identityLabels(request.identity) },
+      { routingClass: this.settings.routingClass ?? CHE_ROUTING_CLASS, ...(che.config ? { config: che.config } : {}) },
+    )
     const created = await this.create(body, signal)
     let handle: WorkspaceHandle = {
       provider: 'che',
@@ -209,7 +226,18 @@ class CheProvider implements WorkspaceProvider {
     }
     await watchDevWorkspace({
       ...this.watchBase(handle.name, new Deadline(timeoutMs), signal),
-      judge: (o) => (o === null ? { done: undefined } : undefined),
+      // DWO sets phase Error when its storage cleanup Job fails and keeps the finalizer: waiting longer is futile.
+      judge: (o) =>
+        o === null
+          ? { done: undefined }
+          : o.status?.phase === 'Error'
+            ? {
+                fail: new RunTaskError(
+                  'provider-request',
+                  `DevWorkspace ${handle.scope}/${handle.name} could not be deleted: ${o.status.message || 'phase Error'}. Its finalizers stay until an administrator resolves it.`,
+                ),
+              }
+            : undefined,
       onTimeout: (last) =>
         new RunTaskError(
           'provider-request',
@@ -264,7 +292,12 @@ class CheProvider implements WorkspaceProvider {
     try {
       return await this.call(doing, signal, () => {
         attempts += 1
-        return this.custom.createNamespacedCustomObject({ ...this.resource(), body }) as Promise<DevWorkspaceObject>
+        // Strict: a field the CRD does not know fails the create instead of being pruned without a word.
+        return this.custom.createNamespacedCustomObject({
+          ...this.resource(),
+          body,
+          fieldValidation: 'Strict',
+        }) as Promise<DevWorkspaceObject>
       })
     } catch (error) {
       // A retried create can meet its own first attempt, which did land.

@@ -9,4 +9,6 @@ export interface CheSettings {
   readonly source?: DevWorkspaceSource
   /** The container to exec in; empty picks the devfile's first container component. */
   readonly container: string
+  /** `spec.routingClass` of the DevWorkspace: `che` (Che's gateway, the default) or `basic` (DWO with clusterHostSuffix). */
+  readonly routingClass?: string
 }

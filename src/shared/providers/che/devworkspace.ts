@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseDocument } from 'yaml'
 import { InputError } from '../../errors.js'
+import { devfileRuleProblems } from './devfile-rules.js'
 import { devfileProblems, devWorkspaceProblems } from './schema.js'
 
 export const DW_GROUP = 'workspace.devfile.io'
@@ -29,7 +30,34 @@ export interface DevWorkspaceSource {
   readonly devfile?: Devfile
   readonly template?: TemplateRef
   readonly editor?: TemplateRef
-  readonly storageType: StorageType
+  /** The `storage-type` input when it was given; else the devfile's own attribute stands, else DEFAULT_STORAGE_TYPE. */
+  readonly storageType?: StorageType
+}
+
+/** The storage type when neither the input nor the devfile names one: nothing outlives a CI run. */
+export const DEFAULT_STORAGE_TYPE: StorageType = 'ephemeral'
+export const STORAGE_TYPE_ATTRIBUTE = 'controller.devfile.io/storage-type'
+/** DWO pkg/config/sync.go: the DevWorkspaceOperatorConfig a workspace runs with. */
+export const DEVWORKSPACE_CONFIG_ATTRIBUTE = 'controller.devfile.io/devworkspace-config'
+/** che-dashboard devfileApi/devWorkspace/metadata.ts DEVWORKSPACE_UPDATING_TIMESTAMP_ANNOTATION. */
+export const LAST_UPDATED_ANNOTATION = 'che.eclipse.org/last-updated-timestamp'
+/** The routing class Che's dashboard gives every DevWorkspace (che-dashboard devWorkspaceClient.ts createDevWorkspace). */
+export const CHE_ROUTING_CLASS = 'che'
+
+/** A DevWorkspaceOperatorConfig reference, `{name, namespace}` (DWO pkg/config/sync.go). */
+export interface ConfigRef {
+  readonly name: string
+  readonly namespace: string
+}
+
+/** How the cluster wants the DevWorkspace made, beyond its source. */
+export interface DevWorkspaceOptions {
+  /** `spec.routingClass`: `che` on Che, `basic` on a bare DWO with clusterHostSuffix. */
+  readonly routingClass: string
+  /** Che's `devworkspace-config`, when the CheCluster was found. */
+  readonly config?: ConfigRef
+  /** `che.eclipse.org/last-updated-timestamp`; now by default. */
+  readonly now?: Date
 }
 
 /** The subset of a DevWorkspace the provider reads. */
@@ -46,7 +74,7 @@ export interface DevWorkspaceObject {
     labels?: Record<string, string>
     annotations?: Record<string, string>
   }
-  spec: { started: boolean; template?: Record<string, unknown>; contributions?: unknown[]; routingClass?: string }
+  spec: { started: boolean; routingClass?: string; template?: Record<string, unknown>; contributions?: unknown[] }
   status?: {
     devworkspaceId?: string
     phase?: string
@@ -88,12 +116,13 @@ export function loadDevfile(input: string, value: string, baseDir: string): Devf
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new InputError(input, value, 'a devfile: a YAML mapping with schemaVersion')
   }
-  const problems = devfileProblems(document)
+  const schemaProblems = devfileProblems(document)
+  const problems = schemaProblems.length > 0 ? schemaProblems : devfileRuleProblems(document as Record<string, unknown>)
   if (problems.length > 0) {
     throw new InputError(
       input,
       inline ? 'inline devfile' : value,
-      `a devfile that validates against the devfile 2.x schema; ${origin} has: ${problems.join('; ')}`,
+      `a devfile that validates against the devfile 2.x schema and DevWorkspace admission rules; ${origin} has: ${problems.join('; ')}`,
     )
   }
   return { origin, document: document as Record<string, unknown> }
@@ -114,14 +143,16 @@ export function containerComponents(devfile: Devfile | undefined): string[] {
 }
 
 /**
- * Builds the DevWorkspace for a run: the devfile becomes `spec.template`, a
- * template reference becomes its `parent`, the editor a contribution, and the
- * storage type an attribute. The result is checked against the DevWorkspace
- * schema; a problem there is a bug in the inputs, reported as `inputName`.
+ * Builds the DevWorkspace for a run the way Che's dashboard does (che-dashboard devWorkspaceClient.ts
+ * createDevWorkspace and managePvcStrategy): the devfile becomes `spec.template`, a template reference its
+ * `parent`, the editor a contribution; `spec.routingClass` is set, Che's `devworkspace-config` named, the storage
+ * type an attribute, and the `last-updated-timestamp` annotation added. The result is checked against the
+ * DevWorkspace schema; a problem there is a bug in the inputs, reported as `inputName`.
  */
 export function buildDevWorkspace(
   source: DevWorkspaceSource,
   meta: { name: string; namespace: string; labels: Record<string, string>; annotations?: Record<string, string> },
+  options: DevWorkspaceOptions,
   inputName = 'devfile',
 ): DevWorkspaceObject {
   const template: Record<string, unknown> = {}
@@ -130,10 +161,11 @@ export function buildDevWorkspace(
     if (value !== undefined) template[key] = structuredClone(value)
   }
   if (source.template) template.parent = { kubernetes: { ...source.template } }
-  template.attributes = {
-    ...(template.attributes as object | undefined),
-    'controller.devfile.io/storage-type': source.storageType,
-  }
+  const attributes = { ...(template.attributes as Record<string, unknown> | undefined) }
+  attributes[STORAGE_TYPE_ATTRIBUTE] = source.storageType ?? attributes[STORAGE_TYPE_ATTRIBUTE] ?? DEFAULT_STORAGE_TYPE
+  if (options.config && attributes[DEVWORKSPACE_CONFIG_ATTRIBUTE] === undefined)
+    attributes[DEVWORKSPACE_CONFIG_ATTRIBUTE] = { ...options.config }
+  template.attributes = attributes
   const object: DevWorkspaceObject = {
     apiVersion: `${DW_GROUP}/${DW_VERSION}`,
     kind: 'DevWorkspace',
@@ -141,9 +173,9 @@ export function buildDevWorkspace(
       name: meta.name,
       namespace: meta.namespace,
       labels: { ...meta.labels },
-      annotations: { ...meta.annotations },
+      annotations: { ...meta.annotations, [LAST_UPDATED_ANNOTATION]: (options.now ?? new Date()).toISOString() },
     },
-    spec: { started: true, template },
+    spec: { started: true, routingClass: options.routingClass, template },
   }
   if (source.editor) object.spec.contributions = [{ name: 'editor', kubernetes: { ...source.editor } }]
   const problems = devWorkspaceProblems(object)
