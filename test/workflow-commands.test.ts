@@ -30,7 +30,6 @@ describe('dist bundles: text from the workspace or the provider never commands t
 
   it('pod event messages in the provision diagnostics (a postStart hook that prints commands)', async () => {
     job.sim.faults.failStart = {
-      message: 'Error running postStart',
       eventReason: 'FailedPostStartHook',
       eventMessage: `PostStartHook failed: exit code 1, output:\n${HOSTILE.join('\n')}`,
     }

@@ -20,7 +20,7 @@ export interface WorkspaceImage {
   healthBodySuffix: string
   /** Fault switch: Codex makes a different change than it was asked for. */
   codexStrays(): void
-  /** Test spy: Codex prints the variable names it sees and its home; with `hang`, it then sleeps 30 s. */
+  /** Test spy: Codex prints the variable names it sees and its home; with `hang`, it then sleeps 60 s. */
   codexSpy(hang: boolean): void
   /** Fault switch: removes a tool from the image. */
   removeTool(name: string): void
@@ -50,7 +50,7 @@ if [ -f "$(dirname "$0")/.codex-strays" ]; then line="$line, and then some"; fi
 if [ -f "$(dirname "$0")/.codex-spy" ]; then
   echo "codex (sim) env: $(env | cut -d= -f1 | grep -E '^(E2E_|GIT_|GH_)' | sort | tr '\\n' ' ')"
   echo "codex (sim) home: $CODEX_HOME $(cat "$CODEX_HOME/config.toml")"
-  if [ -f "$(dirname "$0")/.codex-hang" ]; then sleep 30; fi
+  if [ -f "$(dirname "$0")/.codex-hang" ]; then sleep 60; fi
 fi
 printf '%s\\n' "$line" >> README.md
 echo "codex (sim): appended one line to README.md"
