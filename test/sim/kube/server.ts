@@ -1,19 +1,27 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.js'
+import { answerBeforeHandlers, refuseUpgrade, type UserInfo } from './auth.js'
 import { DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
+import { answerDiscovery } from './discovery.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { jsonPatch, mergePatch } from './patch.js'
+import { runCertificateAuthority } from './pki.js'
 import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStore } from './store.js'
+import { presenterFor } from './table.js'
+import { kubeconfigFor } from './kubeconfig.js'
 import { WorkspaceFolders } from './workspace-fs.js'
 
 /** The identity the simulated cluster authenticates every request as. */
 export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
+/** The token user's groups, as the service-account authenticator sets them (k8s.io/apiserver pkg/authentication/serviceaccount). */
+const SIM_USER_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:ci']
 
 export interface KubeSimOptions {
   /** Delay between controller steps; small in tests, larger for demos. */
@@ -29,8 +37,12 @@ export interface KubeSimOptions {
 export interface KubeSim {
   readonly url: string
   readonly token: string
-  /** A kubeconfig for `@kubernetes/client-node` (http, so insecure-skip-tls-verify is set). */
+  /** A kubeconfig for the token user: https, the run's CA as certificate-authority-data, a bearer token. */
   readonly kubeconfig: string
+  /** The PEM of the CA that signed the server's certificate (one per test process). */
+  readonly caCert: string
+  /** A kubeconfig for a client-certificate user (CN = user, O = groups), signed by the cluster's CA. */
+  clientCertKubeconfig(user: string, groups: readonly string[]): string
   readonly faults: KubeFaults
   readonly store: ObjectStore
   readonly folders: WorkspaceFolders
@@ -78,27 +90,40 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const exec = new ExecServer(store, faults)
   const requests: string[] = []
   const openWatches = new Set<ServerResponse>()
-  const server: Server = createServer((req, res) => {
+  const ca = runCertificateAuthority()
+  const serving = ca.serving('kube-apiserver')
+  const tokens = new Map<string, UserInfo>([[token, { ...SIM_USER, groups: SIM_USER_GROUPS }]])
+  // The apiserver asks for a client certificate but does not require one (--client-ca-file).
+  const tls = { cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: true, rejectUnauthorized: false }
+  const context: Context = { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }
+  const server: Server = createHttpsServer(tls, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
-    handle(req, res, { store, faults, token, openWatches, image, oidcIssuer: options.oidcIssuer ?? '' }).catch(
-      (error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))),
-    )
+    if (answerBeforeHandlers(req, res, tokens)) return
+    handle(req, res, context).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
+    const refusal = refuseUpgrade(req, tokens)
+    if (refusal) return void socket.end(refusal)
     exec.upgrade(req, socket, head)
   })
+  // The Che gateway is another host on a real cluster; here it is plain http on its own port.
+  const gateway: Server = createServer((req, res) => {
+    const match = GATEWAY_PATH.exec(req.url ?? '')
+    if (!match) return send(res, 404, statusBody(404, 'NotFound', '404 page not found'))
+    proxyEditor(req, res, match, context)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, `${url}/gateway`)
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve))
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/gateway`
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, gatewayUrl)
   return {
     url,
     token,
-    kubeconfig: kubeconfigFor(url, token),
+    kubeconfig: kubeconfigFor(url, ca.cert, { token }),
+    caCert: ca.cert,
+    clientCertKubeconfig: (user, groups) => kubeconfigFor(url, ca.cert, { certificate: ca.client(user, groups) }),
     faults,
     store,
     folders,
@@ -112,33 +137,12 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
       await image.close()
       for (const res of openWatches) res.destroy()
       server.closeAllConnections()
+      gateway.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await new Promise<void>((resolve) => gateway.close(() => resolve()))
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
   }
-}
-
-function kubeconfigFor(url: string, token: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: sim',
-    '  cluster:',
-    `    server: ${url}`,
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    '- name: run-task',
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: sim',
-    '  context:',
-    '    cluster: sim',
-    '    user: run-task',
-    'current-context: sim',
-    '',
-  ].join('\n')
 }
 
 interface Context {
@@ -151,17 +155,12 @@ interface Context {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
-  const gateway = GATEWAY_PATH.exec(req.url ?? '')
-  if (gateway) return proxyEditor(req, res, gateway, ctx)
   if (ctx.faults.unavailable)
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
-  if (req.headers.authorization !== `Bearer ${ctx.token}`)
-    return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
+  if (answerDiscovery(req, res)) return
   const url = new URL(req.url ?? '/', 'http://sim')
   const body = await readBody(req)
-  if (url.pathname === '/apis/workspace.devfile.io/v1alpha2') return send(res, 200, DW_DISCOVERY)
   if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') return listCheClusters(res, ctx)
-  if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-sim' })
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
     return accessReview(res, body, ctx)
   const route = matchRoute(url.pathname)
@@ -169,13 +168,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const { store } = ctx
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
-    if (req.method === 'GET') return send(res, 200, listBody(route, store, url))
+    if (req.method === 'GET') return send(res, 200, presenterFor(req)(listBody(route, store, url)))
     if (req.method === 'POST') return createObject(res, route, body, ctx)
     return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
   }
   const existing = store.get(route.resource, route.namespace, route.name)
   if (!existing) return send(res, 404, notFound(route))
-  if (req.method === 'GET') return send(res, 200, existing)
+  if (req.method === 'GET') return send(res, 200, presenterFor(req)(existing))
   if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
   if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store)
   return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
@@ -227,9 +226,10 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   res.flushHeaders()
   ctx.openWatches.add(res)
   let sent = 0
+  const present = presenterFor(req)
   const emit = (type: string, object: unknown): void => {
     if (res.writableEnded) return
-    res.write(`${JSON.stringify({ type, object })}\n`)
+    res.write(`${JSON.stringify({ type, object: present(object as Record<string, unknown>) })}\n`)
     sent += 1
     if (faults.watchCloseAfterEvents !== undefined && sent >= faults.watchCloseAfterEvents) res.end()
   }
@@ -482,37 +482,6 @@ function editorTemplate(namespace: string, name: string, port: number): KubeObje
 }
 
 const GATEWAY_PATH = /^\/gateway\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
-
-const DW_DISCOVERY = {
-  kind: 'APIResourceList',
-  apiVersion: 'v1',
-  groupVersion: 'workspace.devfile.io/v1alpha2',
-  resources: [
-    {
-      name: 'devworkspaces',
-      singularName: 'devworkspace',
-      namespaced: true,
-      kind: 'DevWorkspace',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
-      shortNames: ['dw'],
-    },
-    {
-      name: 'devworkspaces/status',
-      singularName: '',
-      namespaced: true,
-      kind: 'DevWorkspace',
-      verbs: ['get', 'patch', 'update'],
-    },
-    {
-      name: 'devworkspacetemplates',
-      singularName: 'devworkspacetemplate',
-      namespaced: true,
-      kind: 'DevWorkspaceTemplate',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
-      shortNames: ['dwt'],
-    },
-  ],
-}
 
 function accessReview(res: ServerResponse, body: string, ctx: Context): void {
   const review = parseJson(body) as
