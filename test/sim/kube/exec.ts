@@ -140,12 +140,15 @@ export class ExecServer {
     })
   }
 
-  /** Sends the one status frame, then waits for the client to close (as newer API servers do). */
+  /**
+   * Sends the one status frame, then closes: k8s.io/apiserver pkg/util/proxy/streamtranslator.go ServeHTTP
+   * (`defer websocketStreams.conn.Close()` runs right after the final writeStatus; x/net/websocket's Close writes a
+   * close frame). kubectl waits for that close before it exits.
+   */
   private finish(ws: WebSocket, status: Record<string, unknown>): void {
     if (ws.readyState !== ws.OPEN) return
     ws.send(Buffer.concat([Buffer.from([STATUS]), Buffer.from(JSON.stringify(status))]))
-    const timer = setTimeout(() => ws.close(1000), 5_000)
-    ws.on('close', () => clearTimeout(timer))
+    ws.close(1000)
   }
 }
 

@@ -12,6 +12,7 @@ import { answerDiscovery } from './discovery.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { jsonPatch, mergePatch } from './patch.js'
+import { bodyAsJson } from './protobuf.js'
 import { runCertificateAuthority } from './pki.js'
 import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStore } from './store.js'
 import { presenterFor } from './table.js'
@@ -159,7 +160,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
   if (answerDiscovery(req, res)) return
   const url = new URL(req.url ?? '/', 'http://sim')
-  const body = await readBody(req)
+  let body: string
+  try {
+    body = bodyAsJson(req.headers['content-type'], await readBody(req))
+  } catch (error) {
+    return send(res, 415, statusBody(415, 'UnsupportedMediaType', (error as Error).message))
+  }
   if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') return listCheClusters(res, ctx)
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
     return accessReview(res, body, ctx)
@@ -531,11 +537,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
 }
