@@ -9,4 +9,6 @@ export interface CheSettings {
   readonly source?: DevWorkspaceSource
   /** The container to exec in; empty picks the devfile's first container component. */
   readonly container: string
+  /** Problems with the kubeconfig that do not stop the run (insecure-skip-tls-verify), shown as warnings. */
+  readonly warnings?: readonly string[]
 }
