@@ -99,19 +99,7 @@ describe('a real kubectl against the simulated cluster', () => {
 
       it('runs a command with exec over WebSocket v5 and returns its exit code', async () => {
         const pod = await podName()
-        const result = await kubectl.run([
-          'exec',
-          '-v=6',
-          '-n',
-          NAMESPACE,
-          pod,
-          '-c',
-          'dev',
-          '--',
-          'sh',
-          '-c',
-          'echo out; echo err >&2; exit 7',
-        ])
+        const result = await kubectl.run(shIn(pod, 'echo out; echo err >&2; exit 7', '-v=6'))
         assert.equal(result.code, 7, result.stderr)
         assert.equal(result.stdout, 'out\n')
         assert.match(result.stderr, /The subprotocol is v5\.channel\.k8s\.io/)
@@ -121,20 +109,7 @@ describe('a real kubectl against the simulated cluster', () => {
 
       it('copies a file out of the pod (kubectl cp: tar over exec)', async () => {
         const pod = await podName()
-        const home = (
-          await ok(
-            'exec',
-            '-n',
-            NAMESPACE,
-            pod,
-            '-c',
-            'dev',
-            '--',
-            'sh',
-            '-c',
-            'printf "report\\n" > "$HOME/r.txt"; echo "$HOME"',
-          )
-        ).trim()
+        const home = (await ok(...shIn(pod, 'printf "report\\n" > "$HOME/r.txt"; echo "$HOME"'))).trim()
         const dir = mkdtempSync(path.join(tmpdir(), 'kubectl-cp-'))
         try {
           await ok('cp', '-n', NAMESPACE, '-c', 'dev', `${pod}:${home}/r.txt`, path.join(dir, 'r.txt'))
@@ -215,6 +190,11 @@ describe('the kubectl the suite needs', () => {
     }
   })
 })
+
+/** `kubectl exec` arguments that run a shell script in the pod's dev container. */
+function shIn(pod: string, script: string, ...flags: string[]): string[] {
+  return ['exec', ...flags, '-n', NAMESPACE, pod, '-c', 'dev', '--', 'sh', '-c', script]
+}
 
 /** A long-running kubectl (get -w) whose output can be awaited, with a time limit. */
 function watchOutput(kubectl: Kubectl, args: string[]): { until(pattern: RegExp): Promise<void>; stop(): void } {

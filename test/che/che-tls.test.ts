@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parse, stringify } from 'yaml'
+import { CommandTimeoutError } from '../../src/shared/errors.js'
 import { runActionStep } from '../harness/action-runner.js'
 import { cheInputs, type Job, startJob } from '../harness/job.js'
 import { createCertificateAuthority } from '../sim/kube/pki.js'
+import { cheProvider, execText, provisioned } from './fixture.js'
 
 type KubeconfigDoc = {
   clusters: { cluster: Record<string, unknown> }[]
@@ -115,5 +117,23 @@ describe('Che provision: kubeconfig TLS and credentials', () => {
       /::warning::The kubeconfig's cluster sim \(https:\/\/127\.0\.0\.1:\d+\) sets insecure-skip-tls-verify: the server's certificate is not checked/,
     )
     await cleanUp(result.state)
+  })
+
+  it('stops a command whose time limit runs out while the exec upgrade is still under way', async () => {
+    const provider = cheProvider(job.sim)
+    const handle = await provisioned(provider)
+    const marker = path.join(job.sim.folders.dir('ci', handle.name), 'home', 'late-marker')
+    job.sim.faults.execUpgradeDelayMs = 400
+    try {
+      await assert.rejects(
+        execText(provider, handle, `sleep 1; touch "${marker}"`, { timeoutMs: 100 }),
+        CommandTimeoutError,
+      )
+    } finally {
+      job.sim.faults.execUpgradeDelayMs = 0
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    assert.equal(existsSync(marker), false, 'the command was killed, not left to finish')
+    await provider.destroy(handle, 10_000)
   })
 })

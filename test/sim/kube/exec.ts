@@ -71,7 +71,10 @@ export class ExecServer {
       return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
     const command = url.searchParams.getAll('command')
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+    const accept = (): void =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+    if (this.faults.execUpgradeDelayMs > 0) setTimeout(accept, this.faults.execUpgradeDelayMs)
+    else accept()
   }
 
   /** Kills every command still running. */

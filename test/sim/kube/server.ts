@@ -19,7 +19,7 @@ import { presenterFor } from './table.js'
 import { kubeconfigFor } from './kubeconfig.js'
 import { WorkspaceFolders } from './workspace-fs.js'
 
-/** The identity the simulated cluster authenticates every request as. */
+/** The token user: the identity a request with the simulated cluster's bearer token is authenticated as. */
 export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
 /** The token user's groups, as the service-account authenticator sets them (k8s.io/apiserver pkg/authentication/serviceaccount). */
 const SIM_USER_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:ci']
