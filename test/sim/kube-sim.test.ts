@@ -34,13 +34,18 @@ describe('simulated Kubernetes API: wire behaviour', () => {
   })
   after(async () => sim.close())
 
-  it('answers 401 with a Status body for a wrong bearer token, 403 for an anonymous user', async () => {
+  it('answers 401 for a wrong bearer token, 403 for an anonymous user except on /version and the health checks', async () => {
     const res = await fetch(`${sim.url}${DW_PATH}`, { headers: { authorization: 'Bearer wrong' } })
     assert.equal(res.status, 401)
     assert.equal(((await res.json()) as { kind: string }).kind, 'Status')
     const anonymous = await fetch(`${sim.url}${DW_PATH}`)
     assert.equal(anonymous.status, 403)
     assert.match(((await anonymous.json()) as { message: string }).message, /User "system:anonymous" cannot get/)
+    // system:public-info-viewer: what kubectl's version dispatcher and health probes read without credentials.
+    const version = await fetch(`${sim.url}/version`)
+    assert.equal(((await version.json()) as { gitVersion: string }).gitVersion, 'v1.33.0-sim')
+    for (const health of ['/healthz', '/livez', '/readyz'])
+      assert.deepEqual(await fetch(`${sim.url}${health}`).then(async (r) => [r.status, await r.text()]), [200, 'ok'])
   })
 
   it('creates with 201, sets uid, resourceVersion and the creator label, and ignores status', async () => {
