@@ -11,7 +11,7 @@ export interface KeyPair {
 
 /** A private certificate authority, made with openssl, as kubeadm, kind and k3s make one per cluster. */
 export interface CertificateAuthority extends KeyPair {
-  /** A serving certificate for loopback (`IP:127.0.0.1`, `DNS:localhost`), `serverAuth`. */
+  /** A serving certificate for loopback (`IP:127.0.0.1`, `DNS:localhost`), `serverAuth`; one per name. */
   serving(commonName: string): KeyPair
   /**
    * A client certificate as the apiserver's x509 authenticator reads it: the subject's CN is the user
@@ -69,15 +69,22 @@ export function createCertificateAuthority(name = 'run-task-sim-ca'): Certificat
       ])
       return { cert: read(dir, 'leaf.crt'), key: read(dir, 'leaf.key') }
     })
+  const servingCerts = new Map<string, KeyPair>()
+  const serving = (commonName: string): KeyPair => {
+    const cached = servingCerts.get(commonName)
+    if (cached) return cached
+    const pair = issue(`/CN=${commonName}`, [
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'extendedKeyUsage=serverAuth',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'basicConstraints=critical,CA:FALSE',
+    ])
+    servingCerts.set(commonName, pair)
+    return pair
+  }
   return {
     ...ca,
-    serving: (commonName) =>
-      issue(`/CN=${commonName}`, [
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        'extendedKeyUsage=serverAuth',
-        'keyUsage=critical,digitalSignature,keyEncipherment',
-        'basicConstraints=critical,CA:FALSE',
-      ]),
+    serving,
     client: (user, groups) =>
       issue(`${groups.map((g) => `/O=${escapeRdn(g)}`).join('')}/CN=${escapeRdn(user)}`, [
         'extendedKeyUsage=clientAuth',
