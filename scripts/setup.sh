@@ -8,6 +8,8 @@ missing=()
 [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null || missing+=(openssh-server openssh-client)
 command -v git >/dev/null && git http-backend </dev/null >/dev/null 2>&1 || missing+=(git)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
+# The simulated cluster and coderd serve https with a CA made per run by openssl 3 (test/sim/kube/pki.ts).
+openssl version 2>/dev/null | grep -q "^OpenSSL 3" || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -49,6 +49,9 @@ try {
   writeFileSync(kubeconfigFile, kube.kubeconfig, { mode: 0o600 })
   writeFileSync(path.join(dir, 'devfile.yaml'), DEMO_DEVFILE)
   console.error(`\n=== Eclipse Che: simulated Kubernetes API with the DevWorkspace controller at ${kube.url}`)
+  console.error(
+    `(https with a CA of its own; kubectl works too: kubectl --kubeconfig ${kubeconfigFile} get dw -n demo)`,
+  )
   statuses.push(
     await main(
       [

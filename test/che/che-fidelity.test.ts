@@ -7,6 +7,7 @@ import { identityFromEnv, identityLabels } from '../../src/shared/identity.js'
 import { createCheProbe } from '../../src/shared/providers/che/che-probe.js'
 import { noFaults } from '../sim/kube/faults.js'
 import type { KubeObject } from '../sim/kube/store.js'
+import { trustedFetch } from '../sim/trusted-fetch.js'
 import { cheProvider, devfileSource, execText, type KubeSim, NAMESPACE, provisioned, startKubeSim } from './fixture.js'
 
 type StoredDw = KubeObject & {
@@ -151,7 +152,7 @@ describe('Che: DevWorkspaces made the way Che makes them', () => {
       // The simulator enforces the same Role on real requests.
       const kc = new KubeConfig()
       kc.loadFromString(sim.kubeconfig)
-      const res = await fetch(`${sim.url}/api/v1/namespaces/ci/events`, {
+      const res = await trustedFetch(sim.caCert)(`${sim.url}/api/v1/namespaces/ci/events`, {
         headers: { authorization: `Bearer ${sim.token}` },
       })
       assert.equal(res.status, 403)
@@ -278,7 +279,7 @@ events:
 
   it('the simulated apiserver prunes unknown fields with a warning, and refuses them under fieldValidation=Strict', async () => {
     const post = (query: string) =>
-      fetch(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces${query}`, {
+      trustedFetch(sim.caCert)(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces${query}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -327,7 +328,7 @@ events:
 
   it('rows 4 and 5: the apiserver and the webhook refuse what a real cluster refuses', async () => {
     const post = (body: unknown) =>
-      fetch(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces`, {
+      trustedFetch(sim.caCert)(`${sim.url}/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),

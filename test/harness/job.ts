@@ -74,14 +74,20 @@ export async function startCoderJob(
   const job = await startJob(runId)
   const coder = await startCoderSim({ stepMs: 5, ...coderOptions })
   const tools = mkdtempSync(path.join(tmpdir(), 'tools-'))
+  const certs = mkdtempSync(path.join(tmpdir(), 'runner-ca-'))
   Object.assign(job.env, { RUNNER_TOOL_CACHE: tools })
+  // A runner behind a private CA: Node (the steps and the coder CLI stand-in) trusts it through NODE_EXTRA_CA_CERTS.
+  if (coder.caCert) {
+    writeFileSync(path.join(certs, 'ca.pem'), coder.caCert)
+    Object.assign(job.env, { NODE_EXTRA_CA_CERTS: path.join(certs, 'ca.pem') })
+  }
   return {
     ...job,
     coder,
     close: async () => {
       await coder.close()
       await job.close()
-      rmSync(tools, { recursive: true, force: true })
+      for (const dir of [tools, certs]) rmSync(dir, { recursive: true, force: true })
     },
   }
 }

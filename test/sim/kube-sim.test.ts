@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type KubeSim, startKubeSim } from './kube/server.js'
+import { trustedFetch } from './trusted-fetch.js'
 
 const DW_PATH = '/apis/workspace.devfile.io/v1alpha2/namespaces/ci/devworkspaces'
 const devWorkspace = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -18,6 +19,7 @@ const devWorkspace = (name: string, extra: Record<string, unknown> = {}) => ({
 // Wire-level checks of the simulated API server against the real one's behaviour (reference/che.md §9).
 describe('simulated Kubernetes API: wire behaviour', () => {
   let sim: KubeSim
+  let fetch: ReturnType<typeof trustedFetch>
   const call = async (method: string, path: string, body?: unknown, contentType = 'application/json') => {
     const res = await fetch(`${sim.url}${path}`, {
       method,
@@ -33,13 +35,22 @@ describe('simulated Kubernetes API: wire behaviour', () => {
   }
   before(async () => {
     sim = await startKubeSim({ stepDelayMs: 1 })
+    fetch = trustedFetch(sim.caCert)
   })
   after(async () => sim.close())
 
-  it('answers 401 with a Status body without a bearer token', async () => {
-    const res = await fetch(`${sim.url}${DW_PATH}`)
+  it('answers 401 for a wrong bearer token, 403 for an anonymous user except on /version and the health checks', async () => {
+    const res = await fetch(`${sim.url}${DW_PATH}`, { headers: { authorization: 'Bearer wrong' } })
     assert.equal(res.status, 401)
     assert.equal(((await res.json()) as { kind: string }).kind, 'Status')
+    const anonymous = await fetch(`${sim.url}${DW_PATH}`)
+    assert.equal(anonymous.status, 403)
+    assert.match(((await anonymous.json()) as { message: string }).message, /User "system:anonymous" cannot get/)
+    // system:public-info-viewer: what kubectl's version dispatcher and health probes read without credentials.
+    const version = await fetch(`${sim.url}/version`)
+    assert.equal(((await version.json()) as { gitVersion: string }).gitVersion, 'v1.33.0-sim')
+    for (const health of ['/healthz', '/livez', '/readyz'])
+      assert.deepEqual(await fetch(`${sim.url}${health}`).then(async (r) => [r.status, await r.text()]), [200, 'ok'])
   })
 
   it('creates with 201, sets uid, resourceVersion and the creator label, and ignores status', async () => {

@@ -7,6 +7,7 @@ import { type InputReader, inputOr } from '../inputs.js'
 import { parseDuration, parseEnum } from '../parse.js'
 import { PROVIDER_NAMES, type ProviderName } from '../provider.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
+import { checkExecPlugin, kubeconfigWarnings } from '../providers/che/kubeconfig-checks.js'
 import { getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import {
@@ -71,6 +72,7 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
 function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): CheSettings {
   const kubeconfig = read('kubeconfig')
   const kc = loadKubeConfig(kubeconfig)
+  checkExecPlugin(kc)
   const namespace =
     read('namespace').trim() || kc.getContextObject(kc.getCurrentContext())?.namespace || inClusterNamespace()
   if (!namespace || !DNS_LABEL.test(namespace)) {
@@ -116,7 +118,7 @@ function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string):
     { routingClass },
     devfile ? 'devfile' : 'devworkspace-template',
   )
-  return { kubeconfig, namespace, source, container, routingClass }
+  return { kubeconfig, namespace, source, container, routingClass, warnings: kubeconfigWarnings(kc) }
 }
 
 /** Loads a kubeconfig from content, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) when empty. */

@@ -30,6 +30,7 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
   reporter.setOutput('workspace-name', name)
   reporter.setOutput('evidence-dir', state.evidenceDir)
 
+  for (const warning of settings.che?.warnings ?? []) reporter.warning(warning)
   const started = Date.now()
   const provider = providerForProvision(settings)
   try {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type SimBuild, type SimTemplate, type SimWorkspace, WorkspaceEngine } from './engine.js'
 import { FAKE_CODER_CLI } from './fake-cli.js'
+import { coderListener } from './https.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
@@ -26,6 +27,8 @@ export interface CoderSim {
   /** The workspace image: its tools and the code-server every agent serves. */
   readonly image: WorkspaceImage
   readonly requests: string[]
+  /** Set when it serves https: the PEM of the private CA that signed its certificate. */
+  readonly caCert?: string
   /** Names of the workspaces that are not deleted. */
   workspaces(): string[]
   addTemplate(name: string, parameters: Record<string, unknown>[]): SimTemplate
@@ -33,7 +36,9 @@ export interface CoderSim {
 }
 
 /** Starts a simulated coderd (REST, SSE watch, build logs, agents with SSH) on loopback. */
-export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: string } = {}): Promise<CoderSim> {
+export async function startCoderSim(
+  options: { stepMs?: number; oidcIssuer?: string; https?: boolean } = {},
+): Promise<CoderSim> {
   const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
   const faults = noCoderFaults()
   const image = await startWorkspaceImage(root)
@@ -75,7 +80,7 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
   ])
   const streams = new Set<ServerResponse>()
 
-  const server: Server = createServer((req, res) => {
+  const { server, scheme, caCert } = coderListener(options.https ?? false, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
     route(req, res).catch((error: unknown) => send(res, 500, { message: 'Internal error.', detail: String(error) }))
   })
@@ -427,9 +432,10 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
   })
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const simUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const simUrl = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url: simUrl,
+    ...(caCert ? { caCert } : {}),
     token,
     adminToken,
     faults,

@@ -71,7 +71,10 @@ export class ExecServer {
       return refuse(socket, 400, statusBody(400, 'BadRequest', 'no supported channel subprotocol was offered'))
     const command = url.searchParams.getAll('command')
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+    const accept = (): void =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+    if (this.faults.execUpgradeDelayMs > 0) setTimeout(accept, this.faults.execUpgradeDelayMs)
+    else accept()
   }
 
   /** Kills every command still running. */
@@ -140,12 +143,15 @@ export class ExecServer {
     })
   }
 
-  /** Sends the one status frame, then waits for the client to close (as newer API servers do). */
+  /**
+   * Sends the one status frame, then closes: k8s.io/apiserver pkg/util/proxy/streamtranslator.go ServeHTTP
+   * (`defer websocketStreams.conn.Close()` runs right after the final writeStatus; x/net/websocket's Close writes a
+   * close frame). kubectl waits for that close before it exits.
+   */
   private finish(ws: WebSocket, status: Record<string, unknown>): void {
     if (ws.readyState !== ws.OPEN) return
     ws.send(Buffer.concat([Buffer.from([STATUS]), Buffer.from(JSON.stringify(status))]))
-    const timer = setTimeout(() => ws.close(1000), 5_000)
-    ws.on('close', () => clearTimeout(timer))
+    ws.close(1000)
   }
 }
 

@@ -19,6 +19,8 @@ export interface KubeFaults {
   execProtocols: string[]
   /** Answers the exec upgrade with this HTTP status instead of 101. */
   execUpgradeStatus: number | undefined
+  /** Holds every exec upgrade this long before answering it (a loaded node or a slow TLS handshake). */
+  execUpgradeDelayMs: number
   /** Answers the next N DevWorkspace creates with 503. */
   createServerErrors: number
   /** Answers every request with 503 (the API server is down). */
@@ -45,6 +47,7 @@ export function noFaults(): KubeFaults {
     execDropOnOutput: undefined,
     execProtocols: ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
     execUpgradeStatus: undefined,
+    execUpgradeDelayMs: 0,
     createServerErrors: 0,
     unavailable: false,
     denied: [],

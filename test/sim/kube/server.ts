@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { devWorkspaceProblems } from '../../../src/shared/providers/che/schema.js'
+import { answerBeforeHandlers, refuseUpgrade, requestUser, type UserInfo } from './auth.js'
 import { type ClusterSetup, DevWorkspaceController, DW, DWT, EVENTS, PODS, PVCS } from './controller.js'
 import { type CheClusterConfig, DEFAULT_CHE_CLUSTER, DEFAULT_DWO_CONFIG, type DwoConfig } from './dwo-config.js'
 import { metadataCauses } from './metadata-validation.js'
@@ -12,14 +14,21 @@ import devWorkspaceSchema from '../../../src/shared/providers/che/schemas/dev-wo
 import { ALLOW_ALL, allows, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
 import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
+import { answerDiscovery } from './discovery.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { jsonPatch, mergePatch } from './patch.js'
+import { bodyAsJson } from './protobuf.js'
+import { runCertificateAuthority } from './pki.js'
 import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStore } from './store.js'
+import { presenterFor } from './table.js'
+import { kubeconfigFor } from './kubeconfig.js'
 import { WorkspaceFolders } from './workspace-fs.js'
 
-/** The identity the simulated cluster authenticates every request as. */
+/** The token user: the identity a request with the simulated cluster's bearer token is authenticated as. */
 export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
+/** The token user's groups, as the service-account authenticator sets them (k8s.io/apiserver pkg/authentication/serviceaccount). */
+const SIM_USER_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:ci']
 
 export interface KubeSimOptions {
   /** Delay between controller steps; small in tests, larger for demos. */
@@ -47,8 +56,12 @@ export interface KubeSimOptions {
 export interface KubeSim {
   readonly url: string
   readonly token: string
-  /** A kubeconfig for `@kubernetes/client-node` (http, so insecure-skip-tls-verify is set). */
+  /** A kubeconfig for the token user: https, the run's CA as certificate-authority-data, a bearer token. */
   readonly kubeconfig: string
+  /** The PEM of the CA that signed the server's certificate (one per test process). */
+  readonly caCert: string
+  /** A kubeconfig for a client-certificate user (CN = user, O = groups), signed by the cluster's CA. */
+  clientCertKubeconfig(user: string, groups: readonly string[]): string
   readonly faults: KubeFaults
   /** DWO's config and the CheCluster; tests may change them between runs. */
   readonly cluster: ClusterSetup
@@ -118,22 +131,26 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     gatewayTakesBearer: options.gatewayTakesBearer ?? false,
     pruned: [],
   }
-  const server: Server = createServer((req, res) => {
+  const ca = runCertificateAuthority()
+  const serving = ca.serving('kube-apiserver')
+  const tokens = new Map<string, UserInfo>([[token, { ...SIM_USER, groups: SIM_USER_GROUPS }]])
+  // The apiserver asks for a client certificate but does not require one (--client-ca-file).
+  const tls = { cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: true, rejectUnauthorized: false }
+  const server: Server = createHttpsServer(tls, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
+    if (answerBeforeHandlers(req, res, tokens)) return
     handle(req, res, ctx).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
+    const refusal = refuseUpgrade(req, tokens)
+    if (refusal) return void socket.end(refusal)
     // Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) authorises the exec upgrade GET as both get and create.
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec/.exec(req.url ?? '')
     for (const verb of ['get', 'create']) {
       const attrs = { verb, group: '', resource: 'pods', subresource: 'exec', namespace: m?.[1], name: m?.[2] }
       if (m && !allows(ctx.rules, faults.denied, attrs)) {
-        const body = JSON.stringify(statusBody(403, 'Forbidden', forbiddenMessage(SIM_USER.name, attrs)))
+        const body = JSON.stringify(statusBody(403, 'Forbidden', forbiddenMessage(requestUser(req).name, attrs)))
         socket.end(
           `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         )
@@ -142,13 +159,25 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     }
     exec.upgrade(req, socket, head)
   })
+  // The Che gateway is another host on a real cluster; here it is plain http on its own port.
+  const gateway: Server = createServer((req, res) => {
+    const gatewayRoute = GATEWAY_PATH.exec(req.url ?? '')
+    if (gatewayRoute) return proxyEditor(req, res, gatewayRoute, ctx)
+    const basicRoute = BASIC_PATH.exec(req.url ?? '')
+    if (basicRoute) return proxyToIde(req, res, basicRoute, ctx)
+    send(res, 404, statusBody(404, 'NotFound', '404 page not found'))
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, url, cluster)
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve))
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, gatewayUrl, cluster)
   return {
     url,
     token,
-    kubeconfig: kubeconfigFor(url, token),
+    kubeconfig: kubeconfigFor(url, ca.cert, { token }),
+    caCert: ca.cert,
+    clientCertKubeconfig: (user, groups) => kubeconfigFor(url, ca.cert, { certificate: ca.client(user, groups) }),
     faults,
     cluster,
     get rules() {
@@ -170,33 +199,12 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
       await image.close()
       for (const res of openWatches) res.destroy()
       server.closeAllConnections()
+      gateway.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await new Promise<void>((resolve) => gateway.close(() => resolve()))
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
   }
-}
-
-function kubeconfigFor(url: string, token: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: sim',
-    '  cluster:',
-    `    server: ${url}`,
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    '- name: run-task',
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: sim',
-    '  context:',
-    '    cluster: sim',
-    '    user: run-task',
-    'current-context: sim',
-    '',
-  ].join('\n')
 }
 
 interface Context {
@@ -213,41 +221,37 @@ interface Context {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
-  const gateway = GATEWAY_PATH.exec(req.url ?? '')
-  if (gateway) return proxyEditor(req, res, gateway, ctx)
-  const basic = BASIC_PATH.exec(req.url ?? '')
-  if (basic) return proxyToIde(req, res, basic, ctx)
   if (ctx.faults.unavailable)
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
-  if (req.headers.authorization !== `Bearer ${ctx.token}`)
-    return send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'))
+  if (answerDiscovery(req, res)) return
   const url = new URL(req.url ?? '/', 'http://sim')
-  const body = await readBody(req)
-  // Discovery, /version and SelfSubjectAccessReviews are open to every authenticated user (system:discovery,
-  // system:basic-user ClusterRoles).
-  if (url.pathname === '/apis/workspace.devfile.io/v1alpha2') return send(res, 200, DW_DISCOVERY)
-  if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '35', gitVersion: 'v1.35.0-sim' })
+  let body: string
+  try {
+    body = bodyAsJson(req.headers['content-type'], await readBody(req))
+  } catch (error) {
+    return send(res, 415, statusBody(415, 'UnsupportedMediaType', (error as Error).message))
+  }
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
     return accessReview(res, body, ctx)
   if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') {
     const attrs = { verb: 'list', group: 'org.eclipse.che', resource: 'checlusters' }
-    if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(res, attrs)
+    if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(req, res, attrs)
     return listCheClusters(res, ctx)
   }
   const route = matchRoute(url.pathname)
   if (!route) return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
   const attrs = requestAttributes(req.method ?? 'GET', url, route)
-  if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(res, attrs)
+  if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(req, res, attrs)
   const { store } = ctx
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
-    if (req.method === 'GET') return send(res, 200, listBody(route, store, url))
+    if (req.method === 'GET') return send(res, 200, presenterFor(req)(listBody(route, store, url)))
     if (req.method === 'POST') return createObject(res, route, body, ctx, url.searchParams.get('fieldValidation'))
     return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
   }
   const existing = store.get(route.resource, route.namespace, route.name)
   if (!existing) return send(res, 404, notFound(route))
-  if (req.method === 'GET') return send(res, 200, existing)
+  if (req.method === 'GET') return send(res, 200, presenterFor(req)(existing))
   if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
   if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store)
   return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
@@ -275,11 +279,11 @@ function requestAttributes(method: string, url: URL, route: Route): RequestAttri
   }
 }
 
-function forbid(res: ServerResponse, attrs: RequestAttributes): void {
+function forbid(req: IncomingMessage, res: ServerResponse, attrs: RequestAttributes): void {
   send(
     res,
     403,
-    statusBody(403, 'Forbidden', forbiddenMessage(SIM_USER.name, attrs), {
+    statusBody(403, 'Forbidden', forbiddenMessage(requestUser(req).name, attrs), {
       ...(attrs.name ? { name: attrs.name } : {}),
       group: attrs.group,
       kind: attrs.resource,
@@ -333,9 +337,10 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   res.flushHeaders()
   ctx.openWatches.add(res)
   let sent = 0
+  const present = presenterFor(req)
   const emit = (type: string, object: unknown): void => {
     if (res.writableEnded) return
-    res.write(`${JSON.stringify({ type, object })}\n`)
+    res.write(`${JSON.stringify({ type, object: present(object as Record<string, unknown>) })}\n`)
     sent += 1
     if (faults.watchCloseAfterEvents !== undefined && sent >= faults.watchCloseAfterEvents) res.end()
   }
@@ -641,37 +646,6 @@ function editorTemplate(namespace: string, name: string, port: number): KubeObje
 const GATEWAY_PATH = /^\/gateway\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
 const BASIC_PATH = /^\/basic\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
 
-const DW_DISCOVERY = {
-  kind: 'APIResourceList',
-  apiVersion: 'v1',
-  groupVersion: 'workspace.devfile.io/v1alpha2',
-  resources: [
-    {
-      name: 'devworkspaces',
-      singularName: 'devworkspace',
-      namespaced: true,
-      kind: 'DevWorkspace',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
-      shortNames: ['dw'],
-    },
-    {
-      name: 'devworkspaces/status',
-      singularName: '',
-      namespaced: true,
-      kind: 'DevWorkspace',
-      verbs: ['get', 'patch', 'update'],
-    },
-    {
-      name: 'devworkspacetemplates',
-      singularName: 'devworkspacetemplate',
-      namespaced: true,
-      kind: 'DevWorkspaceTemplate',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
-      shortNames: ['dwt'],
-    },
-  ],
-}
-
 function accessReview(res: ServerResponse, body: string, ctx: Context): void {
   const review = parseJson(body) as
     | {
@@ -761,11 +735,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
 }

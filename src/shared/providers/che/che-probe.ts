@@ -31,7 +31,7 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
   const core = kubeConfig.makeApiClient(CoreV1Api)
   const call = <T>(doing: string, fn: () => Promise<T>): Promise<T> =>
     withRetry(fn, { policy: DEFAULT_RETRY, isRetryable: isRetryableKubeError }).catch((error: unknown) => {
-      throw normalizeKubeError(error, doing)
+      throw normalizeKubeError(error, doing, kubeConfig.getCurrentCluster()?.server)
     })
   const get = (name: string): Promise<DevWorkspaceObject> =>
     call(`reading DevWorkspace ${namespace}/${name}`, () =>

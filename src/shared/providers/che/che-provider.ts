@@ -424,7 +424,7 @@ class CheProvider implements WorkspaceProvider {
       retryAfterMs: kubeRetryAfterMs,
       signal,
     }).catch((error: unknown) => {
-      throw normalizeKubeError(error, doing)
+      throw normalizeKubeError(error, doing, this.deps.kubeConfig.getCurrentCluster()?.server)
     })
   }
 }

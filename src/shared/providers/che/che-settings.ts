@@ -11,4 +11,6 @@ export interface CheSettings {
   readonly container: string
   /** `spec.routingClass` of the DevWorkspace: `che` (Che's gateway, the default) or `basic` (DWO with clusterHostSuffix). */
   readonly routingClass?: string
+  /** Problems with the kubeconfig that do not stop the run (insecure-skip-tls-verify), shown as warnings. */
+  readonly warnings?: readonly string[]
 }

@@ -19,6 +19,7 @@ export function kubeStatusCode(error: unknown): number | undefined {
 export function isRetryableKubeError(error: unknown): boolean {
   if (error instanceof ProviderUnavailableError) return true
   if (error instanceof RunTaskError) return false
+  if (tlsFailure(error)) return false
   const code = kubeStatusCode(error)
   if (code !== undefined) return code === 429 || code >= 500
   return isNetworkError(error)
@@ -37,8 +38,17 @@ export function kubeRetryAfterMs(error: unknown): number | undefined {
  * being done, the server's own message and its reason: `creating DevWorkspace
  * ci/rt-1: devworkspaces "rt-1" already exists (reason: AlreadyExists, code: 409)`.
  */
-export function normalizeKubeError(error: unknown, doing: string): RunTaskError {
+export function normalizeKubeError(error: unknown, doing: string, server = ''): RunTaskError {
   if (error instanceof RunTaskError) return error
+  const tls = tlsFailure(error)
+  if (tls) {
+    const where = server || 'the Kubernetes API server'
+    return new ProviderRequestError(
+      `${doing}: TLS verification of ${where} failed: ${tls.message} (${tls.code}); ${tlsHint(tls.code)}`,
+      undefined,
+      error,
+    )
+  }
   const code = kubeStatusCode(error)
   if (code === undefined) {
     const detail = networkDetail(error)
@@ -63,6 +73,33 @@ function statusBody(error: unknown): KubeStatus | undefined {
     }
   }
   return typeof body === 'object' && body !== null ? (body as KubeStatus) : undefined
+}
+
+/** OpenSSL's and Node's codes for a certificate or handshake that failed; retrying never helps. */
+const TLS_CODE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z0-9_]+|HOSTNAME_MISMATCH)$/
+
+/** The TLS failure somewhere in an error's cause chain (fetch wraps it as `fetch failed`). */
+export function tlsFailure(error: unknown): { code: string; message: string } | undefined {
+  for (
+    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.code === 'string' && TLS_CODE.test(e.code)) return { code: e.code, message: String(e.message ?? '') }
+    e = e.cause as typeof e
+  }
+  return undefined
+}
+
+function tlsHint(code: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH')
+    return "the server's certificate is not issued for the address in the kubeconfig's server field"
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return "the server's certificate is outside its validity period"
+  if (code.startsWith('ERR_SSL_'))
+    return 'the server refused the TLS handshake (is the client certificate one it trusts?)'
+  return "the kubeconfig's certificate-authority-data is not the CA that signed the server's certificate"
 }
 
 function isNetworkError(error: unknown): boolean {

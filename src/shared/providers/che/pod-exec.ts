@@ -61,6 +61,11 @@ export async function execInPod(
   } catch (error) {
     throw refusedUpgrade(error, target)
   }
+  // The deadline may pass while the upgrade is under way; the command has started by now, so the caller kills it.
+  if (options.signal?.aborted) {
+    ws.close()
+    throw new CancelledError()
+  }
   // Written after open and never ended: ending stdin closes a v4 stream.
   if (stdin && options.stdin) stdin.write(options.stdin)
 
