@@ -6,12 +6,25 @@ import { simulateClone } from '../git-checkout.js'
 import { AgentSshServer } from './agent-ssh.js'
 import type { CoderFaults } from './faults.js'
 
+/** A template version: its name and its rich parameters. */
+export interface SimVersion {
+  id: string
+  name: string
+  parameters: Record<string, unknown>[]
+}
+
 export interface SimTemplate {
   id: string
   name: string
   organization_id: string
   active_version_id: string
+  /** The active version's parameters. */
   parameters: Record<string, unknown>[]
+  versions: SimVersion[]
+  /** `default_ttl_ms`: what a workspace gets when the create asks for none (coderd workspaces.go validWorkspaceTTLMillis). */
+  default_ttl_ms: number
+  /** `allow_user_cancel_workspace_jobs` (coderd workspacebuilds.go verifyUserCanCancelWorkspaceBuilds). */
+  allow_user_cancel_workspace_jobs: boolean
 }
 
 export interface SimAgent {
@@ -19,6 +32,7 @@ export interface SimAgent {
   name: string
   status: 'connecting' | 'connected' | 'disconnected' | 'timeout'
   lifecycle_state: string
+  created_at: string
   ssh?: AgentSshServer
 }
 
@@ -39,6 +53,8 @@ export interface SimWorkspace {
   owner_name: string
   organization_id: string
   template: SimTemplate
+  /** The version the latest build used (coderd builds the active one unless the request names another). */
+  template_version_id: string
   created_at: string
   ttl_ms: number | null
   parameters: { name: string; value: string }[]
@@ -48,6 +64,10 @@ export interface SimWorkspace {
 }
 
 let logId = 0
+
+function newAgent(id: string, name: string): SimAgent {
+  return { id, name, status: 'connecting', lifecycle_state: 'created', created_at: new Date().toISOString() }
+}
 
 /**
  * Workspaces and their builds, moved along by timers the way provisioner daemons
@@ -86,6 +106,7 @@ export class WorkspaceEngine extends EventEmitter {
   create(
     owner: { id: string; username: string },
     template: SimTemplate,
+    versionId: string,
     name: string,
     ttlMs: number | null,
     parameters: { name: string; value: string }[],
@@ -97,11 +118,12 @@ export class WorkspaceEngine extends EventEmitter {
       owner_name: owner.username,
       organization_id: template.organization_id,
       template,
+      template_version_id: versionId,
       created_at: new Date().toISOString(),
       ttl_ms: ttlMs,
       parameters,
       builds: [],
-      agent: { id: randomUUID(), name: 'main', status: 'connecting', lifecycle_state: 'created' },
+      agent: newAgent(randomUUID(), 'main'),
       deleted: false,
     }
     this.workspaces.set(w.id, w)
@@ -133,10 +155,33 @@ export class WorkspaceEngine extends EventEmitter {
     w.builds.push(b)
     this.changed(w)
     if (!b.noProvisioner) this.later(() => this.runJob(w, b))
+    // Provisioners can register on demand (coder cli/cliui/provisionerjob.go: a build with no match only warns).
+    else if (this.faults.provisionerArrivesAfterMs !== undefined)
+      this.later(() => this.provisionerArrives(), this.faults.provisionerArrivesAfterMs)
     return b
   }
 
+  /** A provisioner daemon that matches the tags registers: every waiting job is acquired. */
+  provisionerArrives(): void {
+    for (const w of this.workspaces.values())
+      for (const b of w.builds)
+        if (b.noProvisioner && b.job.status === 'pending') {
+          b.noProvisioner = false
+          this.later(() => this.runJob(w, b))
+        }
+  }
+
+  /**
+   * coderd workspacebuilds.go patchCancelWorkspaceBuild: a job no daemon has acquired
+   * is completed as canceled at once; a running one is marked and goes through
+   * `canceling` until its daemon stops it.
+   */
   cancel(w: SimWorkspace, b: SimBuild): void {
+    if (b.job.status === 'pending') {
+      b.job.status = 'canceled'
+      this.log(b, 'Cleaning Up', 'Job canceled by the user')
+      return this.changed(w)
+    }
     b.job.status = 'canceling'
     this.changed(w)
     this.later(() => {
@@ -182,6 +227,7 @@ export class WorkspaceEngine extends EventEmitter {
     w.agent.status = 'disconnected'
     w.agent.lifecycle_state = 'off'
     if (b.transition === 'delete') {
+      if (w.deleted) return this.changed(w)
       w.deleted = true
       rmSync(this.home(w), { recursive: true, force: true })
     } else if (this.faults.loseHomeOnStop) {
@@ -192,13 +238,16 @@ export class WorkspaceEngine extends EventEmitter {
   }
 
   private startAgent(w: SimWorkspace): void {
-    w.agent = { id: w.agent.id, name: w.agent.name, status: 'connecting', lifecycle_state: 'created' }
+    w.agent = newAgent(w.agent.id, w.agent.name)
     this.changed(w)
-    if (this.faults.agentNeverConnects) {
-      return this.later(() => {
+    // coderd database/modelmethods.go WorkspaceAgent.Status: `timeout` only means "never connected
+    // and connection_timeout_seconds have passed"; the agent can still connect afterwards.
+    if (this.faults.agentNeverConnects || this.faults.agentConnectsLateMs > 0) {
+      this.later(() => {
         w.agent.status = 'timeout'
         this.changed(w)
       })
+      if (this.faults.agentNeverConnects) return
     }
     this.later(async () => {
       const ssh = new AgentSshServer(
@@ -213,15 +262,20 @@ export class WorkspaceEngine extends EventEmitter {
           CODER_WORKSPACE_AGENT_NAME: w.agent.name,
         },
         () => this.faults.sshDropOnOutput,
+        this.faults.loginShell,
       )
       await ssh.listen()
-      w.agent = { ...w.agent, ssh, status: 'connected', lifecycle_state: 'starting' }
+      const shutdown = this.faults.agentShutsDown
+      // agent/agent.go: a shutdown while starting runs the shutdown scripts, and their result is the
+      // state; the `shutting_down` in between is one a watcher or a poll can miss, so it is left out.
+      w.agent = { ...w.agent, ssh, status: 'connected', lifecycle_state: shutdown ?? 'starting' }
       this.changed(w)
+      if (shutdown) return
       this.later(() => {
         w.agent.lifecycle_state = this.faults.agentStartError ? 'start_error' : 'ready'
         this.changed(w)
       }, this.stepMs + this.faults.slowStartMs)
-    })
+    }, this.stepMs + this.faults.agentConnectsLateMs)
   }
 
   private log(b: SimBuild, stage: string, output: string, level = 'info'): void {

@@ -6,6 +6,23 @@ export interface CoderFaults {
   noProvisioner: boolean
   /** The agent never connects: its status goes to `timeout`. */
   agentNeverConnects: boolean
+  /** The agent passes its connection timeout (status `timeout`) and connects this many ms later. */
+  agentConnectsLateMs: number
+  /** Builds with no matching provisioner are picked up this many ms later (a daemon registers on demand). */
+  provisionerArrivesAfterMs: number | undefined
+  /** The agent shuts down while starting and ends in this lifecycle state. */
+  agentShutsDown: 'shutdown_timeout' | 'shutdown_error' | 'off' | undefined
+  /** The agent's startup script has `start_blocks_login` (coder ssh waits for it). */
+  startBlocksLogin: boolean
+  /** The workspace user's login shell, which the agent runs commands with. */
+  loginShell: string
+  /** Each agent has a devcontainer sub-agent (`parent_id` set), as a template with devcontainers does. */
+  subAgent: boolean
+  /**
+   * The server acts on the next N requests that match `${method} ${path}`, then drops
+   * the connection before answering: a response lost on the way back.
+   */
+  loseResponses: { match: RegExp; count: number } | undefined
   /** The agent's startup script fails: lifecycle `start_error`. */
   agentStartError: boolean
   /** Extra delay before the agent becomes ready. */
@@ -31,6 +48,13 @@ export function noCoderFaults(): CoderFaults {
     buildFails: undefined,
     noProvisioner: false,
     agentNeverConnects: false,
+    agentConnectsLateMs: 0,
+    provisionerArrivesAfterMs: undefined,
+    agentShutsDown: undefined,
+    startBlocksLogin: false,
+    loginShell: '/bin/bash',
+    subAgent: false,
+    loseResponses: undefined,
     agentStartError: false,
     slowStartMs: 0,
     rateLimited: 0,
