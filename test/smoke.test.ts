@@ -224,6 +224,13 @@ describe('smoke action on Coder', () => {
   it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
     const faults: [string, () => void, () => void][] = [
       [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 502), () => (coder.faults.appProxyStatus = undefined)],
+      // A 401 or a 403 through the app proxy with the token is a failure, never a pass (629 §1.1.3).
+      [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 403), () => (coder.faults.appProxyStatus = undefined)],
+      [
+        SMOKE_CHECKS.ide,
+        () => (coder.faults.pathAppsDisabled = true),
+        () => (coder.faults.pathAppsDisabled = false),
+      ],
       [
         SMOKE_CHECKS.persistence,
         () => (coder.faults.loseHomeOnStop = true),

@@ -37,8 +37,10 @@ export interface CoderFaults {
   noInitialUser: boolean
   /** Cuts SSH connections once a command's output contains this marker. */
   sshDropOnOutput: string | undefined
-  /** The app proxy answers with this status (502: the app is unreachable) instead of proxying. */
+  /** The app proxy answers with this status (502: the app is unreachable; 403: a fronting proxy refuses). */
   appProxyStatus: number | undefined
+  /** Path-based apps are switched off by the administrator: the app proxy answers 401. */
+  pathAppsDisabled: boolean
   /** A stop wipes the home folder, as a template without a persistent home volume does. */
   loseHomeOnStop: boolean
 }
@@ -63,6 +65,7 @@ export function noCoderFaults(): CoderFaults {
     noInitialUser: false,
     sshDropOnOutput: undefined,
     appProxyStatus: undefined,
+    pathAppsDisabled: false,
     loseHomeOnStop: false,
   }
 }

@@ -415,17 +415,23 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
       string,
       string,
     ]
+    // coderd/workspaceapps/proxy.go handleWorkspaceAppPath: path apps can be switched off (401 page).
+    if (faults.pathAppsDisabled)
+      return sendHtml(res, 401, 'Unauthorized: Path-based applications are disabled on this Coder deployment')
     const cookie = /(?:^|;\s*)coder_session_token=([^;]+)/.exec(String(req.headers.cookie ?? ''))?.[1]
     const user = tokens.get(
       String(req.headers['coder-session-token'] ?? cookie ?? url.searchParams.get('coder_session_token') ?? ''),
     )
     if (!user) {
-      res.writeHead(303, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
+      // workspaceapps/db.go DBTokenProvider.Issue: the API key is optional there, so a missing,
+      // invalid or expired token is "not signed in": httpmw.RedirectToLogin, a 307 to /login.
+      res.writeHead(307, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
       return void res.end()
     }
     const w = [...engine.workspaces.values()].find(
       (x) => !x.deleted && x.name === workspace && x.owner_name === decodeURIComponent(owner),
     )
+    // A valid key without access to the app is a 404, never a 403 (Issue: "insufficient permissions").
     if (!w || w.owner_id !== user.id || (agent !== undefined && agent !== w.agent.name) || slug !== 'code-server')
       return sendHtml(res, 404, 'Application Not Found')
     if (faults.appProxyStatus !== undefined)
