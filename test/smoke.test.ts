@@ -7,7 +7,7 @@ import { CREATED, DELETED } from '../src/shared/flows/flow.js'
 import { readReports } from '../src/shared/evidence/test-results.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
 import { cheInputs, type CoderJob, type Job, startCoderJob, startJob } from './harness/job.js'
-import type { CoderSim } from './sim/coderd/server.js'
+import { type CoderSim, param } from './sim/coderd/server.js'
 
 const ISSUER = 'https://login.example.test/realms/ci'
 const ORDER = [
@@ -73,7 +73,7 @@ describe('smoke action on Che', () => {
       JSON.stringify(checks, null, 1),
     )
     assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/gateway\/ci\/rt-[^/]+\/\d+\/ → 200/)
-    assert.match(checks[4]?.message ?? '', /marker kept in \$PROJECTS_ROOT \(storage-type per-workspace\)/)
+    assert.match(checks[4]?.message ?? '', /marker kept in \/.*\/projects \(storage-type per-workspace\)/)
     assert.match(checks[5]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
     assert.equal(step.outputs.outcome, 'passed')
     assert.equal(step.outputs['tests-total'], '7')
@@ -226,11 +226,7 @@ describe('smoke action on Coder', () => {
       [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 502), () => (coder.faults.appProxyStatus = undefined)],
       // A 401 or a 403 through the app proxy with the token is a failure, never a pass (629 §1.1.3).
       [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 403), () => (coder.faults.appProxyStatus = undefined)],
-      [
-        SMOKE_CHECKS.ide,
-        () => (coder.faults.pathAppsDisabled = true),
-        () => (coder.faults.pathAppsDisabled = false),
-      ],
+      [SMOKE_CHECKS.ide, () => (coder.faults.pathAppsDisabled = true), () => (coder.faults.pathAppsDisabled = false)],
       [
         SMOKE_CHECKS.persistence,
         () => (coder.faults.loseHomeOnStop = true),
@@ -249,6 +245,38 @@ describe('smoke action on Coder', () => {
       assert.deepEqual(failed, [broken], `${broken}: ${JSON.stringify(checks, null, 1)}`)
       assert.deepEqual(coder.workspaces(), [], `${broken}: the workspace is deleted`)
     }
+  })
+
+  it('an envbuilder-style template ($HOME lost on stop, PVC at /workspaces) passes with the marker on the PVC; a lost PVC fails', async () => {
+    coder.addTemplate('envbuilder-k8s', [param('repo_url', 'string', { required: true })], { envbuilder: true })
+    const envbuilder = inputs({ template: 'envbuilder-k8s', tools: 'git' })
+    const persistence = (checks: Check[]): string =>
+      checks.find((c) => c.name === SMOKE_CHECKS.persistence)?.message ?? ''
+    const ok = await smoke(job, envbuilder)
+    assert.deepEqual(ok.failed, [])
+    // This host has no /workspaces, so the marker goes to the agent's directory: the clone on the PVC.
+    assert.match(persistence(ok.checks), /^marker kept in \/.*\/ci-bot\/rt-[^/]+\/workspaces\/app \(/)
+    const breaks: [() => void, RegExp][] = [
+      [
+        () => (coder.faults.loseVolumeOnStop = true),
+        /the marker written to .*\/workspaces\/app before the stop was not there/,
+      ],
+      [
+        () => (coder.faults.pvcGoneOnStop = true),
+        /no longer has kubernetes_persistent_volume_claim_v1\.workspaces: the data on it does not survive/,
+      ],
+    ]
+    for (const [breakIt, why] of breaks) {
+      breakIt()
+      const broken = await smoke(job, envbuilder).finally(() =>
+        Object.assign(coder.faults, { loseVolumeOnStop: false, pvcGoneOnStop: false }),
+      )
+      assert.deepEqual(broken.failed, [SMOKE_CHECKS.persistence])
+      assert.match(persistence(broken.checks), why)
+      assert.deepEqual(coder.workspaces(), [])
+    }
+    const explicit = await smoke(job, { ...envbuilder, 'persistence-path': '/nonexistent-dir' })
+    assert.match(persistence(explicit.checks), /could not write the marker/)
   })
 
   it('a member token skips the issuer check with a note instead of failing it', async () => {

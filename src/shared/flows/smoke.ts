@@ -106,14 +106,20 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   const persistence = await probe.persistence(run.handle, run.ctx.signal)
   if (!persistence.persistent) return { status: 'skipped' as const, message: persistence.detail, output: '' }
   const marker = `smoke-${randomBytes(8).toString('hex')}`
-  const file = `"${probe.persistentDir}/${MARKER_FILE}"`
+  // The directory is chosen once, inside the workspace, and read back from the same place.
   const wrote = await run.exec(
-    `printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote the marker to ${file.slice(1, -1)}"`,
-    new Map([['SMOKE_MARKER', marker]]),
+    `d="\${SMOKE_DIR:-}"; [ -n "$d" ] || d=${probe.persistentDir}
+d=$(cd -- "$d" && pwd) || exit 1
+printf '%s\\n' "$SMOKE_MARKER" > "$d/${MARKER_FILE}" && echo "wrote the marker to $d"`,
+    new Map([
+      ['SMOKE_MARKER', marker],
+      ['SMOKE_DIR', settings.persistencePath],
+    ]),
     settings.checkTimeoutMs,
   )
   if (wrote.exitCode !== 0)
     return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
+  const dir = /wrote the marker to (.*)$/m.exec(wrote.output)?.[1]?.trim() ?? ''
   const steps = [wrote.output]
   await run.provider.stop(run.handle, settings.stopTimeoutMs, run.ctx.signal)
   steps.push(`stopped; ${await probe.checkStopped(run.handle, run.ctx.signal)}`)
@@ -121,14 +127,18 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   run.state.handle = run.handle
   run.ctx.store.save(run.state)
   steps.push('started again')
-  const read = await run.exec(`cat ${file} 2>&1 || true`, new Map(), settings.checkTimeoutMs)
+  const read = await run.exec(
+    `cat "$SMOKE_DIR/${MARKER_FILE}" 2>&1 || true`,
+    new Map([['SMOKE_DIR', dir]]),
+    settings.checkTimeoutMs,
+  )
   steps.push(`read back: ${read.output}`)
   const output = steps.join('\n')
   return read.output.trim() === marker
-    ? { status: 'passed' as const, message: `marker kept in ${probe.persistentDir} (${persistence.detail})`, output }
+    ? { status: 'passed' as const, message: `marker kept in ${dir} (${persistence.detail})`, output }
     : {
         status: 'failed' as const,
-        message: `the marker written to ${probe.persistentDir} before the stop was not there after the start`,
+        message: `the marker written to ${dir} before the stop was not there after the start`,
         output,
       }
 }

@@ -15,6 +15,11 @@ export interface SmokeSettings {
   readonly tools: readonly string[]
   /** The repository checkout, relative to the workspace's project directory ('' = that directory). */
   readonly checkoutPath: string
+  /**
+   * Where the persistence marker goes; '' lets the provider choose (Coder: /workspaces when it
+   * exists, as on envbuilder templates, else the agent's directory; Che: $PROJECTS_ROOT).
+   */
+  readonly persistencePath: string
   /** The Coder app slug of the IDE (Che uses the editor's main endpoint). */
   readonly ideApp: string
   /** The IDE health URL inside the workspace; empty asks the provider. */
@@ -45,6 +50,13 @@ export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd:
   const checkoutPath = read('checkout-path').trim()
   if (checkoutPath.split('/').includes('..'))
     throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
+  const persistencePath = read('persistence-path').trim()
+  if (persistencePath && (/["'`$\\\n]/.test(persistencePath) || persistencePath.split('/').includes('..')))
+    throw new InputError(
+      'persistence-path',
+      persistencePath,
+      'a directory in the workspace with no quotes, $, backslashes or .. segments, such as /workspaces',
+    )
   const ideHealthUrl = read('ide-health-url').trim()
   if (ideHealthUrl && !/^https?:\/\/[^\s'"]+$/.test(ideHealthUrl))
     throw new InputError(
@@ -61,6 +73,7 @@ export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd:
     cleanup: getCleanupSettings(read),
     tools,
     checkoutPath,
+    persistencePath,
     ideApp: inputOr(read, 'ide-app', 'code-server'),
     ideHealthUrl,
     expectedOidcIssuer: issuer,

@@ -25,6 +25,12 @@ export interface SimTemplate {
   default_ttl_ms: number
   /** `allow_user_cancel_workspace_jobs` (coderd workspacebuilds.go verifyUserCanCancelWorkspaceBuilds). */
   allow_user_cancel_workspace_jobs: boolean
+  /**
+   * An envbuilder-style Kubernetes template (coder/coder examples/templates/kubernetes-devcontainer):
+   * a namespace and a PVC for /workspaces that outlive a stop, the repository cloned under it, and
+   * a $HOME inside the image that a stop loses. Otherwise a Docker template with a home volume.
+   */
+  envbuilder?: boolean
 }
 
 export interface SimAgent {
@@ -44,6 +50,8 @@ export interface SimBuild {
   logs: { id: number; created_at: string; log_source: string; log_level: string; stage: string; output: string }[]
   created_at: string
   noProvisioner: boolean
+  /** A stop build whose persistent volume resource is gone (the PVC was deleted). */
+  volumeGone?: boolean
 }
 
 export interface SimWorkspace {
@@ -64,6 +72,11 @@ export interface SimWorkspace {
 }
 
 let logId = 0
+
+function wipe(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+}
 
 function newAgent(id: string, name: string): SimAgent {
   return { id, name, status: 'connecting', lifecycle_state: 'created', created_at: new Date().toISOString() }
@@ -96,11 +109,19 @@ export class WorkspaceEngine extends EventEmitter {
   directory(w: SimWorkspace): string {
     const repo = w.parameters.find((p) => p.name === 'repo_url')?.value
     const name = repo ? path.basename(repo).replace(/\.git$/, '') : ''
-    return name ? path.join(this.home(w), name) : this.home(w)
+    const base = w.template.envbuilder ? this.volume(w) : this.home(w)
+    return name ? path.join(base, name) : base
   }
 
   home(w: SimWorkspace): string {
-    return path.join(this.root, w.owner_name, w.name)
+    return w.template.envbuilder ? path.join(this.root, w.owner_name, w.name, 'home') : this.volume(w)
+  }
+
+  /** The persistent volume: the home volume of a Docker template, the /workspaces PVC of an envbuilder one. */
+  volume(w: SimWorkspace): string {
+    return w.template.envbuilder
+      ? path.join(this.root, w.owner_name, w.name, 'workspaces')
+      : path.join(this.root, w.owner_name, w.name)
   }
 
   create(
@@ -128,6 +149,7 @@ export class WorkspaceEngine extends EventEmitter {
     }
     this.workspaces.set(w.id, w)
     mkdirSync(this.home(w), { recursive: true })
+    mkdirSync(this.volume(w), { recursive: true })
     const repo = parameters.find((p) => p.name === 'repo_url')?.value
     if (repo) simulateClone(repo, this.directory(w))
     this.build(w, 'start')
@@ -229,10 +251,13 @@ export class WorkspaceEngine extends EventEmitter {
     if (b.transition === 'delete') {
       if (w.deleted) return this.changed(w)
       w.deleted = true
-      rmSync(this.home(w), { recursive: true, force: true })
-    } else if (this.faults.loseHomeOnStop) {
-      rmSync(this.home(w), { recursive: true, force: true })
-      mkdirSync(this.home(w), { recursive: true })
+      rmSync(path.join(this.root, w.owner_name, w.name), { recursive: true, force: true })
+    } else {
+      // envbuilder: $HOME lives in the container image and is gone with the pod; /workspaces is a PVC.
+      if (this.faults.loseHomeOnStop || w.template.envbuilder) wipe(this.home(w))
+      if (this.faults.loseVolumeOnStop || this.faults.pvcGoneOnStop) wipe(this.volume(w))
+      b.volumeGone = this.faults.pvcGoneOnStop
+      mkdirSync(this.directory(w), { recursive: true })
     }
     this.changed(w)
   }

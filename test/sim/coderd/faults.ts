@@ -43,6 +43,12 @@ export interface CoderFaults {
   pathAppsDisabled: boolean
   /** A stop wipes the home folder, as a template without a persistent home volume does. */
   loseHomeOnStop: boolean
+  /** A stop wipes the persistent volume (home volume, or /workspaces of an envbuilder template). */
+  loseVolumeOnStop: boolean
+  /** A stop deletes the PVC: the data is gone and the stop build lists no volume resource. */
+  pvcGoneOnStop: boolean
+  /** Build logs carry envbuilder's `[workspace-bootstrap]` lines, failing ones when the start fails. */
+  bootstrapLogs: boolean
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -67,5 +73,8 @@ export function noCoderFaults(): CoderFaults {
     appProxyStatus: undefined,
     pathAppsDisabled: false,
     loseHomeOnStop: false,
+    loseVolumeOnStop: false,
+    pvcGoneOnStop: false,
+    bootstrapLogs: false,
   }
 }

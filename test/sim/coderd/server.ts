@@ -202,6 +202,14 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     }
     if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST')
       return createWorkspace(res, user, body as Record<string, unknown>)
+    if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)\/builds\/(\d+)$/.exec(api))) {
+      // coderd workspacebuilds.go workspaceBuildByBuildNumber
+      const w = [...engine.workspaces.values()].find(
+        (x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]),
+      )
+      const b = w?.builds.find((x) => x.build_number === Number(m?.[3]))
+      return w && b ? send(res, 200, buildJson(w, b)) : send(res, 404, NOT_FOUND)
+    }
     if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)$/.exec(api))) {
       const w = [...engine.workspaces.values()].find(
         (x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]),
@@ -511,6 +519,39 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
     apps: [],
   })
 
+  /**
+   * The resources in a build's Terraform state (codersdk.WorkspaceResource). Those not tied to
+   * `start_count` outlive a stop and are listed by the stop build too: a Docker template's home
+   * volume, or an envbuilder Kubernetes template's namespace and /workspaces PVC.
+   */
+  const resourcesJson = (w: SimWorkspace, b: SimBuild, withAgent: boolean): Record<string, unknown>[] => {
+    if (b.job.status !== 'succeeded' || b.transition === 'delete') return []
+    const resource = (type: string, name: string, agents: Record<string, unknown>[] = []) => ({
+      id: randomUUIDFor(`${w.id.slice(0, 16)}${type.length}${name.length}`),
+      created_at: b.created_at,
+      job_id: b.job.id,
+      workspace_transition: b.transition,
+      type,
+      name,
+      hide: false,
+      icon: '',
+      agents,
+      metadata: [],
+      daily_cost: 0,
+    })
+    const kube = w.template.envbuilder
+    const volume = kube
+      ? resource('kubernetes_persistent_volume_claim_v1', 'workspaces')
+      : resource('docker_volume', 'home_volume')
+    const kept = [
+      ...(kube ? [resource('kubernetes_namespace_v1', 'workspace')] : []),
+      ...(b.volumeGone ? [] : [volume]),
+    ]
+    if (b.transition === 'stop') return kept
+    const agents = withAgent ? (faults.subAgent ? [agentJson(w), subAgentJson(w)] : [agentJson(w)]) : []
+    return [...kept, resource(kube ? 'kubernetes_deployment_v1' : 'docker_container', 'workspace', agents)]
+  }
+
   const buildJson = (w: SimWorkspace, b: SimBuild): Record<string, unknown> => {
     const latest = engine.latest(w) === b
     const withAgent = latest && b.transition === 'start' && b.job.status === 'succeeded'
@@ -527,19 +568,7 @@ export async function startCoderSim(options: { stepMs?: number; oidcIssuer?: str
       reason: 'initiator',
       status: workspaceStatus(b),
       job: { ...b.job, ...(b.job.status === 'pending' ? {} : { started_at: b.created_at }), queue_size: 0 },
-      resources: withAgent
-        ? [
-            {
-              id: randomUUIDFor(w.id),
-              job_id: b.job.id,
-              workspace_transition: 'start',
-              type: 'docker_container',
-              name: 'workspace',
-              hide: false,
-              agents: faults.subAgent ? [agentJson(w), subAgentJson(w)] : [agentJson(w)],
-            },
-          ]
-        : [],
+      resources: resourcesJson(w, b, withAgent),
       matched_provisioners: b.noProvisioner ? { count: 0, available: 0 } : { count: 1, available: 1 },
       daily_cost: 0,
     }
@@ -596,7 +625,8 @@ function workspaceStatus(b: SimBuild): string {
   return { start: 'running', stop: 'stopped', delete: 'deleted' }[b.transition]
 }
 
-function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
+/** A rich parameter as coderd lists it (codersdk.TemplateVersionParameter). */
+export function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     name,
     display_name: name,
