@@ -193,6 +193,7 @@ describe('smoke action on Coder', () => {
   before(async () => {
     job = await startCoderJob('6262', { oidcIssuer: ISSUER })
     coder = job.coder
+    coder.addTemplate('envbuilder-k8s', [param('repo_url', 'string', { required: true })], { envbuilder: true })
   })
   after(async () => {
     await job.close()
@@ -248,7 +249,6 @@ describe('smoke action on Coder', () => {
   })
 
   it('an envbuilder-style template ($HOME lost on stop, PVC at /workspaces) passes with the marker on the PVC; a lost PVC fails', async () => {
-    coder.addTemplate('envbuilder-k8s', [param('repo_url', 'string', { required: true })], { envbuilder: true })
     const envbuilder = inputs({ template: 'envbuilder-k8s', tools: 'git' })
     const persistence = (checks: Check[]): string =>
       checks.find((c) => c.name === SMOKE_CHECKS.persistence)?.message ?? ''
@@ -277,6 +277,25 @@ describe('smoke action on Coder', () => {
     }
     const explicit = await smoke(job, { ...envbuilder, 'persistence-path': '/nonexistent-dir' })
     assert.match(persistence(explicit.checks), /could not write the marker/)
+  })
+
+  it('a failed check and a failed start show the [workspace-bootstrap] build log lines and the postCreate log', async () => {
+    coder.faults.bootstrapLogs = true
+    try {
+      const failedCheck = await smoke(job, inputs({ template: 'envbuilder-k8s', tools: 'git no-such-tool' }))
+      assert.deepEqual(failedCheck.failed, [SMOKE_CHECKS.tools])
+      const junit = readFileSync(
+        path.join(failedCheck.step.outputs['evidence-dir'] as string, 'junit', 'run-task-smoke.xml'),
+        'utf8',
+      )
+      assert.match(junit, /\[workspace-bootstrap\] devcontainer built; postCreateCommand done/)
+      assert.match(junit, /last lines of .*coder-postCreate\.log:[\s\S]*ameide doctor: gh auth: not logged in/)
+      coder.faults.buildFails = { error: 'terraform apply failed: exit status 1', logs: ['Error: pod failed'] }
+      const failedStart = await smoke(job, inputs({ template: 'envbuilder-k8s', tools: 'git' }))
+      assert.match(failedStart.step.summary, /\[workspace-bootstrap\] ERROR: devcontainer build failed/)
+    } finally {
+      Object.assign(coder.faults, { bootstrapLogs: false, buildFails: undefined })
+    }
   })
 
   it('a member token skips the issuer check with a note instead of failing it', async () => {

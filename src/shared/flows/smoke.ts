@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { CheckResult } from '../evidence/checks-junit.js'
 import { probeForProvision } from '../provider-factory.js'
 import type { WorkspaceProbe } from '../providers/probe.js'
 import { judgeIde } from './ide-verdict.js'
@@ -29,10 +30,22 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
     names: [SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence],
     secrets: [settings.adminToken].filter(Boolean),
     body: async (run) => {
-      await run.check(SMOKE_CHECKS.ide, () => checkIde(run, probe, settings))
-      await run.check(SMOKE_CHECKS.tools, () => checkTools(run, settings))
-      await run.check(SMOKE_CHECKS.health, () => checkHealth(run, probe, settings))
-      await run.check(SMOKE_CHECKS.persistence, () => checkPersistence(run, probe, settings))
+      await run.check(
+        SMOKE_CHECKS.ide,
+        withDiagnostics(run, () => checkIde(run, probe, settings)),
+      )
+      await run.check(
+        SMOKE_CHECKS.tools,
+        withDiagnostics(run, () => checkTools(run, settings)),
+      )
+      await run.check(
+        SMOKE_CHECKS.health,
+        withDiagnostics(run, () => checkHealth(run, probe, settings)),
+      )
+      await run.check(
+        SMOKE_CHECKS.persistence,
+        withDiagnostics(run, () => checkPersistence(run, probe, settings)),
+      )
     },
     withoutWorkspace: async (run) => {
       await run.check(SMOKE_CHECKS.controlPlane, async () => {
@@ -48,6 +61,22 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
       })
     },
   })
+}
+
+type CheckOutcome = Omit<CheckResult, 'name' | 'durationMs'>
+
+/**
+ * A failed check carries the provider's diagnostics in its output (Coder: the build log's
+ * `[workspace-bootstrap]` lines and the devcontainer's postCreate log, 629 §5.1).
+ */
+function withDiagnostics(run: FlowRun, fn: () => Promise<CheckOutcome>): () => Promise<CheckOutcome> {
+  return async () => {
+    const result = await fn()
+    if (result.status !== 'failed') return result
+    const diagnostics = await run.provider.diagnose(run.handle).catch(() => ({ lines: [] as string[] }))
+    const output = [result.output, diagnostics.lines.length ? 'Diagnostics:' : '', ...diagnostics.lines]
+    return { ...result, output: output.filter(Boolean).join('\n') }
+  }
 }
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {

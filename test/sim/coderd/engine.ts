@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { simulateClone } from '../git-checkout.js'
 import { AgentSshServer } from './agent-ssh.js'
@@ -223,6 +223,7 @@ export class WorkspaceEngine extends EventEmitter {
     b.job.status = 'running'
     this.log(b, 'Setting up', 'Provisioner daemon sim-1 acquired the job')
     this.log(b, 'Planning infrastructure', `terraform plan (${b.transition})`)
+    if (this.faults.bootstrapLogs && b.transition === 'start') this.bootstrap(w, b)
     this.changed(w)
     this.later(() => this.finishJob(w, b))
   }
@@ -301,6 +302,34 @@ export class WorkspaceEngine extends EventEmitter {
         this.changed(w)
       }, this.stepMs + this.faults.slowStartMs)
     }, this.stepMs + this.faults.agentConnectsLateMs)
+  }
+
+  /**
+   * What an envbuilder template's bootstrap says in the build log (629 §5.1: `[workspace-bootstrap]`
+   * lines), followed by enough Terraform output that a log tail alone would miss them, and the
+   * devcontainer's postCreate log in the workspace folder.
+   */
+  private bootstrap(w: SimWorkspace, b: SimBuild): void {
+    const failing = this.faults.buildFails !== undefined
+    this.log(b, 'Starting workspace', '[workspace-bootstrap] cloning the repository into /workspaces')
+    this.log(
+      b,
+      'Starting workspace',
+      failing
+        ? '[workspace-bootstrap] ERROR: devcontainer build failed: postCreateCommand exited with 1'
+        : '[workspace-bootstrap] devcontainer built; postCreateCommand done',
+      failing ? 'error' : 'info',
+    )
+    for (let i = 0; i < 40; i++)
+      this.log(b, 'Starting workspace', `kubernetes_deployment_v1.main: Still creating... [${i}s elapsed]`)
+    const logs = path.join(this.directory(w), '.devcontainer', 'logs')
+    mkdirSync(logs, { recursive: true })
+    writeFileSync(
+      path.join(logs, 'coder-postCreate.log'),
+      ['+ npm ci', 'added 812 packages in 41s', '+ ameide doctor', 'ameide doctor: gh auth: not logged in', ''].join(
+        '\n',
+      ),
+    )
   }
 
   private log(b: SimBuild, stage: string, output: string, level = 'info'): void {

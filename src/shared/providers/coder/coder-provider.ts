@@ -47,6 +47,11 @@ export interface CoderDependencies {
 
 const ACTIVE_JOB = new Set(['pending', 'running', 'canceling'])
 const LOG_TAIL_LINES = 30
+const BOOTSTRAP_TAG = '[workspace-bootstrap]'
+/** envbuilder's devcontainer lifecycle log: under /workspaces, or in the agent's folder (the workspace folder). */
+const POST_CREATE_TAIL = `for f in /workspaces/.devcontainer/logs/coder-postCreate.log "$PWD/.devcontainer/logs/coder-postCreate.log"; do
+  if [ -f "$f" ]; then echo "last lines of $f:"; tail -n 30 "$f"; exit 0; fi
+done`
 
 /** Creates the Coder provider over an injected coderd client. */
 export function createCoderProvider(settings: CoderSettings, deps: CoderDependencies): WorkspaceProvider {
@@ -197,7 +202,13 @@ class CoderProvider implements WorkspaceProvider {
         `/workspaces/${handle.id}?include_deleted=true`,
         `reading workspace ${handle.name}`,
       )
-      return { lines: [...describeWorkspace(workspace), ...(await this.logTail(workspace.latest_build))] }
+      return {
+        lines: [
+          ...describeWorkspace(workspace),
+          ...(await this.logTail(workspace.latest_build)),
+          ...(await this.postCreateTail(handle, workspace)),
+        ],
+      }
     } catch (error) {
       return { lines: [`diagnostics could not be read: ${(error as Error).message}`] }
     }
@@ -537,6 +548,10 @@ class CoderProvider implements WorkspaceProvider {
     )
   }
 
+  /**
+   * The tail of the build log, after every `[workspace-bootstrap]` line of the whole log
+   * (envbuilder and the template's bootstrap say there what they did, 629 §5.1).
+   */
   private async logTail(build: WorkspaceBuild): Promise<string[]> {
     try {
       const logs = await this.client.request<ProvisionerJobLog[]>(
@@ -544,10 +559,49 @@ class CoderProvider implements WorkspaceProvider {
         `/workspacebuilds/${build.id}/logs`,
         'reading the build logs',
       )
-      return logs.slice(-LOG_TAIL_LINES).map((l) => `[${l.log_level}] ${l.stage ? `${l.stage}: ` : ''}${l.output}`)
+      const line = (l: ProvisionerJobLog): string => `[${l.log_level}] ${l.stage ? `${l.stage}: ` : ''}${l.output}`
+      const tail = logs.slice(-LOG_TAIL_LINES)
+      const bootstrap = logs
+        .slice(0, -LOG_TAIL_LINES)
+        .filter((l) => l.output.includes(BOOTSTRAP_TAG))
+        .slice(-LOG_TAIL_LINES)
+      return [
+        ...(bootstrap.length
+          ? [`${BOOTSTRAP_TAG} lines of build #${build.build_number}:`, ...bootstrap.map(line)]
+          : []),
+        `last ${tail.length} lines of the build #${build.build_number} log:`,
+        ...tail.map(line),
+      ]
     } catch {
       return ['build logs could not be read']
     }
+  }
+
+  /** The tail of the devcontainer's postCreate log, when the agent can be reached (629 §5.1). */
+  private async postCreateTail(handle: WorkspaceHandle, w: Workspace): Promise<string[]> {
+    const agent = this.pickAgent(w)
+    if (w.latest_build.status !== 'running' || !agent || agent instanceof RunTaskError || agent.status !== 'connected')
+      return []
+    const target = { ...handle, target: agent.name }
+    const sink = textSink()
+    try {
+      const ssh = await this.connect(target)
+      try {
+        await withCommandDeadline(
+          15_000,
+          undefined,
+          (signal) =>
+            ssh.exec(remote(['sh', '-c', POST_CREATE_TAIL]), { stdout: sink.writable, stderr: sink.writable, signal }),
+          async () => undefined,
+        )
+      } finally {
+        ssh.close()
+      }
+    } catch {
+      return []
+    }
+    const text = sink.text().trim()
+    return text ? text.split('\n') : []
   }
 
   private async findByName(name: string, signal?: AbortSignal): Promise<Workspace | undefined> {
