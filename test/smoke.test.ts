@@ -15,6 +15,8 @@ const ORDER = [
   SMOKE_CHECKS.ide,
   SMOKE_CHECKS.tools,
   SMOKE_CHECKS.health,
+  SMOKE_CHECKS.codexExtension,
+  SMOKE_CHECKS.githubAuth,
   SMOKE_CHECKS.persistence,
   SMOKE_CHECKS.controlPlane,
   DELETED,
@@ -68,15 +70,16 @@ describe('smoke action on Che', () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
-    assert.ok(
-      checks.every((c) => c.status === 'passed'),
-      JSON.stringify(checks, null, 1),
+    assert.deepEqual(
+      checks.filter((c) => c.status !== 'passed').map((c) => c.name),
+      [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth],
+      'only the optional checks, not asked for, are skipped',
     )
     assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/gateway\/ci\/rt-[^/]+\/\d+\/ → 200/)
-    assert.match(checks[4]?.message ?? '', /marker kept in \/.*\/projects \(storage-type per-workspace\)/)
-    assert.match(checks[5]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
+    assert.match(checks[6]?.message ?? '', /marker kept in \/.*\/projects \(storage-type per-workspace\)/)
+    assert.match(checks[7]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
     assert.equal(step.outputs.outcome, 'passed')
-    assert.equal(step.outputs['tests-total'], '7')
+    assert.equal(step.outputs['tests-total'], '9')
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
     assert.deepEqual(
       job.sim.store.list('persistentvolumeclaims', 'ci'),
@@ -115,7 +118,7 @@ describe('smoke action on Che', () => {
       () => (job.sim.faults.gatewayStatus = undefined),
     )
     assert.deepEqual(failing.failed, [SMOKE_CHECKS.ide, DELETED])
-    assert.match(failing.checks[6]?.message ?? '', /kept by keep-on-failure/)
+    assert.match(failing.checks[8]?.message ?? '', /kept by keep-on-failure/)
     assert.equal(job.sim.devWorkspaces('ci').length, 1)
     await runActionStep('cleanup', {
       env: job.env,
@@ -129,9 +132,9 @@ describe('smoke action on Che', () => {
     const { checks, failed } = await smoke(job, inputs({ 'storage-type': 'ephemeral', tools: 'git' }))
     job.sim.faults.denied = []
     assert.deepEqual(failed, [])
-    assert.equal(checks[4]?.status, 'skipped')
-    assert.match(checks[4]?.message ?? '', /ephemeral/)
-    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked/)
+    assert.equal(checks[6]?.status, 'skipped')
+    assert.match(checks[6]?.message ?? '', /ephemeral/)
+    assert.match(checks[7]?.message ?? '', /OIDC issuer: not checked/)
   })
 
   it('a workspace that never starts fails the first check, skips the rest, and still runs the control-plane check', async () => {
@@ -139,7 +142,7 @@ describe('smoke action on Che', () => {
     const { step, checks } = await smoke(job, inputs())
     assert.deepEqual(
       checks.map((c) => c.status),
-      ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'],
+      ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'],
     )
     assert.equal(step.outputs.outcome, 'error', 'a provider that cannot start a workspace is an infrastructure error')
     assert.equal(step.code, 1)
@@ -209,7 +212,7 @@ describe('smoke action on Coder', () => {
     )
     assert.match(checks[2]?.message ?? '', /git, gh present; checkout found/)
     assert.match(
-      checks[5]?.message ?? '',
+      checks[7]?.message ?? '',
       /initial user: The initial user has already been created!; OIDC issuer: https/,
     )
     assert.deepEqual(coder.workspaces(), [])
@@ -298,9 +301,35 @@ describe('smoke action on Coder', () => {
     }
   })
 
+  it('the optional Codex extension and GitHub external-auth checks: skipped with a reason, else passed or failed', async () => {
+    const byName = (checks: Check[], name: string) => checks.find((c) => c.name === name)
+    const plain = await smoke(job, inputs({ tools: 'git' }))
+    assert.deepEqual(
+      [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth].map((n) => byName(plain.checks, n)?.status),
+      ['skipped', 'skipped'],
+    )
+    assert.match(byName(plain.checks, SMOKE_CHECKS.codexExtension)?.message ?? '', /not asked for/)
+    const asked = inputs({ tools: 'git', 'check-codex-extension': 'true', 'check-github-auth': 'true' })
+    const ok = await smoke(job, asked)
+    assert.deepEqual(ok.failed, [])
+    assert.match(byName(ok.checks, SMOKE_CHECKS.codexExtension)?.message ?? '', /openai\.chatgpt is installed/)
+    assert.match(byName(ok.checks, SMOKE_CHECKS.githubAuth)?.message ?? '', /a GitHub token of 34 characters/)
+    assert.ok(!JSON.stringify(ok.checks).includes('gho_simulated'), 'the GitHub token is never shown')
+    coder.image.removeExtension('openai.chatgpt')
+    coder.image.linkGithub(undefined)
+    try {
+      const broken = await smoke(job, asked)
+      assert.deepEqual(broken.failed, [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth])
+      assert.match(byName(broken.checks, SMOKE_CHECKS.githubAuth)?.message ?? '', /external-auth\/github/)
+    } finally {
+      coder.image.removeExtension('')
+      coder.image.linkGithub('gho_simulatedGithubToken0123456789')
+    }
+  })
+
   it('a member token skips the issuer check with a note instead of failing it', async () => {
     const { checks, failed } = await smoke(job, inputs({ 'admin-token': '', tools: 'git' }))
     assert.deepEqual(failed, [])
-    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked, the token is not an owner/)
+    assert.match(checks[7]?.message ?? '', /OIDC issuer: not checked, the token is not an owner/)
   })
 })

@@ -14,6 +14,8 @@ export const SMOKE_CHECKS = {
   health: 'IDE health endpoint answers inside the workspace',
   persistence: 'files survive a stop and start',
   controlPlane: 'control plane is healthy',
+  codexExtension: 'Codex extension is installed in the IDE',
+  githubAuth: "the CI user's GitHub external auth works",
 } as const
 
 const MARKER_FILE = '.run-task-smoke-marker'
@@ -27,7 +29,14 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
   const probe = probeForProvision(settings.provision)
   return runFlow(ctx, settings, {
     suite: 'smoke',
-    names: [SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence],
+    names: [
+      SMOKE_CHECKS.ide,
+      SMOKE_CHECKS.tools,
+      SMOKE_CHECKS.health,
+      SMOKE_CHECKS.codexExtension,
+      SMOKE_CHECKS.githubAuth,
+      SMOKE_CHECKS.persistence,
+    ],
     secrets: [settings.adminToken].filter(Boolean),
     body: async (run) => {
       await run.check(
@@ -42,6 +51,7 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
         SMOKE_CHECKS.health,
         withDiagnostics(run, () => checkHealth(run, probe, settings)),
       )
+      await optionalChecks(run, settings)
       await run.check(
         SMOKE_CHECKS.persistence,
         withDiagnostics(run, () => checkPersistence(run, probe, settings)),
@@ -77,6 +87,51 @@ function withDiagnostics(run: FlowRun, fn: () => Promise<CheckOutcome>): () => P
     const output = [result.output, diagnostics.lines.length ? 'Diagnostics:' : '', ...diagnostics.lines]
     return { ...result, output: output.filter(Boolean).join('\n') }
   }
+}
+
+const CODEX_EXTENSION = 'openai.chatgpt'
+// code-server's CLI is on PATH in most images; Coder's code-server module installs it under /tmp/code-server.
+const EXTENSION_SCRIPT = `ide=$(command -v code-server || ls /tmp/code-server/bin/code-server 2>/dev/null) || { echo "code-server is not installed"; exit 3; }
+list=$("$ide" --list-extensions 2>&1) || { echo "$list"; exit 2; }
+echo "$list"
+printf '%s\\n' "$list" | grep -qix "$SMOKE_EXTENSION"`
+// The token is counted, never printed.
+const GITHUB_AUTH_SCRIPT = `out=$(coder external-auth access-token github 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -n "$out" ]; then echo "a GitHub token of \${#out} characters"; exit 0; fi
+echo "$out" | head -n 5; exit 1`
+
+/** The checks 629 names as optional: JUnit cases either way, skipped with the reason when not asked for. */
+async function optionalChecks(run: FlowRun, settings: SmokeSettings): Promise<void> {
+  if (!settings.checkCodexExtension) run.skip(SMOKE_CHECKS.codexExtension, 'not asked for (check-codex-extension)')
+  else
+    await run.check(SMOKE_CHECKS.codexExtension, async () => {
+      const { exitCode, output } = await run.exec(
+        EXTENSION_SCRIPT,
+        new Map([['SMOKE_EXTENSION', CODEX_EXTENSION]]),
+        settings.checkTimeoutMs,
+      )
+      if (exitCode === 0) return { status: 'passed', message: `${CODEX_EXTENSION} is installed in code-server`, output }
+      const why =
+        exitCode === 1
+          ? `${CODEX_EXTENSION} is not among code-server's extensions`
+          : output.split('\n')[0] || `exit ${exitCode}`
+      return { status: 'failed', message: why, output }
+    })
+  if (!settings.checkGithubAuth) run.skip(SMOKE_CHECKS.githubAuth, 'not asked for (check-github-auth)')
+  else if (settings.provision.provider !== 'coder')
+    run.skip(SMOKE_CHECKS.githubAuth, 'Coder external auth: not a Che feature')
+  else
+    await run.check(SMOKE_CHECKS.githubAuth, async () => {
+      const { exitCode, output } = await run.exec(GITHUB_AUTH_SCRIPT, new Map(), settings.checkTimeoutMs)
+      if (exitCode === 0)
+        return { status: 'passed', message: `coder external-auth access-token github: ${output.trim()}`, output }
+      const link = output.trim().split('\n')[0] ?? ''
+      return {
+        status: 'failed',
+        message: `coder external-auth access-token github failed; link GitHub for the CI user: ${link}`,
+        output,
+      }
+    })
 }
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {

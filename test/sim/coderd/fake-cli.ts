@@ -12,7 +12,7 @@
 export const FAKE_CODER_CLI = `#!/usr/bin/env node
 const net = require('node:net')
 const args = process.argv.slice(2)
-if (args[0] === 'version') { console.log('Coder v2.99.0-sim'); process.exit(0) }
+if (args[0] === 'version') { console.log('Coder v2.99.1-sim'); process.exit(0) }
 const flags = args.filter((a) => a.startsWith('--'))
 const target = args.slice(1).find((a) => !a.startsWith('--'))
 if (args[0] !== 'ssh' || !flags.includes('--stdio') || !target) { console.error('usage: coder ssh --stdio [--disable-autostart] owner/workspace.agent'); process.exit(2) }

@@ -9,7 +9,8 @@ import { FAKE_CODER_CLI } from './fake-cli.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
-const VERSION = 'v2.99.0-sim+0000000'
+// A new version for a new simulated CLI: the tool cache keeps one CLI per server version.
+const VERSION = 'v2.99.1-sim+0000001'
 const SIGNED_OUT = {
   message: 'You are signed out or your session has expired. Please sign in again to continue.',
   detail: 'Cookie "coder_session_token" or query parameter must be provided.',
