@@ -7,7 +7,7 @@ import { CREATED, DELETED } from '../src/shared/flows/flow.js'
 import { readReports } from '../src/shared/evidence/test-results.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
 import { cheInputs, type CoderJob, type Job, startCoderJob, startJob } from './harness/job.js'
-import type { CoderSim } from './sim/coderd/server.js'
+import { type CoderSim, param } from './sim/coderd/server.js'
 
 const ISSUER = 'https://login.example.test/realms/ci'
 const ORDER = [
@@ -15,6 +15,8 @@ const ORDER = [
   SMOKE_CHECKS.ide,
   SMOKE_CHECKS.tools,
   SMOKE_CHECKS.health,
+  SMOKE_CHECKS.codexExtension,
+  SMOKE_CHECKS.githubAuth,
   SMOKE_CHECKS.persistence,
   SMOKE_CHECKS.controlPlane,
   DELETED,
@@ -69,15 +71,16 @@ describe('smoke action on Che', () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
-    assert.ok(
-      checks.every((c) => c.status === 'passed'),
-      JSON.stringify(checks, null, 1),
+    assert.deepEqual(
+      checks.filter((c) => c.status !== 'passed').map((c) => c.name),
+      [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth],
+      'only the optional checks, not asked for, are skipped',
     )
     assert.match(checks[1]?.message ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/gateway\/ci\/rt-[^/]+\/\d+\/ → 200/)
-    assert.match(checks[4]?.message ?? '', /marker kept in \$PROJECTS_ROOT \(storage-type per-workspace\)/)
-    assert.match(checks[5]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
+    assert.match(checks[6]?.message ?? '', /marker kept in \/.*\/projects \(storage-type per-workspace\)/)
+    assert.match(checks[7]?.message ?? '', new RegExp(`OIDC issuer: ${ISSUER}`))
     assert.equal(step.outputs.outcome, 'passed')
-    assert.equal(step.outputs['tests-total'], '7')
+    assert.equal(step.outputs['tests-total'], '9')
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
     assert.deepEqual(
       job.sim.store.list('persistentvolumeclaims', 'ci'),
@@ -116,7 +119,7 @@ describe('smoke action on Che', () => {
       () => (job.sim.faults.gatewayStatus = undefined),
     )
     assert.deepEqual(failing.failed, [SMOKE_CHECKS.ide, DELETED])
-    assert.match(failing.checks[6]?.message ?? '', /kept by keep-on-failure/)
+    assert.match(failing.checks[8]?.message ?? '', /kept by keep-on-failure/)
     assert.equal(job.sim.devWorkspaces('ci').length, 1)
     await runActionStep('cleanup', {
       env: job.env,
@@ -130,9 +133,9 @@ describe('smoke action on Che', () => {
     const { checks, failed } = await smoke(job, inputs({ 'storage-type': 'ephemeral', tools: 'git' }))
     job.sim.faults.denied = []
     assert.deepEqual(failed, [])
-    assert.equal(checks[4]?.status, 'skipped')
-    assert.match(checks[4]?.message ?? '', /ephemeral/)
-    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked/)
+    assert.equal(checks[6]?.status, 'skipped')
+    assert.match(checks[6]?.message ?? '', /ephemeral/)
+    assert.match(checks[7]?.message ?? '', /OIDC issuer: not checked/)
   })
 
   it('a workspace that never starts fails the first check, skips the rest, and still runs the control-plane check', async () => {
@@ -143,7 +146,7 @@ describe('smoke action on Che', () => {
     const { step, checks } = await smoke(job, inputs())
     assert.deepEqual(
       checks.map((c) => c.status),
-      ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'],
+      ['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'passed', 'passed'],
     )
     assert.equal(step.outputs.outcome, 'error', 'a provider that cannot start a workspace is an infrastructure error')
     assert.equal(step.code, 1)
@@ -232,6 +235,7 @@ describe('smoke action on Coder', () => {
   before(async () => {
     job = await startCoderJob('6262', { oidcIssuer: ISSUER })
     coder = job.coder
+    coder.addTemplate('envbuilder-k8s', [param('repo_url', 'string', { required: true })], { envbuilder: true })
   })
   after(async () => {
     await job.close()
@@ -247,7 +251,7 @@ describe('smoke action on Coder', () => {
     )
     assert.match(checks[2]?.message ?? '', /git, gh present; checkout found/)
     assert.match(
-      checks[5]?.message ?? '',
+      checks[7]?.message ?? '',
       /initial user: The initial user has already been created!; OIDC issuer: https/,
     )
     assert.deepEqual(coder.workspaces(), [])
@@ -263,6 +267,9 @@ describe('smoke action on Coder', () => {
   it('fails exactly the broken check for each fault, and always deletes the workspace', async () => {
     const faults: [string, () => void, () => void][] = [
       [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 502), () => (coder.faults.appProxyStatus = undefined)],
+      // A 401 or a 403 through the app proxy with the token is a failure, never a pass (629 §1.1.3).
+      [SMOKE_CHECKS.ide, () => (coder.faults.appProxyStatus = 403), () => (coder.faults.appProxyStatus = undefined)],
+      [SMOKE_CHECKS.ide, () => (coder.faults.pathAppsDisabled = true), () => (coder.faults.pathAppsDisabled = false)],
       [
         SMOKE_CHECKS.persistence,
         () => (coder.faults.loseHomeOnStop = true),
@@ -283,9 +290,85 @@ describe('smoke action on Coder', () => {
     }
   })
 
+  it('an envbuilder-style template ($HOME lost on stop, PVC at /workspaces) passes with the marker on the PVC; a lost PVC fails', async () => {
+    const envbuilder = inputs({ template: 'envbuilder-k8s', tools: 'git' })
+    const persistence = (checks: Check[]): string =>
+      checks.find((c) => c.name === SMOKE_CHECKS.persistence)?.message ?? ''
+    const ok = await smoke(job, envbuilder)
+    assert.deepEqual(ok.failed, [])
+    // This host has no /workspaces, so the marker goes to the agent's directory: the clone on the PVC.
+    assert.match(persistence(ok.checks), /^marker kept in \/.*\/ci-bot\/rt-[^/]+\/workspaces\/app \(/)
+    const breaks: [() => void, RegExp][] = [
+      [
+        () => (coder.faults.loseVolumeOnStop = true),
+        /the marker written to .*\/workspaces\/app before the stop was not there/,
+      ],
+      [
+        () => (coder.faults.pvcGoneOnStop = true),
+        /no longer has kubernetes_persistent_volume_claim_v1\.workspaces: the data on it does not survive/,
+      ],
+    ]
+    for (const [breakIt, why] of breaks) {
+      breakIt()
+      const broken = await smoke(job, envbuilder).finally(() =>
+        Object.assign(coder.faults, { loseVolumeOnStop: false, pvcGoneOnStop: false }),
+      )
+      assert.deepEqual(broken.failed, [SMOKE_CHECKS.persistence])
+      assert.match(persistence(broken.checks), why)
+      assert.deepEqual(coder.workspaces(), [])
+    }
+    const explicit = await smoke(job, { ...envbuilder, 'persistence-path': '/nonexistent-dir' })
+    assert.match(persistence(explicit.checks), /could not write the marker/)
+  })
+
+  it('a failed check and a failed start show the [workspace-bootstrap] build log lines and the postCreate log', async () => {
+    coder.faults.bootstrapLogs = true
+    try {
+      const failedCheck = await smoke(job, inputs({ template: 'envbuilder-k8s', tools: 'git no-such-tool' }))
+      assert.deepEqual(failedCheck.failed, [SMOKE_CHECKS.tools])
+      const junit = readFileSync(
+        path.join(failedCheck.step.outputs['evidence-dir'] as string, 'junit', 'run-task-smoke.xml'),
+        'utf8',
+      )
+      assert.match(junit, /\[workspace-bootstrap\] devcontainer built; postCreateCommand done/)
+      assert.match(junit, /last lines of .*coder-postCreate\.log:[\s\S]*ameide doctor: gh auth: not logged in/)
+      coder.faults.buildFails = { error: 'terraform apply failed: exit status 1', logs: ['Error: pod failed'] }
+      const failedStart = await smoke(job, inputs({ template: 'envbuilder-k8s', tools: 'git' }))
+      assert.match(failedStart.step.summary, /\[workspace-bootstrap\] ERROR: devcontainer build failed/)
+    } finally {
+      Object.assign(coder.faults, { bootstrapLogs: false, buildFails: undefined })
+    }
+  })
+
+  it('the optional Codex extension and GitHub external-auth checks: skipped with a reason, else passed or failed', async () => {
+    const byName = (checks: Check[], name: string) => checks.find((c) => c.name === name)
+    const plain = await smoke(job, inputs({ tools: 'git' }))
+    assert.deepEqual(
+      [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth].map((n) => byName(plain.checks, n)?.status),
+      ['skipped', 'skipped'],
+    )
+    assert.match(byName(plain.checks, SMOKE_CHECKS.codexExtension)?.message ?? '', /not asked for/)
+    const asked = inputs({ tools: 'git', 'check-codex-extension': 'true', 'check-github-auth': 'true' })
+    const ok = await smoke(job, asked)
+    assert.deepEqual(ok.failed, [])
+    assert.match(byName(ok.checks, SMOKE_CHECKS.codexExtension)?.message ?? '', /openai\.chatgpt is installed/)
+    assert.match(byName(ok.checks, SMOKE_CHECKS.githubAuth)?.message ?? '', /a GitHub token of 34 characters/)
+    assert.ok(!JSON.stringify(ok.checks).includes('gho_simulated'), 'the GitHub token is never shown')
+    coder.image.removeExtension('openai.chatgpt')
+    coder.image.linkGithub(undefined)
+    try {
+      const broken = await smoke(job, asked)
+      assert.deepEqual(broken.failed, [SMOKE_CHECKS.codexExtension, SMOKE_CHECKS.githubAuth])
+      assert.match(byName(broken.checks, SMOKE_CHECKS.githubAuth)?.message ?? '', /external-auth\/github/)
+    } finally {
+      coder.image.removeExtension('')
+      coder.image.linkGithub('gho_simulatedGithubToken0123456789')
+    }
+  })
+
   it('a member token skips the issuer check with a note instead of failing it', async () => {
     const { checks, failed } = await smoke(job, inputs({ 'admin-token': '', tools: 'git' }))
     assert.deepEqual(failed, [])
-    assert.match(checks[5]?.message ?? '', /OIDC issuer: not checked, the token is not an owner/)
+    assert.match(checks[7]?.message ?? '', /OIDC issuer: not checked, the token is not an owner/)
   })
 })

@@ -98,24 +98,25 @@ describe('Coder provider against the simulated coderd', () => {
     })
   })
 
-  it('reports a build that is pending with no matching provisioner', async () => {
+  it('reports a build that stays pending with no matching provisioner when the start timeout ends', async () => {
     sim.faults.noProvisioner = true
     await assert.rejects(
-      provisioned(coderProvider(sim), 15 * 60_000),
-      /build is pending and no provisioner matches its tags/,
+      provisioned(coderProvider(sim), 1_000),
+      /not ready within the start timeout .*no provisioner matches its tags \(matched_provisioners\.count is 0\)/,
     )
   })
 
-  it('reports an agent that never connects', async () => {
+  it('reports an agent that never connects when the start timeout ends', async () => {
     sim.faults.agentNeverConnects = true
     await assert.rejects(
-      provisioned(coderProvider(sim), 15 * 60_000),
-      /agent main never connected \(see https:\/\/coder\.com\/docs/,
+      provisioned(coderProvider(sim), 1_000),
+      /Agent main never connected: its connection timeout passed \(see https:\/\/coder\.com\/docs/,
     )
   })
 
   it('accepts an agent whose startup script failed (start_error), as coder ssh does', async () => {
     sim.faults.agentStartError = true
+    sim.faults.startBlocksLogin = true
     const provider = coderProvider(sim)
     const warnings: string[] = []
     const handle = await provider.provision({

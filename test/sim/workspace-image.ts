@@ -24,10 +24,29 @@ export interface WorkspaceImage {
   codexSpy(hang: boolean): void
   /** Fault switch: removes a tool from the image. */
   removeTool(name: string): void
+  /** Fault switch: code-server no longer lists this extension. */
+  removeExtension(id: string): void
+  /** The GitHub token `coder external-auth access-token github` prints; undefined: the user never linked GitHub. */
+  linkGithub(token: string | undefined): void
   close(): Promise<void>
 }
 
 const TOOLS: Record<string, string> = {
+  // code-server's CLI: --list-extensions prints one extension id a line (the image ships the Codex one).
+  'code-server': `#!/bin/sh
+if [ "$1" = "--list-extensions" ]; then cat "$(dirname "$0")/.extensions"; exit 0; fi
+echo "code-server (sim): only --list-extensions is simulated" >&2; exit 2
+`,
+  // The coder CLI inside a workspace: external-auth access-token prints the linked token, or the URL
+  // to link it and exits 1 (cli/externalauth.go externalAuthAccessToken).
+  coder: `#!/bin/sh
+if [ "$1 $2" = "external-auth access-token" ]; then
+  f="$(dirname "$0")/.external-auth-$3"
+  if [ -s "$f" ]; then cat "$f"; exit 0; fi
+  echo "https://coder.example.test/external-auth/$3"; exit 1
+fi
+echo "coder (sim): only external-auth access-token is simulated" >&2; exit 2
+`,
   gh: `#!/bin/sh
 case "$1" in
   --version|version) echo "gh version 2.63.0-sim (2026-01-01)"; exit 0 ;;
@@ -57,6 +76,8 @@ echo "codex (sim): appended one line to README.md"
 `,
 }
 
+const EXTENSIONS = ['ms-python.python', 'openai.chatgpt']
+
 export async function startWorkspaceImage(root: string): Promise<WorkspaceImage> {
   const binDir = path.join(root, 'image-bin')
   mkdirSync(binDir, { recursive: true })
@@ -64,6 +85,8 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
     writeFileSync(path.join(binDir, name), script)
     chmodSync(path.join(binDir, name), 0o755)
   }
+  writeFileSync(path.join(binDir, '.extensions'), EXTENSIONS.map((e) => `${e}\n`).join(''))
+  writeFileSync(path.join(binDir, '.external-auth-github'), 'gho_simulatedGithubToken0123456789\n')
   const state = { unhealthy: false, suffix: '' }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://ide')
@@ -101,6 +124,17 @@ export async function startWorkspaceImage(root: string): Promise<WorkspaceImage>
       else rmSync(path.join(binDir, '.codex-hang'), { force: true })
     },
     removeTool: (name) => rmSync(path.join(binDir, name), { force: true }),
+    removeExtension: (id) =>
+      writeFileSync(
+        path.join(binDir, '.extensions'),
+        EXTENSIONS.filter((e) => e !== id)
+          .map((e) => `${e}\n`)
+          .join(''),
+      ),
+    linkGithub: (token) =>
+      token === undefined
+        ? rmSync(path.join(binDir, '.external-auth-github'), { force: true })
+        : writeFileSync(path.join(binDir, '.external-auth-github'), `${token}\n`),
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

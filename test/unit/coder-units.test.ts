@@ -131,7 +131,7 @@ describe('Coder inputs', () => {
     const s = getCoderSettings(read({}))
     assert.deepEqual(
       [s.url, s.organization, s.ttlMs, s.sshTunnelCommand, s.sshUser],
-      ['https://coder.example.com', 'default', 7_200_000, 'coder ssh --stdio {workspace}', 'coder'],
+      ['https://coder.example.com', 'default', 7_200_000, 'coder ssh --stdio --disable-autostart {workspace}', 'coder'],
     )
   })
   it('rejects a bad URL, a missing token or template, and a ttl outside 1m..30d', () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { CheckResult } from '../evidence/checks-junit.js'
 import { probeForProvision } from '../provider-factory.js'
 import type { WorkspaceProbe } from '../providers/probe.js'
 import { judgeIde } from './ide-verdict.js'
@@ -13,6 +14,8 @@ export const SMOKE_CHECKS = {
   health: 'IDE health endpoint answers inside the workspace',
   persistence: 'files survive a stop and start',
   controlPlane: 'control plane is healthy',
+  codexExtension: 'Codex extension is installed in the IDE',
+  githubAuth: "the CI user's GitHub external auth works",
 } as const
 
 const MARKER_FILE = '.run-task-smoke-marker'
@@ -26,13 +29,33 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
   const probe = probeForProvision(settings.provision)
   return runFlow(ctx, settings, {
     suite: 'smoke',
-    names: [SMOKE_CHECKS.ide, SMOKE_CHECKS.tools, SMOKE_CHECKS.health, SMOKE_CHECKS.persistence],
+    names: [
+      SMOKE_CHECKS.ide,
+      SMOKE_CHECKS.tools,
+      SMOKE_CHECKS.health,
+      SMOKE_CHECKS.codexExtension,
+      SMOKE_CHECKS.githubAuth,
+      SMOKE_CHECKS.persistence,
+    ],
     secrets: [settings.adminToken].filter(Boolean),
     body: async (run) => {
-      await run.check(SMOKE_CHECKS.ide, () => checkIde(run, probe, settings))
-      await run.check(SMOKE_CHECKS.tools, () => checkTools(run, settings))
-      await run.check(SMOKE_CHECKS.health, () => checkHealth(run, probe, settings))
-      await run.check(SMOKE_CHECKS.persistence, () => checkPersistence(run, probe, settings))
+      await run.check(
+        SMOKE_CHECKS.ide,
+        withDiagnostics(run, () => checkIde(run, probe, settings)),
+      )
+      await run.check(
+        SMOKE_CHECKS.tools,
+        withDiagnostics(run, () => checkTools(run, settings)),
+      )
+      await run.check(
+        SMOKE_CHECKS.health,
+        withDiagnostics(run, () => checkHealth(run, probe, settings)),
+      )
+      await optionalChecks(run, settings)
+      await run.check(
+        SMOKE_CHECKS.persistence,
+        withDiagnostics(run, () => checkPersistence(run, probe, settings)),
+      )
     },
     withoutWorkspace: async (run) => {
       await run.check(SMOKE_CHECKS.controlPlane, async () => {
@@ -48,6 +71,67 @@ export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Prom
       })
     },
   })
+}
+
+type CheckOutcome = Omit<CheckResult, 'name' | 'durationMs'>
+
+/**
+ * A failed check carries the provider's diagnostics in its output (Coder: the build log's
+ * `[workspace-bootstrap]` lines and the devcontainer's postCreate log, 629 §5.1).
+ */
+function withDiagnostics(run: FlowRun, fn: () => Promise<CheckOutcome>): () => Promise<CheckOutcome> {
+  return async () => {
+    const result = await fn()
+    if (result.status !== 'failed') return result
+    const diagnostics = await run.provider.diagnose(run.handle).catch(() => ({ lines: [] as string[] }))
+    const output = [result.output, diagnostics.lines.length ? 'Diagnostics:' : '', ...diagnostics.lines]
+    return { ...result, output: output.filter(Boolean).join('\n') }
+  }
+}
+
+const CODEX_EXTENSION = 'openai.chatgpt'
+// code-server's CLI is on PATH in most images; Coder's code-server module installs it under /tmp/code-server.
+const EXTENSION_SCRIPT = `ide=$(command -v code-server || ls /tmp/code-server/bin/code-server 2>/dev/null) || { echo "code-server is not installed"; exit 3; }
+list=$("$ide" --list-extensions 2>&1) || { echo "$list"; exit 2; }
+echo "$list"
+printf '%s\\n' "$list" | grep -qix "$SMOKE_EXTENSION"`
+// The token is counted, never printed.
+const GITHUB_AUTH_SCRIPT = `out=$(coder external-auth access-token github 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -n "$out" ]; then echo "a GitHub token of \${#out} characters"; exit 0; fi
+echo "$out" | head -n 5; exit 1`
+
+/** The checks 629 names as optional: JUnit cases either way, skipped with the reason when not asked for. */
+async function optionalChecks(run: FlowRun, settings: SmokeSettings): Promise<void> {
+  if (!settings.checkCodexExtension) run.skip(SMOKE_CHECKS.codexExtension, 'not asked for (check-codex-extension)')
+  else
+    await run.check(SMOKE_CHECKS.codexExtension, async () => {
+      const { exitCode, output } = await run.exec(
+        EXTENSION_SCRIPT,
+        new Map([['SMOKE_EXTENSION', CODEX_EXTENSION]]),
+        settings.checkTimeoutMs,
+      )
+      if (exitCode === 0) return { status: 'passed', message: `${CODEX_EXTENSION} is installed in code-server`, output }
+      const why =
+        exitCode === 1
+          ? `${CODEX_EXTENSION} is not among code-server's extensions`
+          : output.split('\n')[0] || `exit ${exitCode}`
+      return { status: 'failed', message: why, output }
+    })
+  if (!settings.checkGithubAuth) run.skip(SMOKE_CHECKS.githubAuth, 'not asked for (check-github-auth)')
+  else if (settings.provision.provider !== 'coder')
+    run.skip(SMOKE_CHECKS.githubAuth, 'Coder external auth: not a Che feature')
+  else
+    await run.check(SMOKE_CHECKS.githubAuth, async () => {
+      const { exitCode, output } = await run.exec(GITHUB_AUTH_SCRIPT, new Map(), settings.checkTimeoutMs)
+      if (exitCode === 0)
+        return { status: 'passed', message: `coder external-auth access-token github: ${output.trim()}`, output }
+      const link = output.trim().split('\n')[0] ?? ''
+      return {
+        status: 'failed',
+        message: `coder external-auth access-token github failed; link GitHub for the CI user: ${link}`,
+        output,
+      }
+    })
 }
 
 async function checkIde(run: FlowRun, probe: WorkspaceProbe, settings: SmokeSettings) {
@@ -106,14 +190,20 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   const persistence = await probe.persistence(run.handle, run.ctx.signal)
   if (!persistence.persistent) return { status: 'skipped' as const, message: persistence.detail, output: '' }
   const marker = `smoke-${randomBytes(8).toString('hex')}`
-  const file = `"${probe.persistentDir}/${MARKER_FILE}"`
+  // The directory is chosen once, inside the workspace, and read back from the same place.
   const wrote = await run.exec(
-    `printf '%s\\n' "$SMOKE_MARKER" > ${file} && echo "wrote the marker to ${file.slice(1, -1)}"`,
-    new Map([['SMOKE_MARKER', marker]]),
+    `d="\${SMOKE_DIR:-}"; [ -n "$d" ] || d=${probe.persistentDir}
+d=$(cd -- "$d" && pwd) || exit 1
+printf '%s\\n' "$SMOKE_MARKER" > "$d/${MARKER_FILE}" && echo "wrote the marker to $d"`,
+    new Map([
+      ['SMOKE_MARKER', marker],
+      ['SMOKE_DIR', settings.persistencePath],
+    ]),
     settings.checkTimeoutMs,
   )
   if (wrote.exitCode !== 0)
     return { status: 'failed' as const, message: `could not write the marker: ${wrote.output}`, output: wrote.output }
+  const dir = /wrote the marker to (.*)$/m.exec(wrote.output)?.[1]?.trim() ?? ''
   const steps = [wrote.output]
   await run.provider.stop(run.handle, settings.stopTimeoutMs, run.ctx.signal)
   steps.push(`stopped; ${await probe.checkStopped(run.handle, run.ctx.signal)}`)
@@ -121,14 +211,18 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   run.state.handle = run.handle
   run.ctx.store.save(run.state)
   steps.push('started again')
-  const read = await run.exec(`cat ${file} 2>&1 || true`, new Map(), settings.checkTimeoutMs)
+  const read = await run.exec(
+    `cat "$SMOKE_DIR/${MARKER_FILE}" 2>&1 || true`,
+    new Map([['SMOKE_DIR', dir]]),
+    settings.checkTimeoutMs,
+  )
   steps.push(`read back: ${read.output}`)
   const output = steps.join('\n')
   return read.output.trim() === marker
-    ? { status: 'passed' as const, message: `marker kept in ${probe.persistentDir} (${persistence.detail})`, output }
+    ? { status: 'passed' as const, message: `marker kept in ${dir} (${persistence.detail})`, output }
     : {
         status: 'failed' as const,
-        message: `the marker written to ${probe.persistentDir} before the stop was not there after the start`,
+        message: `the marker written to ${dir} before the stop was not there after the start`,
         output,
       }
 }

@@ -52,17 +52,25 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   const sock = Duplex.from({ readable: tunnel.stdout, writable: tunnel.stdin })
   const client = new ssh2.Client()
   const describe = (): string => (tunnelError.trim() ? `; the tunnel said: ${tunnelError.trim()}` : '')
+  const tunnelClosed = new Promise<void>((resolve) => tunnel.once('close', () => resolve()))
   await new Promise<void>((resolve, reject) => {
+    let failed = false
     const fail = (why: string): void => {
-      tunnel.kill()
-      reject(
-        new ProviderUnavailableError(
-          `The SSH connection through '${target.tunnelCommand}' failed: ${why}${describe()}`,
-        ),
-      )
+      if (failed) return
+      failed = true
+      // The tunnel's last words (e.g. coder's "workspace must be started") arrive as it exits.
+      void Promise.race([tunnelClosed, new Promise((r) => setTimeout(r, 1_000))]).then(() => {
+        tunnel.kill()
+        reject(
+          new ProviderUnavailableError(
+            `The SSH connection through '${target.tunnelCommand}' failed: ${why}${describe()}`,
+          ),
+        )
+      })
     }
     client.once('ready', () => resolve())
-    client.once('error', (error) => fail(error.message))
+    // ssh2 can report more than one error for one broken socket (an end, then a premature close).
+    client.on('error', (error) => fail(error.message))
     tunnel.once('error', (error) => fail(error.message))
     client.connect({
       sock,

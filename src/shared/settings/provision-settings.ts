@@ -2,13 +2,13 @@ import { KubeConfig } from '@kubernetes/client-node'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { InputError } from '../errors.js'
-import { identityFromEnv, NAME_PREFIX_PATTERN, type RunIdentity } from '../identity.js'
+import { identityFromEnv, NAME_PREFIX_PATTERN, type RunIdentity, workspaceName } from '../identity.js'
 import { type InputReader, inputOr } from '../inputs.js'
 import { parseDuration, parseEnum } from '../parse.js'
 import { PROVIDER_NAMES, type ProviderName } from '../provider.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
 import { checkExecPlugin, kubeconfigWarnings } from '../providers/che/kubeconfig-checks.js'
-import { getCoderSettings } from './coder-inputs.js'
+import { checkCoderWorkspaceName, getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import {
   buildDevWorkspace,
@@ -50,6 +50,8 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
       'a lowercase DNS label of 1 to 20 characters that starts with a letter',
     )
   }
+  const identity = identityFromEnv(env, read('matrix'))
+  if (provider === 'coder') checkCoderWorkspaceName(workspaceNamePrefix, workspaceName(workspaceNamePrefix, identity))
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
   const che = provider === 'che' ? getCheSettings(read, env, cwd) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
@@ -65,7 +67,7 @@ export function getProvisionSettings(read: InputReader, env: NodeJS.ProcessEnv, 
     source,
     workspaceNamePrefix,
     startTimeoutMs,
-    identity: identityFromEnv(env, read('matrix')),
+    identity,
   }
 }
 

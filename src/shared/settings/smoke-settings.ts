@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js'
 import { type InputReader, inputOr } from '../inputs.js'
-import { parseDuration } from '../parse.js'
+import { parseBoolean, parseDuration } from '../parse.js'
 import { type CleanupSettings, getCleanupSettings } from './cleanup-settings.js'
 import { type CollectSettings, getCollectSettings } from './collect-settings.js'
 import { getProvisionSettings, type ProvisionSettings } from './provision-settings.js'
@@ -15,6 +15,15 @@ export interface SmokeSettings {
   readonly tools: readonly string[]
   /** The repository checkout, relative to the workspace's project directory ('' = that directory). */
   readonly checkoutPath: string
+  /**
+   * Where the persistence marker goes; '' lets the provider choose (Coder: /workspaces when it
+   * exists, as on envbuilder templates, else the agent's directory; Che: $PROJECTS_ROOT).
+   */
+  readonly persistencePath: string
+  /** Optional (629 §1.1.3): the Codex VS Code extension `openai.chatgpt` is installed in code-server. */
+  readonly checkCodexExtension: boolean
+  /** Optional (629 §2.1): `coder external-auth access-token github` works for the CI user (Coder only). */
+  readonly checkGithubAuth: boolean
   /** The Coder app slug of the IDE (Che uses the editor's main endpoint). */
   readonly ideApp: string
   /** The IDE health URL inside the workspace; empty asks the provider. */
@@ -45,6 +54,13 @@ export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd:
   const checkoutPath = read('checkout-path').trim()
   if (checkoutPath.split('/').includes('..'))
     throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
+  const persistencePath = read('persistence-path').trim()
+  if (persistencePath && (/["'`$\\\n]/.test(persistencePath) || persistencePath.split('/').includes('..')))
+    throw new InputError(
+      'persistence-path',
+      persistencePath,
+      'a directory in the workspace with no quotes, $, backslashes or .. segments, such as /workspaces',
+    )
   const ideHealthUrl = read('ide-health-url').trim()
   if (ideHealthUrl && !/^https?:\/\/[^\s'"]+$/.test(ideHealthUrl))
     throw new InputError(
@@ -61,6 +77,9 @@ export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd:
     cleanup: getCleanupSettings(read),
     tools,
     checkoutPath,
+    persistencePath,
+    checkCodexExtension: parseBoolean('check-codex-extension', inputOr(read, 'check-codex-extension', 'false')),
+    checkGithubAuth: parseBoolean('check-github-auth', inputOr(read, 'check-github-auth', 'false')),
     ideApp: inputOr(read, 'ide-app', 'code-server'),
     ideHealthUrl,
     expectedOidcIssuer: issuer,

@@ -10,8 +10,11 @@ const HOST_KEY = utils.generateKeyPairSync('ed25519').private
 /**
  * The SSH server a workspace agent runs (the Coder tunnel delivers connections to
  * it): any authentication is accepted, as the tunnel already authenticated the
- * user. Exec requests run `sh -c <command>` in the workspace folder with no PTY;
- * the exit code or signal is sent back as SSH exit-status / exit-signal.
+ * user. Exec requests run `<login shell> -c <command>` in the workspace folder with
+ * no PTY (agent/agentssh/agentssh.go CreateCommand: the user's shell from
+ * usershell.Get, `-c`); the exit code is sent back as SSH exit-status, and a
+ * command killed by a signal as exit-status 255, never exit-signal
+ * (agentssh.go sessionStart: an ExitCode of -1 becomes 255).
  */
 export class AgentSshServer {
   private readonly server: InstanceType<typeof Server>
@@ -25,6 +28,8 @@ export class AgentSshServer {
     private readonly env: Record<string, string>,
     /** Cuts the connection (no exit status) once a command's output contains this marker. */
     private readonly dropMarker: () => string | undefined,
+    /** The workspace user's login shell. */
+    private readonly shell = '/bin/bash',
   ) {
     this.server = new Server({ hostKeys: [HOST_KEY] }, (client) => {
       client.on('authentication', (ctx) => ctx.accept())
@@ -34,9 +39,9 @@ export class AgentSshServer {
         session.on('env', (accept) => accept?.())
         session.on('exec', (accept, _reject, info) => {
           const channel = accept()
-          const child = spawn('/bin/sh', ['-c', info.command], {
+          const child = spawn(this.shell, ['-c', info.command], {
             cwd: this.directory,
-            env: { ...this.env, HOME: this.home },
+            env: { ...this.env, HOME: this.home, SHELL: this.shell },
             stdio: ['pipe', 'pipe', 'pipe'],
           })
           this.children.add(child)
@@ -59,8 +64,7 @@ export class AgentSshServer {
           child.on('close', (code, signal) => {
             this.children.delete(child)
             if (dropped) return
-            if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '')
-            else channel.exit(code ?? 0)
+            channel.exit(signal ? 255 : (code ?? 0))
             channel.end()
           })
           child.on('error', (error) => {

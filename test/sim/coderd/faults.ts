@@ -6,6 +6,23 @@ export interface CoderFaults {
   noProvisioner: boolean
   /** The agent never connects: its status goes to `timeout`. */
   agentNeverConnects: boolean
+  /** The agent passes its connection timeout (status `timeout`) and connects this many ms later. */
+  agentConnectsLateMs: number
+  /** Builds with no matching provisioner are picked up this many ms later (a daemon registers on demand). */
+  provisionerArrivesAfterMs: number | undefined
+  /** The agent shuts down while starting and ends in this lifecycle state. */
+  agentShutsDown: 'shutdown_timeout' | 'shutdown_error' | 'off' | undefined
+  /** The agent's startup script has `start_blocks_login` (coder ssh waits for it). */
+  startBlocksLogin: boolean
+  /** The workspace user's login shell, which the agent runs commands with. */
+  loginShell: string
+  /** Each agent has a devcontainer sub-agent (`parent_id` set), as a template with devcontainers does. */
+  subAgent: boolean
+  /**
+   * The server acts on the next N requests that match `${method} ${path}`, then drops
+   * the connection before answering: a response lost on the way back.
+   */
+  loseResponses: { match: RegExp; count: number } | undefined
   /** The agent's startup script fails: lifecycle `start_error`. */
   agentStartError: boolean
   /** Extra delay before the agent becomes ready. */
@@ -20,10 +37,18 @@ export interface CoderFaults {
   noInitialUser: boolean
   /** Cuts SSH connections once a command's output contains this marker. */
   sshDropOnOutput: string | undefined
-  /** The app proxy answers with this status (502: the app is unreachable) instead of proxying. */
+  /** The app proxy answers with this status (502: the app is unreachable; 403: a fronting proxy refuses). */
   appProxyStatus: number | undefined
+  /** Path-based apps are switched off by the administrator: the app proxy answers 401. */
+  pathAppsDisabled: boolean
   /** A stop wipes the home folder, as a template without a persistent home volume does. */
   loseHomeOnStop: boolean
+  /** A stop wipes the persistent volume (home volume, or /workspaces of an envbuilder template). */
+  loseVolumeOnStop: boolean
+  /** A stop deletes the PVC: the data is gone and the stop build lists no volume resource. */
+  pvcGoneOnStop: boolean
+  /** Build logs carry envbuilder's `[workspace-bootstrap]` lines, failing ones when the start fails. */
+  bootstrapLogs: boolean
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -31,6 +56,13 @@ export function noCoderFaults(): CoderFaults {
     buildFails: undefined,
     noProvisioner: false,
     agentNeverConnects: false,
+    agentConnectsLateMs: 0,
+    provisionerArrivesAfterMs: undefined,
+    agentShutsDown: undefined,
+    startBlocksLogin: false,
+    loginShell: '/bin/bash',
+    subAgent: false,
+    loseResponses: undefined,
     agentStartError: false,
     slowStartMs: 0,
     rateLimited: 0,
@@ -39,6 +71,10 @@ export function noCoderFaults(): CoderFaults {
     noInitialUser: false,
     sshDropOnOutput: undefined,
     appProxyStatus: undefined,
+    pathAppsDisabled: false,
     loseHomeOnStop: false,
+    loseVolumeOnStop: false,
+    pvcGoneOnStop: false,
+    bootstrapLogs: false,
   }
 }

@@ -4,13 +4,14 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { type SimBuild, type SimTemplate, type SimWorkspace, WorkspaceEngine } from './engine.js'
+import { type SimBuild, type SimTemplate, type SimVersion, type SimWorkspace, WorkspaceEngine } from './engine.js'
 import { FAKE_CODER_CLI } from './fake-cli.js'
 import { coderListener } from './https.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
-const VERSION = 'v2.99.0-sim+0000000'
+// A new version for a new simulated CLI: the tool cache keeps one CLI per server version.
+const VERSION = 'v2.99.1-sim+0000001'
 const SIGNED_OUT = {
   message: 'You are signed out or your session has expired. Please sign in again to continue.',
   detail: 'Cookie "coder_session_token" or query parameter must be provided.',
@@ -31,7 +32,9 @@ export interface CoderSim {
   readonly caCert?: string
   /** Names of the workspaces that are not deleted. */
   workspaces(): string[]
-  addTemplate(name: string, parameters: Record<string, unknown>[]): SimTemplate
+  addTemplate(name: string, parameters: Record<string, unknown>[], options?: Partial<SimTemplate>): SimTemplate
+  /** Adds a version to a template without making it the active one. */
+  addVersion(template: SimTemplate, name: string, parameters: Record<string, unknown>[]): SimVersion
   close(): Promise<void>
 }
 
@@ -67,10 +70,37 @@ export async function startCoderSim(
   const [token, adminToken] = [...tokens.keys()] as [string, string]
   const templates = new Map<string, SimTemplate>()
   const requests: string[] = []
-  const addTemplate = (name: string, parameters: Record<string, unknown>[]): SimTemplate => {
-    const t = { id: randomUUID(), name, organization_id: org.id, active_version_id: randomUUID(), parameters }
+  const addTemplate = (
+    name: string,
+    parameters: Record<string, unknown>[],
+    options: Partial<SimTemplate> = {},
+  ): SimTemplate => {
+    const version = { id: randomUUID(), name: 'v1', parameters }
+    const t: SimTemplate = {
+      id: randomUUID(),
+      name,
+      organization_id: org.id,
+      active_version_id: version.id,
+      parameters,
+      versions: [version],
+      default_ttl_ms: 8 * 3_600_000,
+      allow_user_cancel_workspace_jobs: true,
+      ...options,
+    }
     templates.set(name, t)
     return t
+  }
+  const addVersion = (template: SimTemplate, name: string, parameters: Record<string, unknown>[]): SimVersion => {
+    const version = { id: randomUUID(), name, parameters }
+    template.versions.push(version)
+    return version
+  }
+  const findVersion = (id: string): { t: SimTemplate; v: SimVersion } | undefined => {
+    for (const t of templates.values()) {
+      const v = t.versions.find((x) => x.id === id)
+      if (v) return { t, v }
+    }
+    return undefined
   }
   addTemplate('ci-docker', [
     param('image', 'string', { default_value: 'codercom/enterprise-base:ubuntu' }),
@@ -82,6 +112,15 @@ export async function startCoderSim(
 
   const { server, scheme, caCert } = coderListener(options.https ?? false, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
+    const lose = faults.loseResponses
+    if (lose && lose.count > 0 && lose.match.test(`${req.method} ${new URL(req.url ?? '/', 'http://sim').pathname}`)) {
+      // The handler runs to the end; only its answer is lost on the way back.
+      lose.count -= 1
+      res.end = (() => {
+        req.socket.destroy()
+        return res
+      }) as typeof res.end
+    }
     route(req, res).catch((error: unknown) => send(res, 500, { message: 'Internal error.', detail: String(error) }))
   })
 
@@ -89,7 +128,9 @@ export async function startCoderSim(
     const url = new URL(req.url ?? '/', 'http://sim')
     const p = url.pathname
     res.setHeader('X-Coder-Build-Version', VERSION)
-    if (p.startsWith('/bin/coder-')) {
+    if (p.startsWith('/bin/')) {
+      // site/site.go serves only the binaries the release built: coder-linux-armv7, never coder-linux-arm.
+      if (!SERVED_CLIS.has(p.slice('/bin/'.length))) return sendHtml(res, 404, 'Not Found')
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' })
       return void res.end(FAKE_CODER_CLI)
     }
@@ -151,12 +192,30 @@ export async function startCoderSim(
           : undefined
       return t ? send(res, 200, templateJson(t)) : send(res, 404, NOT_FOUND)
     }
+    if ((m = /^\/templates\/([^/]+)\/versions\/([^/]+)$/.exec(api))) {
+      // coderd templateversions.go templateVersionByName
+      const t = [...templates.values()].find((x) => x.id === m?.[1])
+      const v = t?.versions.find((x) => x.name === decodeURIComponent(m?.[2] ?? ''))
+      if (!t || !v)
+        return send(res, 404, {
+          message: `No template version found by name "${decodeURIComponent(m[2] as string)}".`,
+        })
+      return send(res, 200, { id: v.id, template_id: t.id, organization_id: org.id, name: v.name, archived: false })
+    }
     if ((m = /^\/templateversions\/([^/]+)\/rich-parameters$/.exec(api))) {
-      const t = [...templates.values()].find((x) => x.active_version_id === m?.[1])
-      return t ? send(res, 200, t.parameters) : send(res, 404, NOT_FOUND)
+      const found = findVersion(m[1] as string)
+      return found ? send(res, 200, found.v.parameters) : send(res, 404, NOT_FOUND)
     }
     if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST')
       return createWorkspace(res, user, body as Record<string, unknown>)
+    if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)\/builds\/(\d+)$/.exec(api))) {
+      // coderd workspacebuilds.go workspaceBuildByBuildNumber
+      const w = [...engine.workspaces.values()].find(
+        (x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]),
+      )
+      const b = w?.builds.find((x) => x.build_number === Number(m?.[3]))
+      return w && b ? send(res, 200, buildJson(w, b)) : send(res, 404, NOT_FOUND)
+    }
     if ((m = /^\/users\/([^/]+)\/workspace\/([^/]+)$/.exec(api))) {
       const w = [...engine.workspaces.values()].find(
         (x) => x.name === m?.[2] && !x.deleted && (m?.[1] === 'me' ? x.owner_id === user.id : x.owner_name === m?.[1]),
@@ -200,9 +259,7 @@ export async function startCoderSim(
           found.b.logs.filter((l) => l.id > Number(after ?? 0)),
         )
       }
-      if (!['pending', 'running'].includes(found.b.job.status))
-        return send(res, 400, { message: 'Job has already completed!' })
-      engine.cancel(found.w, found.b)
+      return cancelBuild(res, user, found.w, found.b, url.searchParams.get('expect_status') ?? '')
       return send(res, 200, { message: 'Job has been marked as canceled...' })
     }
     if ((m = /^\/workspaceagents\/([^/]+)(\/sim-ssh)?$/.exec(api))) {
@@ -224,39 +281,68 @@ export async function startCoderSim(
   ): void => {
     if (!body) return send(res, 400, { message: 'Request body must be valid JSON.' })
     const name = String(body.name ?? '')
-    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(name))
+    // codersdk/name.go NameValid, the `workspace_name` validator: <= 32 characters,
+    // alphanumeric words joined by single hyphens, never "new" or "create".
+    if (name.length > 32 || !NAME_VALID.test(name) || name === 'new' || name === 'create')
       return send(res, 400, {
         message: 'Validation failed.',
         validations: [
           { field: 'name', detail: 'Validation failed for tag "workspace_name" with value: "' + name + '"' },
         ],
       })
-    const template = [...templates.values()].find((t) => t.id === body.template_id)
+    // codersdk/organizations.go CreateWorkspaceRequest: template_id and template_version_id are
+    // `required_without` and `excluded_with` each other; template_id builds the active version.
+    const byVersion = body.template_version_id ? findVersion(String(body.template_version_id)) : undefined
+    if (body.template_id && body.template_version_id)
+      return send(res, 400, {
+        message: 'Validation failed.',
+        validations: [
+          {
+            field: 'template_id',
+            detail: `Validation failed for tag "excluded_with" with value: "${String(body.template_id)}"`,
+          },
+          {
+            field: 'template_version_id',
+            detail: `Validation failed for tag "excluded_with" with value: "${String(body.template_version_id)}"`,
+          },
+        ],
+      })
+    const template = byVersion?.t ?? [...templates.values()].find((t) => t.id === body.template_id)
     if (!template)
       return send(res, 400, {
-        message: `Template "${String(body.template_id)}" doesn't exist.`,
-        validations: [{ field: 'template_id', detail: 'template not found' }],
+        message: body.template_version_id
+          ? `Template version "${String(body.template_version_id)}" doesn't exist.`
+          : `Template "${String(body.template_id)}" doesn't exist.`,
+        validations: [
+          body.template_version_id
+            ? { field: 'template_version_id', detail: 'template version not found' }
+            : { field: 'template_id', detail: 'template not found' },
+        ],
       })
+    const version = byVersion?.v ?? (template.versions.find((v) => v.id === template.active_version_id) as SimVersion)
     if ([...engine.workspaces.values()].some((w) => !w.deleted && w.owner_id === user.id && w.name === name))
       return send(res, 409, {
         message: `Workspace "${name}" already exists.`,
         validations: [{ field: 'name', detail: 'This value is already in use and should be unique.' }],
       })
-    const ttl = body.ttl_ms as number | undefined
-    if (ttl !== undefined && ttl !== null && ttl < 60_000)
+    // coderd workspaces.go validWorkspaceTTLMillis: 0 or null is the template's default.
+    const asked = body.ttl_ms as number | null | undefined
+    const ttl = asked ? asked : template.default_ttl_ms || null
+    if (asked && asked < 60_000)
       return send(res, 400, {
         message: 'Invalid Workspace Time to Shutdown.',
         validations: [{ field: 'ttl_ms', detail: 'time until shutdown must be at least one minute' }],
       })
     const values = (body.rich_parameter_values ?? []) as { name: string; value: string }[]
-    for (const p of template.parameters) {
-      if (p.required && !values.some((v) => v.name === p.name))
+    for (const p of version.parameters) {
+      // codersdk/richparameters.go validateBuildParameter: a required parameter's value may not be empty.
+      if (p.required && !values.find((v) => v.name === p.name)?.value)
         return send(res, 400, {
           message: `Unable to validate parameter "${String(p.name)}"`,
-          detail: 'Required parameter not provided',
+          detail: 'parameter value is required',
         })
     }
-    const w = engine.create(user, template, name, ttl ?? null, values)
+    const w = engine.create(user, template, version.id, name, ttl, values)
     send(res, 201, workspaceJson(w))
   }
 
@@ -269,10 +355,40 @@ export async function startCoderSim(
         message: 'Validation failed.',
         validations: [{ field: 'transition', detail: 'Validation failed for tag "oneof"' }],
       })
-    if (w.deleted)
-      return send(res, transition === 'delete' ? 410 : 409, { message: `Cannot ${transition} a deleted workspace!` })
+    // coderd workspacebuilds.go postWorkspaceBuilds: a delete build is allowed on a deleted
+    // workspace (another delete is queued); only start and stop are refused.
+    if (w.deleted && transition !== 'delete')
+      return send(res, 409, {
+        message: `Cannot ${transition} a deleted workspace!`,
+        detail: 'This workspace has been deleted and cannot be modified.',
+      })
+    // coderd/wsbuilder/wsbuilder.go Build: a job of the workspace is still active.
     if (engine.activeBuild(w)) return send(res, 409, { message: 'A workspace build is already active.' })
     send(res, 201, buildJson(w, engine.build(w, transition)))
+  }
+
+  /** coderd workspacebuilds.go patchCancelWorkspaceBuild and verifyUserCanCancelWorkspaceBuilds. */
+  const cancelBuild = (
+    res: ServerResponse,
+    user: typeof member,
+    w: SimWorkspace,
+    b: SimBuild,
+    expect: string,
+  ): void => {
+    if (expect && expect !== 'running' && expect !== 'pending')
+      return send(res, 400, { message: `Invalid expect_status "${expect}". Only 'running' or 'pending' are allowed.` })
+    // Only `expect_status=pending` skips the permission check: canceling a queued job touches no resource.
+    const allowed =
+      expect === 'pending' || w.template.allow_user_cancel_workspace_jobs || user.roles.some((r) => r.name === 'owner')
+    if (!allowed)
+      return send(res, 403, { message: 'User is not allowed to cancel workspace builds. Owner role is required.' })
+    if (b.job.status === 'succeeded' || b.job.status === 'failed')
+      return send(res, 400, { message: 'Job has already completed!' })
+    if (b.job.status === 'canceled' || b.job.status === 'canceling')
+      return send(res, 400, { message: 'Job has already been marked as canceled!' })
+    if (expect && b.job.status !== expect) return send(res, 412, { message: 'Job is not in the expected state.' })
+    engine.cancel(w, b)
+    send(res, 200, { message: 'Job has been marked as canceled...' })
   }
 
   const watch = (req: IncomingMessage, res: ServerResponse, id: string): void => {
@@ -313,17 +429,23 @@ export async function startCoderSim(
       string,
       string,
     ]
+    // coderd/workspaceapps/proxy.go handleWorkspaceAppPath: path apps can be switched off (401 page).
+    if (faults.pathAppsDisabled)
+      return sendHtml(res, 401, 'Unauthorized: Path-based applications are disabled on this Coder deployment')
     const cookie = /(?:^|;\s*)coder_session_token=([^;]+)/.exec(String(req.headers.cookie ?? ''))?.[1]
     const user = tokens.get(
       String(req.headers['coder-session-token'] ?? cookie ?? url.searchParams.get('coder_session_token') ?? ''),
     )
     if (!user) {
-      res.writeHead(303, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
+      // workspaceapps/db.go DBTokenProvider.Issue: the API key is optional there, so a missing,
+      // invalid or expired token is "not signed in": httpmw.RedirectToLogin, a 307 to /login.
+      res.writeHead(307, { Location: `/login?redirect=${encodeURIComponent(url.pathname)}` })
       return void res.end()
     }
     const w = [...engine.workspaces.values()].find(
       (x) => !x.deleted && x.name === workspace && x.owner_name === decodeURIComponent(owner),
     )
+    // A valid key without access to the app is a 404, never a 403 (Issue: "insufficient permissions").
     if (!w || w.owner_id !== user.id || (agent !== undefined && agent !== w.agent.name) || slug !== 'code-server')
       return sendHtml(res, 404, 'Application Not Found')
     if (faults.appProxyStatus !== undefined)
@@ -348,14 +470,27 @@ export async function startCoderSim(
 
   const agentJson = (w: SimWorkspace): Record<string, unknown> => ({
     id: w.agent.id,
+    parent_id: null,
+    created_at: w.agent.created_at,
     name: w.agent.name,
     status: w.agent.status,
     lifecycle_state: w.agent.lifecycle_state,
+    // codersdk/workspaceagents.go WorkspaceAgentScript; cli/ssh.go waits only for start_blocks_login.
+    scripts: [
+      {
+        display_name: 'Startup Script',
+        script: 'git clone "$REPO_URL"',
+        run_on_start: true,
+        run_on_stop: false,
+        start_blocks_login: faults.startBlocksLogin,
+        timeout: 0,
+      },
+    ],
     architecture: 'amd64',
     operating_system: 'linux',
     expanded_directory: engine.directory(w),
     version: VERSION,
-    connection_timeout_seconds: 120,
+    connection_timeout_seconds: 1,
     troubleshooting_url: 'https://coder.com/docs/admin/templates/troubleshooting',
     apps: [
       {
@@ -378,6 +513,51 @@ export async function startCoderSim(
     ],
   })
 
+  /**
+   * A devcontainer sub-agent (coderd agentapi SubAgentAPI CreateSubAgent): `parent_id` names
+   * its parent; coderd workspaces.go convertWorkspace and the CLI leave it out of the choice.
+   */
+  const subAgentJson = (w: SimWorkspace): Record<string, unknown> => ({
+    ...agentJson(w),
+    id: randomUUIDFor(`${w.agent.id.slice(0, 20)}5ub0`),
+    parent_id: w.agent.id,
+    name: 'devcontainer',
+    apps: [],
+  })
+
+  /**
+   * The resources in a build's Terraform state (codersdk.WorkspaceResource). Those not tied to
+   * `start_count` outlive a stop and are listed by the stop build too: a Docker template's home
+   * volume, or an envbuilder Kubernetes template's namespace and /workspaces PVC.
+   */
+  const resourcesJson = (w: SimWorkspace, b: SimBuild, withAgent: boolean): Record<string, unknown>[] => {
+    if (b.job.status !== 'succeeded' || b.transition === 'delete') return []
+    const resource = (type: string, name: string, agents: Record<string, unknown>[] = []) => ({
+      id: randomUUIDFor(`${w.id.slice(0, 16)}${type.length}${name.length}`),
+      created_at: b.created_at,
+      job_id: b.job.id,
+      workspace_transition: b.transition,
+      type,
+      name,
+      hide: false,
+      icon: '',
+      agents,
+      metadata: [],
+      daily_cost: 0,
+    })
+    const kube = w.template.envbuilder
+    const volume = kube
+      ? resource('kubernetes_persistent_volume_claim_v1', 'workspaces')
+      : resource('docker_volume', 'home_volume')
+    const kept = [
+      ...(kube ? [resource('kubernetes_namespace_v1', 'workspace')] : []),
+      ...(b.volumeGone ? [] : [volume]),
+    ]
+    if (b.transition === 'stop') return kept
+    const agents = withAgent ? (faults.subAgent ? [agentJson(w), subAgentJson(w)] : [agentJson(w)]) : []
+    return [...kept, resource(kube ? 'kubernetes_deployment_v1' : 'docker_container', 'workspace', agents)]
+  }
+
   const buildJson = (w: SimWorkspace, b: SimBuild): Record<string, unknown> => {
     const latest = engine.latest(w) === b
     const withAgent = latest && b.transition === 'start' && b.job.status === 'succeeded'
@@ -387,26 +567,14 @@ export async function startCoderSim(
       workspace_id: w.id,
       workspace_name: w.name,
       workspace_owner_name: w.owner_name,
-      template_version_id: w.template.active_version_id,
+      template_version_id: w.template_version_id,
       build_number: b.build_number,
       transition: b.transition,
       initiator_name: w.owner_name,
       reason: 'initiator',
       status: workspaceStatus(b),
       job: { ...b.job, ...(b.job.status === 'pending' ? {} : { started_at: b.created_at }), queue_size: 0 },
-      resources: withAgent
-        ? [
-            {
-              id: randomUUIDFor(w.id),
-              job_id: b.job.id,
-              workspace_transition: 'start',
-              type: 'docker_container',
-              name: 'workspace',
-              hide: false,
-              agents: [agentJson(w)],
-            },
-          ]
-        : [],
+      resources: resourcesJson(w, b, withAgent),
       matched_provisioners: b.noProvisioner ? { count: 0, available: 0 } : { count: 1, available: 1 },
       daily_cost: 0,
     }
@@ -444,6 +612,7 @@ export async function startCoderSim(
     requests,
     workspaces: () => [...engine.workspaces.values()].filter((w) => !w.deleted).map((w) => w.name),
     addTemplate,
+    addVersion,
     close: async () => {
       engine.close()
       await image.close()
@@ -463,7 +632,8 @@ function workspaceStatus(b: SimBuild): string {
   return { start: 'running', stop: 'stopped', delete: 'deleted' }[b.transition]
 }
 
-function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
+/** A rich parameter as coderd lists it (codersdk.TemplateVersionParameter). */
+export function param(name: string, type: string, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     name,
     display_name: name,
@@ -498,10 +668,24 @@ function templateJson(t: SimTemplate): Record<string, unknown> {
     provisioner: 'terraform',
     deprecated: false,
     deprecation_message: '',
-    default_ttl_ms: 0,
-    allow_user_cancel_workspace_jobs: true,
+    default_ttl_ms: t.default_ttl_ms,
+    allow_user_cancel_workspace_jobs: t.allow_user_cancel_workspace_jobs,
   }
 }
+
+const NAME_VALID = /^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$/
+
+const SERVED_CLIS = new Set(
+  [
+    'linux-amd64',
+    'linux-arm64',
+    'linux-armv7',
+    'darwin-amd64',
+    'darwin-arm64',
+    'windows-amd64.exe',
+    'windows-arm64.exe',
+  ].map((s) => `coder-${s}`),
+)
 
 const APP_PATH = /^\/(?:@|%40)([^/]+)\/([^/.]+)(?:\.([^/]+))?\/apps\/([^/]+)\/(.*)$/
 

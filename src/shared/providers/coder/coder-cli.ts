@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { CoderClient } from './coder-client.js'
 
-/** `/bin/coder-<os>-<arch>` names the deployment serves. */
+/** `/bin/coder-<os>-<arch>` names the deployment serves (32-bit ARM is `armv7`, as coder's release builds it). */
 export function cliAsset(platform: NodeJS.Platform = process.platform, arch: string = process.arch): string {
   const os = platform === 'win32' ? 'windows' : platform
-  const cpu = arch === 'x64' ? 'amd64' : arch
+  const cpu = arch === 'x64' ? 'amd64' : arch === 'arm' ? 'armv7' : arch
   return `coder-${os}-${cpu}${os === 'windows' ? '.exe' : ''}`
 }
 

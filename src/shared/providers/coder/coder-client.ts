@@ -17,6 +17,21 @@ export interface CoderClient {
     body?: unknown,
     signal?: AbortSignal,
   ): Promise<T>
+  /**
+   * A POST that makes something (a workspace, a build). coderd does not make these
+   * idempotent: a retry after the server acted gets 409 "already exists" or "already
+   * active". So after a failure where the server may have acted (a lost response, a
+   * 5xx), `recover` looks up what it did, and only when it finds nothing is the POST
+   * sent again. A 429 comes from the rate limiter before any handler runs: it is
+   * retried as is.
+   */
+  create<T>(
+    path: string,
+    doing: string,
+    body: unknown,
+    recover: () => Promise<T | undefined>,
+    signal?: AbortSignal,
+  ): Promise<T>
   /** Opens a streaming GET (the SSE watch); the caller reads and closes the body. */
   stream(path: string, signal: AbortSignal): Promise<Response>
   /** Downloads a file from the deployment, for the matching `coder` CLI. */
@@ -46,19 +61,30 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
     doing: string,
     body: unknown,
     signal: AbortSignal | undefined,
-  ): Promise<Response> => {
+    /** Before each retry; true ends the call with null: what the failed attempt wanted is already there. */
+    beforeRetry?: (lastError: unknown) => Promise<boolean>,
+  ): Promise<Response | null> => {
+    let lastError: unknown
     try {
       return await withRetry(
-        async () => {
+        async (attempt) => {
+          if (attempt > 1 && beforeRetry) {
+            if (await beforeRetry(lastError)) return null
+          }
           const init: RequestInit = {
             method,
             headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             ...(signal ? { signal } : {}),
           }
-          const res = await fetchFn(`${url}${path}`, init)
-          if (!res.ok) throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
-          return res
+          try {
+            const res = await fetchFn(`${url}${path}`, init)
+            if (!res.ok) throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
+            return res
+          } catch (error) {
+            lastError = error
+            throw error
+          }
         },
         {
           policy: retry,
@@ -81,7 +107,24 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
       body?: unknown,
       signal?: AbortSignal,
     ): Promise<T> {
-      const res = await send(method, `/api/v2${path}`, doing, body, signal)
+      const res = (await send(method, `/api/v2${path}`, doing, body, signal)) as Response
+      const text = await res.text()
+      return (text ? JSON.parse(text) : undefined) as T
+    },
+    async create<T>(
+      path: string,
+      doing: string,
+      body: unknown,
+      recover: () => Promise<T | undefined>,
+      signal?: AbortSignal,
+    ): Promise<T> {
+      let found: T | undefined
+      const res = await send('POST', `/api/v2${path}`, doing, body, signal, async (lastError) => {
+        if (lastError instanceof CoderHttpError && lastError.status === 429) return false
+        found = await recover()
+        return found !== undefined
+      })
+      if (res === null) return found as T
       const text = await res.text()
       return (text ? JSON.parse(text) : undefined) as T
     },
@@ -96,7 +139,7 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
       return res
     },
     async download(path: string, doing: string): Promise<ArrayBuffer> {
-      return (await send('GET', path, doing, undefined, undefined)).arrayBuffer()
+      return ((await send('GET', path, doing, undefined, undefined)) as Response).arrayBuffer()
     },
   }
 }

@@ -41,6 +41,11 @@ export function checkParameters(
       if (p.required) problems.push(`required parameter '${p.name}' is missing`)
       continue
     }
+    // codersdk/richparameters.go validateBuildParameter: "parameter value is required".
+    if (p.required && value === '') {
+      problems.push(`required parameter '${p.name}' is empty (coderd: parameter value is required)`)
+      continue
+    }
     const problem = valueProblem(p, value)
     if (problem) problems.push(`parameter '${p.name}' = ${JSON.stringify(value)}: ${problem}`)
   }

@@ -1,15 +1,25 @@
 import { ProviderRequestError, RunTaskError } from '../../errors.js'
 import type { WorkspaceHandle } from '../../provider.js'
 import type { ControlPlaneFinding, ControlPlaneRequest, IdeEndpoint, Persistence, WorkspaceProbe } from '../probe.js'
+import { topLevelAgents } from './coder-agent.js'
 import { type CoderClient, createCoderClient } from './coder-client.js'
-import type { Workspace, WorkspaceAgent, WorkspaceApp } from './coder-types.js'
+import type { Workspace, WorkspaceAgent, WorkspaceApp, WorkspaceBuild, WorkspaceResource } from './coder-types.js'
+
+/**
+ * Terraform resources that hold a workspace's data or scope across a stop: volumes, disks and
+ * the namespace a Kubernetes template creates. Resources not tied to `start_count` stay in the
+ * stop build's state, so coderd lists them in its `resources`.
+ */
+const PERSISTENT_TYPE = /persistent_volume_claim|docker_volume|_disk$|ebs_volume|kubernetes_namespace/
 
 /** The Coder side of the smoke check: apps, the stopped workspace, and coderd itself. */
 export function createCoderProbe(client: CoderClient, token: string): WorkspaceProbe {
   const workspace = (handle: WorkspaceHandle, signal?: AbortSignal): Promise<Workspace> =>
     client.request<Workspace>('GET', `/workspaces/${handle.id}`, `reading workspace ${handle.name}`, undefined, signal)
   return {
-    persistentDir: '$HOME',
+    // envbuilder templates mount their PVC at /workspaces and keep $HOME in the image (629 §1.1.5, §5.1);
+    // other templates keep the agent's directory (where sessions start) on their volume.
+    persistentDir: '$([ -d /workspaces ] && echo /workspaces || pwd)',
     async ide(handle, slug, signal): Promise<IdeEndpoint> {
       const agent = agentOf(await workspace(handle, signal), handle.target)
       const app = agent.apps?.find((a) => a.slug === slug)
@@ -28,7 +38,7 @@ export function createCoderProbe(client: CoderClient, token: string): WorkspaceP
     },
     persistence: async (): Promise<Persistence> => ({
       persistent: true,
-      detail: 'a Coder workspace keeps its home directory across stop and start',
+      detail: "the template's persistent resources outlive a stop",
     }),
     async checkStopped(handle, signal): Promise<string> {
       const w = await workspace(handle, signal)
@@ -38,7 +48,24 @@ export function createCoderProbe(client: CoderClient, token: string): WorkspaceP
           'workspace-start',
           `Workspace ${handle.name} should be stopped, but its latest build is ${b.transition} (${b.status}).`,
         )
-      return `workspace ${w.owner_name}/${w.name} still exists, stopped (build ${b.build_number})`
+      const started = await client.request<WorkspaceBuild>(
+        'GET',
+        `/users/${encodeURIComponent(w.owner_name)}/workspace/${encodeURIComponent(w.name)}/builds/${b.build_number - 1}`,
+        `reading build ${b.build_number - 1} of workspace ${handle.name}`,
+        undefined,
+        signal,
+      )
+      const kept = persistentResources(b)
+      const lost = persistentResources(started).filter((r) => !kept.some((k) => k.type === r.type && k.name === r.name))
+      const where = `workspace ${w.owner_name}/${w.name} (stopped, build ${b.build_number})`
+      if (lost.length)
+        throw new RunTaskError(
+          'workspace-start',
+          `After the stop, ${where} no longer has ${lost.map(describeResource).join(', ')}: the data on it does not survive.`,
+        )
+      return kept.length
+        ? `${where} still has ${kept.map(describeResource).join(', ')}`
+        : `${where} still exists; its template declares no persistent volume`
     },
     async controlPlane(request: ControlPlaneRequest, signal): Promise<ControlPlaneFinding[]> {
       return [
@@ -53,8 +80,16 @@ export function createCoderProbe(client: CoderClient, token: string): WorkspaceP
   }
 }
 
+function persistentResources(build: WorkspaceBuild): WorkspaceResource[] {
+  return build.resources.filter((r) => PERSISTENT_TYPE.test(r.type))
+}
+
+function describeResource(r: WorkspaceResource): string {
+  return `${r.type}.${r.name}`
+}
+
 function agentOf(w: Workspace, name: string): WorkspaceAgent {
-  const agents = w.latest_build.resources.flatMap((r) => r.agents ?? [])
+  const agents = topLevelAgents(w)
   const agent = agents.find((a) => a.name === name) ?? (name ? undefined : agents[0])
   if (!agent)
     throw new RunTaskError(

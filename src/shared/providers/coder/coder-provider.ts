@@ -18,10 +18,11 @@ import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
 import { openSsh, type SshConnection, shellQuote } from '../ssh-connection.js'
+import { agentReadiness, topLevelAgents } from './coder-agent.js'
 import { ensureCoderCli } from './coder-cli.js'
 import type { CoderClient } from './coder-client.js'
 import { checkParameters } from './coder-parameters.js'
-import { type CoderSettings, DEFAULT_TUNNEL_COMMAND } from './coder-settings.js'
+import { type CoderSettings, isDefaultTunnel } from './coder-settings.js'
 import type {
   CoderOrganization,
   CoderTemplate,
@@ -47,6 +48,11 @@ export interface CoderDependencies {
 
 const ACTIVE_JOB = new Set(['pending', 'running', 'canceling'])
 const LOG_TAIL_LINES = 30
+const BOOTSTRAP_TAG = '[workspace-bootstrap]'
+/** envbuilder's devcontainer lifecycle log: under /workspaces, or in the agent's folder (the workspace folder). */
+const POST_CREATE_TAIL = `for f in /workspaces/.devcontainer/logs/coder-postCreate.log "$PWD/.devcontainer/logs/coder-postCreate.log"; do
+  if [ -f "$f" ]; then echo "last lines of $f:"; tail -n 30 "$f"; exit 0; fi
+done`
 
 /** Creates the Coder provider over an injected coderd client. */
 export function createCoderProvider(settings: CoderSettings, deps: CoderDependencies): WorkspaceProvider {
@@ -75,13 +81,17 @@ class CoderProvider implements WorkspaceProvider {
   }
 
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
-    const { template, parameters, me } = await this.resolve(signal)
+    const { template, versionId, parameters, me } = await this.resolve(signal)
+    // No ttl_ms (0): the template's default autostop (coderd workspaces.go validWorkspaceTTLMillis).
     const ttl = this.settings.ttlMs > 0 ? { ttl_ms: Math.floor(this.settings.ttlMs / 60_000) * 60_000 } : {}
-    const workspace = await this.client.request<Workspace>(
-      'POST',
+    // template_id builds the active version; a named version goes alone as template_version_id.
+    const source = versionId ? { template_version_id: versionId } : { template_id: template.id }
+    const workspace = await this.client.create<Workspace>(
       `/users/${me.username}/workspaces`,
-      `creating workspace ${request.name} from template ${template.name}`,
-      { name: request.name, template_id: template.id, rich_parameter_values: parameters, ...ttl },
+      `creating workspace ${request.name} from template ${template.name}${this.settings.templateVersion ? ` version ${this.settings.templateVersion}` : ''}`,
+      { name: request.name, ...source, rich_parameter_values: parameters, ...ttl },
+      // A response lost after coderd created it: the name is this attempt's own, so what has it is ours.
+      () => this.findByName(request.name, signal),
       signal,
     )
     const handle: WorkspaceHandle = {
@@ -93,8 +103,14 @@ class CoderProvider implements WorkspaceProvider {
       createdAt: new Date().toISOString(),
     }
     await request.onCreated?.(handle)
-    const ready = await this.waitForAgent(handle, new Deadline(request.startTimeoutMs), request.onProgress, signal)
-    if (ready.lifecycle_state !== 'ready') {
+    const ready = await this.waitForAgent(
+      handle,
+      new Deadline(request.startTimeoutMs),
+      request.onProgress,
+      request.onWarning,
+      signal,
+    )
+    if (ready.lifecycle_state === 'start_error' || ready.lifecycle_state === 'start_timeout') {
       request.onWarning?.(
         `Agent ${ready.name} of workspace ${handle.name} is ${ready.lifecycle_state}: its startup scripts ${ready.lifecycle_state === 'start_error' ? 'failed' : 'timed out'}. The command runs anyway, as coder ssh would; check the agent logs if it fails.`,
       )
@@ -155,7 +171,7 @@ class CoderProvider implements WorkspaceProvider {
   async start(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<WorkspaceHandle> {
     const deadline = new Deadline(timeoutMs)
     await this.build(handle, 'start', deadline, signal)
-    const agent = await this.waitForAgent(handle, deadline, undefined, signal)
+    const agent = await this.waitForAgent(handle, deadline, undefined, undefined, signal)
     return { ...handle, target: agent.name, readyAt: new Date().toISOString() }
   }
 
@@ -164,8 +180,13 @@ class CoderProvider implements WorkspaceProvider {
     const id = handle.id || (await this.findByName(handle.name, signal))?.id
     if (!id) return { alreadyGone: true }
     const target = { ...handle, id }
+    // coderd accepts a delete build on a deleted workspace and queues another one
+    // (workspacebuilds.go postWorkspaceBuilds): look first, and never send it for nothing.
+    const current = await this.readWorkspace(id, handle.name, signal)
+    if (!current) return { alreadyGone: true }
+    const deleting = current.latest_build.transition === 'delete' && ACTIVE_JOB.has(current.latest_build.job.status)
     try {
-      await this.build(target, 'delete', deadline, signal)
+      if (!deleting) await this.build(target, 'delete', deadline, signal)
     } catch (error) {
       if (error instanceof ProviderRequestError && (error.status === 404 || error.status === 410))
         return { alreadyGone: true }
@@ -182,7 +203,13 @@ class CoderProvider implements WorkspaceProvider {
         `/workspaces/${handle.id}?include_deleted=true`,
         `reading workspace ${handle.name}`,
       )
-      return { lines: [...describeWorkspace(workspace), ...(await this.logTail(workspace.latest_build))] }
+      return {
+        lines: [
+          ...describeWorkspace(workspace),
+          ...(await this.logTail(workspace.latest_build)),
+          ...(await this.postCreateTail(handle, workspace)),
+        ],
+      }
     } catch (error) {
       return { lines: [`diagnostics could not be read: ${(error as Error).message}`] }
     }
@@ -213,9 +240,13 @@ class CoderProvider implements WorkspaceProvider {
   }
 
   /** The user, the template and checked parameters: every input problem is found before a create. */
-  private async resolve(
-    signal?: AbortSignal,
-  ): Promise<{ me: CoderUser; template: CoderTemplate; parameters: { name: string; value: string }[] }> {
+  private async resolve(signal?: AbortSignal): Promise<{
+    me: CoderUser
+    template: CoderTemplate
+    /** Set only when the template-version input names one. */
+    versionId: string | undefined
+    parameters: { name: string; value: string }[]
+  }> {
     const s = this.settings
     const me = await this.client.request<CoderUser>(
       'GET',
@@ -246,7 +277,7 @@ class CoderProvider implements WorkspaceProvider {
       .catch((error: unknown) => {
         throw notFoundAsInput(error, 'template', s.template, `a template in organization ${org.name}`)
       })
-    let versionId = template.active_version_id
+    let versionId: string | undefined
     if (s.templateVersion) {
       const version = await this.client
         .request<{ id: string }>(
@@ -263,24 +294,26 @@ class CoderProvider implements WorkspaceProvider {
     }
     const declared = await this.client.request<TemplateVersionParameter[]>(
       'GET',
-      `/templateversions/${versionId}/rich-parameters`,
+      `/templateversions/${versionId ?? template.active_version_id}/rich-parameters`,
       `reading the parameters of template ${template.name}`,
       undefined,
       signal,
     )
-    return {
-      me,
-      template: { ...template, active_version_id: versionId },
-      parameters: checkParameters(template.name, s.parameters, declared),
-    }
+    return { me, template, versionId, parameters: checkParameters(template.name, s.parameters, declared) }
   }
 
   private async waitForAgent(
     handle: WorkspaceHandle,
     deadline: Deadline,
     onProgress: ((s: string) => void) | undefined,
+    onWarning: ((s: string) => void) | undefined,
     signal?: AbortSignal,
   ): Promise<WorkspaceAgent> {
+    const warned = new Set<string>()
+    const warnOnce = (key: string, text: string): void => {
+      if (!warned.has(key)) onWarning?.(text)
+      warned.add(key)
+    }
     const settled = await watchWorkspace<Workspace>({
       client: this.client,
       workspaceId: handle.id,
@@ -295,25 +328,24 @@ class CoderProvider implements WorkspaceProvider {
             fail: new WorkspaceStartError(`Workspace ${handle.scope}/${handle.name} was deleted while starting.`),
           }
         const build = w.latest_build
-        if (['failed', 'canceled', 'canceling'].includes(build.status)) return { done: w }
-        if (build.status === 'pending' && build.matched_provisioners?.count === 0) return { done: w }
+        if (build.transition !== 'start' || ['failed', 'canceled', 'canceling'].includes(build.status))
+          return { done: w }
+        // cli/cliui/provisionerjob.go only warns: a provisioner may register on demand.
+        if (build.status === 'pending' && build.matched_provisioners?.count === 0)
+          warnOnce('provisioner', `${noProvisionerHint(handle)} Waiting for one, as the coder CLI does.`)
         if (build.status !== 'running') return undefined
         const agent = this.pickAgent(w)
         if (agent instanceof RunTaskError) return { fail: agent }
-        if (
-          agent &&
-          (agent.status === 'timeout' || agent.lifecycle_state === 'shutting_down' || agent.lifecycle_state === 'off')
-        )
-          return { done: w }
-        return agent &&
-          agent.status === 'connected' &&
-          ['ready', 'start_error', 'start_timeout'].includes(agent.lifecycle_state)
-          ? { done: w }
-          : undefined
+        if (agent?.status === 'timeout')
+          warnOnce(
+            'timeout',
+            `Agent ${agent.name} of workspace ${handle.name} has not connected within its connection timeout${agent.connection_timeout_seconds ? ` (${agent.connection_timeout_seconds}s)` : ''}; waiting for it, as coder ssh does.`,
+          )
+        return agent && agentReadiness(agent) ? { done: w } : undefined
       },
       onTimeout: async (last) =>
         new WorkspaceStartError(
-          `Workspace ${handle.scope}/${handle.name} was not ready within the start timeout (${formatDuration(deadline.totalMs)}); last seen: ${last ? describeWorkspace(last).join('; ') : 'nothing'}.`,
+          `Workspace ${handle.scope}/${handle.name} was not ready within the start timeout (${formatDuration(deadline.totalMs)}); last seen: ${last ? describeWorkspace(last).join('; ') : 'nothing'}.${last ? stuckHint(handle, last) : ''}`,
           last ? await this.logTail(last.latest_build) : [],
         ),
     })
@@ -324,11 +356,11 @@ class CoderProvider implements WorkspaceProvider {
   private async agentOrFail(handle: WorkspaceHandle, w: Workspace): Promise<WorkspaceAgent> {
     const build = w.latest_build
     const where = `Workspace ${handle.scope}/${handle.name}`
-    if (build.status === 'pending') {
+    if (build.transition !== 'start')
       throw new WorkspaceStartError(
-        `${where}: the build is pending and no provisioner matches its tags (matched_provisioners.count is 0); start a provisioner daemon for this organization and tags.`,
+        `${where} was ${build.transition === 'delete' ? 'deleted' : 'stopped'} while starting (build #${build.build_number} ${build.transition}: ${build.status}).`,
+        describeWorkspace(w),
       )
-    }
     if (build.status !== 'running') {
       throw new WorkspaceStartError(
         `${where}: the ${build.transition} build ${build.status}${build.job.error ? `: ${build.job.error}` : ''}`,
@@ -336,20 +368,16 @@ class CoderProvider implements WorkspaceProvider {
       )
     }
     const agent = this.pickAgent(w) as WorkspaceAgent
-    if (agent.status === 'timeout')
+    if (agentReadiness(agent) === 'shutting-down')
       throw new WorkspaceStartError(
-        `${where}: agent ${agent.name} never connected${agent.troubleshooting_url ? ` (see ${agent.troubleshooting_url})` : ''}.`,
+        `${where}: agent ${agent.name} is ${agent.lifecycle_state}: it is shutting down, so coder ssh would not connect either.`,
         describeWorkspace(w),
       )
-    if (agent.lifecycle_state !== 'ready') {
-      if (agent.lifecycle_state === 'start_error' || agent.lifecycle_state === 'start_timeout') return agent
-      throw new WorkspaceStartError(`${where}: agent ${agent.name} is ${agent.lifecycle_state}.`, describeWorkspace(w))
-    }
     return agent
   }
 
   private pickAgent(w: Workspace): WorkspaceAgent | RunTaskError | undefined {
-    const agents = w.latest_build.resources.flatMap((r) => r.agents ?? [])
+    const agents = topLevelAgents(w)
     if (this.settings.agent) {
       const named = agents.find((a) => a.name === this.settings.agent)
       if (!named && agents.length > 0)
@@ -369,7 +397,11 @@ class CoderProvider implements WorkspaceProvider {
     return agents[0]
   }
 
-  /** Starts a build; a 409 "already active" cancels the running one (or waits for it) and tries again. */
+  /**
+   * Starts a build; a 409 "already active" cancels the active one (or waits for it) and
+   * tries again. A response lost after coderd queued the build is recovered from the
+   * workspace's latest build, never by queueing a second one.
+   */
   private async build(
     handle: WorkspaceHandle,
     transition: WorkspaceTransition,
@@ -378,41 +410,108 @@ class CoderProvider implements WorkspaceProvider {
   ): Promise<WorkspaceBuild> {
     let idleConflicts = 0
     for (;;) {
+      const before = await this.getWorkspace(handle, signal)
       try {
-        return await this.client.request<WorkspaceBuild>(
-          'POST',
+        return await this.client.create<WorkspaceBuild>(
           `/workspaces/${handle.id}/builds`,
           `${transition} build of workspace ${handle.name}`,
           { transition },
+          async () => {
+            const latest = (await this.getWorkspace(handle, signal)).latest_build
+            return latest.build_number > before.latest_build.build_number && latest.transition === transition
+              ? latest
+              : undefined
+          },
           signal,
         )
       } catch (error) {
         if (!(error instanceof ProviderRequestError && error.status === 409) || deadline.expired()) throw error
-        const w = await this.client.request<Workspace>(
-          'GET',
-          `/workspaces/${handle.id}`,
-          `reading workspace ${handle.name}`,
-          undefined,
-          signal,
-        )
+        const w = await this.getWorkspace(handle, signal)
         if (!ACTIVE_JOB.has(w.latest_build.job.status)) {
           // The active build may have finished between the 409 and this read: try once more.
           if (++idleConflicts > 1) throw error
           continue
         }
-        if (w.latest_build.job.status !== 'canceling') {
-          await this.client
-            .request(
-              'PATCH',
-              `/workspacebuilds/${w.latest_build.id}/cancel`,
-              `canceling the ${w.latest_build.transition} build of ${handle.name}`,
-              undefined,
-              signal,
-            )
-            .catch(() => undefined)
-        }
-        await sleep(Math.min(this.deps.pollIntervalMs ?? 1_000, deadline.remainingMs()), signal)
+        if (!(await this.cancel(handle, w.latest_build, signal)))
+          await this.waitForJobEnd(handle, w.latest_build, deadline, signal)
+        else await sleep(Math.min(this.deps.pollIntervalMs ?? 1_000, deadline.remainingMs()), signal)
       }
+    }
+  }
+
+  /**
+   * Cancels an active build the way coderd allows (workspacebuilds.go
+   * patchCancelWorkspaceBuild): `expect_status` names the job's state, so a job that
+   * moved on is not canceled by surprise (412), and a pending one needs no permission.
+   * A running one needs the template's allow_user_cancel_workspace_jobs or the owner
+   * role: without them (403) this returns false and the caller waits for the build.
+   */
+  private async cancel(handle: WorkspaceHandle, build: WorkspaceBuild, signal?: AbortSignal): Promise<boolean> {
+    const status = build.job.status
+    if (status !== 'pending' && status !== 'running') return true
+    try {
+      await this.client.request(
+        'PATCH',
+        `/workspacebuilds/${build.id}/cancel?expect_status=${status}`,
+        `canceling the ${build.transition} build of ${handle.name}`,
+        undefined,
+        signal,
+      )
+      return true
+    } catch (error) {
+      if (!(error instanceof ProviderRequestError)) throw error
+      if (error.status === 403) return false
+      // 400: it completed or was canceled meanwhile; 412: it moved from pending to running. Read again.
+      if (error.status === 400 || error.status === 412) return true
+      throw error
+    }
+  }
+
+  /** Waits until the workspace's active job ends, for a build this token may not cancel. */
+  private async waitForJobEnd(
+    handle: WorkspaceHandle,
+    build: WorkspaceBuild,
+    deadline: Deadline,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await watchWorkspace<true>({
+      client: this.client,
+      workspaceId: handle.id,
+      deadline,
+      signal,
+      pollIntervalMs: this.deps.pollIntervalMs,
+      judge: (w) => (w === null || !ACTIVE_JOB.has(w.latest_build.job.status) ? { done: true } : undefined),
+      onTimeout: () =>
+        new RunTaskError(
+          'provider-request',
+          `The ${build.transition} build of workspace ${handle.scope}/${handle.name} is still running after ${formatDuration(deadline.totalMs)}, and this token may not cancel it (the template does not allow user cancel and the user is not an owner).`,
+        ),
+    })
+  }
+
+  private getWorkspace(handle: WorkspaceHandle, signal?: AbortSignal): Promise<Workspace> {
+    return this.client.request<Workspace>(
+      'GET',
+      `/workspaces/${handle.id}`,
+      `reading workspace ${handle.name}`,
+      undefined,
+      signal,
+    )
+  }
+
+  /** The workspace, or null once it is deleted (410) or unknown (404). */
+  private async readWorkspace(id: string, name: string, signal?: AbortSignal): Promise<Workspace | null> {
+    try {
+      return await this.client.request<Workspace>(
+        'GET',
+        `/workspaces/${id}`,
+        `reading workspace ${name}`,
+        undefined,
+        signal,
+      )
+    } catch (error) {
+      if (error instanceof ProviderRequestError && (error.status === 404 || error.status === 410)) return null
+      throw error
     }
   }
 
@@ -450,6 +549,10 @@ class CoderProvider implements WorkspaceProvider {
     )
   }
 
+  /**
+   * The tail of the build log, after every `[workspace-bootstrap]` line of the whole log
+   * (envbuilder and the template's bootstrap say there what they did, 629 §5.1).
+   */
   private async logTail(build: WorkspaceBuild): Promise<string[]> {
     try {
       const logs = await this.client.request<ProvisionerJobLog[]>(
@@ -457,10 +560,49 @@ class CoderProvider implements WorkspaceProvider {
         `/workspacebuilds/${build.id}/logs`,
         'reading the build logs',
       )
-      return logs.slice(-LOG_TAIL_LINES).map((l) => `[${l.log_level}] ${l.stage ? `${l.stage}: ` : ''}${l.output}`)
+      const line = (l: ProvisionerJobLog): string => `[${l.log_level}] ${l.stage ? `${l.stage}: ` : ''}${l.output}`
+      const tail = logs.slice(-LOG_TAIL_LINES)
+      const bootstrap = logs
+        .slice(0, -LOG_TAIL_LINES)
+        .filter((l) => l.output.includes(BOOTSTRAP_TAG))
+        .slice(-LOG_TAIL_LINES)
+      return [
+        ...(bootstrap.length
+          ? [`${BOOTSTRAP_TAG} lines of build #${build.build_number}:`, ...bootstrap.map(line)]
+          : []),
+        `last ${tail.length} lines of the build #${build.build_number} log:`,
+        ...tail.map(line),
+      ]
     } catch {
       return ['build logs could not be read']
     }
+  }
+
+  /** The tail of the devcontainer's postCreate log, when the agent can be reached (629 §5.1). */
+  private async postCreateTail(handle: WorkspaceHandle, w: Workspace): Promise<string[]> {
+    const agent = this.pickAgent(w)
+    if (w.latest_build.status !== 'running' || !agent || agent instanceof RunTaskError || agent.status !== 'connected')
+      return []
+    const target = { ...handle, target: agent.name }
+    const sink = textSink()
+    try {
+      const ssh = await this.connect(target)
+      try {
+        await withCommandDeadline(
+          15_000,
+          undefined,
+          (signal) =>
+            ssh.exec(remote(['sh', '-c', POST_CREATE_TAIL]), { stdout: sink.writable, stderr: sink.writable, signal }),
+          async () => undefined,
+        )
+      } finally {
+        ssh.close()
+      }
+    } catch {
+      return []
+    }
+    const text = sink.text().trim()
+    return text ? text.split('\n') : []
   }
 
   private async findByName(name: string, signal?: AbortSignal): Promise<Workspace | undefined> {
@@ -482,8 +624,9 @@ class CoderProvider implements WorkspaceProvider {
     const s = this.settings
     const workspace = `${handle.scope}/${handle.name}.${handle.target}`
     let command = s.sshTunnelCommand
-    if (command === DEFAULT_TUNNEL_COMMAND)
-      command = `${shellQuote(await ensureCoderCli(this.client, this.deps.toolCache))} ssh --stdio {workspace}`
+    // --disable-autostart: coder ssh would start a stopped workspace by itself (cli/ssh.go getWorkspaceAndAgent).
+    if (isDefaultTunnel(command))
+      command = `${shellQuote(await ensureCoderCli(this.client, this.deps.toolCache))} ssh --stdio --disable-autostart {workspace}`
     return openSsh({
       tunnelCommand: command.replaceAll('{workspace}', shellQuote(workspace)),
       tunnelEnv: {
@@ -527,8 +670,24 @@ function describeWorkspace(w: Workspace): string[] {
     `build #${b.build_number} ${b.transition}: ${b.status} (job ${b.job.status}${b.job.error ? `: ${b.job.error}` : ''})`,
   ]
   for (const agent of b.resources.flatMap((r) => r.agents ?? []))
-    lines.push(`agent ${agent.name}: ${agent.status}, lifecycle ${agent.lifecycle_state}`)
+    lines.push(
+      `agent ${agent.name}${agent.parent_id ? ' (sub-agent)' : ''}: ${agent.status}, lifecycle ${agent.lifecycle_state}`,
+    )
   return lines
+}
+
+function noProvisionerHint(handle: WorkspaceHandle): string {
+  return `The build of workspace ${handle.name} is pending and no provisioner matches its tags (matched_provisioners.count is 0); a provisioner daemon for this organization and these tags must be started.`
+}
+
+/** Why a start that timed out was stuck, in the words an administrator acts on. */
+function stuckHint(handle: WorkspaceHandle, w: Workspace): string {
+  const b = w.latest_build
+  if (b.status === 'pending' && b.matched_provisioners?.count === 0) return ` ${noProvisionerHint(handle)}`
+  const agent = topLevelAgents(w).find((a) => a.status === 'timeout')
+  return agent
+    ? ` Agent ${agent.name} never connected: its connection timeout passed${agent.troubleshooting_url ? ` (see ${agent.troubleshooting_url})` : ''}.`
+    : ''
 }
 
 function notFoundAsInput(error: unknown, input: string, value: string, expected: string): unknown {

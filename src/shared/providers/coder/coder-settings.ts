@@ -20,4 +20,9 @@ export interface CoderSettings {
   readonly sshPrivateKey: string
 }
 
-export const DEFAULT_TUNNEL_COMMAND = 'coder ssh --stdio {workspace}'
+export const DEFAULT_TUNNEL_COMMAND = 'coder ssh --stdio --disable-autostart {workspace}'
+
+/** The default tunnel, also in the spelling of earlier releases: both use the deployment's own CLI. */
+export function isDefaultTunnel(command: string): boolean {
+  return command === DEFAULT_TUNNEL_COMMAND || command === 'coder ssh --stdio {workspace}'
+}

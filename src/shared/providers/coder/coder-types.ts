@@ -88,8 +88,17 @@ export interface ProvisionerJob {
   readonly queue_position?: number
 }
 
+/** codersdk.WorkspaceAgentScript: what the agent runs; `start_blocks_login` makes `coder ssh` wait for it. */
+export interface WorkspaceAgentScript {
+  readonly display_name?: string
+  readonly run_on_start: boolean
+  readonly start_blocks_login: boolean
+}
+
 export interface WorkspaceAgent {
   readonly id: string
+  /** Set on a sub-agent (a devcontainer's); coderd's convertWorkspace and the CLI leave these out. */
+  readonly parent_id?: string | null
   readonly name: string
   readonly status: AgentStatus
   readonly lifecycle_state: AgentLifecycle
@@ -97,6 +106,10 @@ export interface WorkspaceAgent {
   readonly operating_system?: string
   readonly expanded_directory?: string
   readonly troubleshooting_url?: string
+  readonly connection_timeout_seconds?: number
+  readonly scripts?: readonly WorkspaceAgentScript[]
+  /** Before coder v2.2: `blocking` when login waits for the startup script. */
+  readonly startup_script_behavior?: 'blocking' | 'non-blocking'
   readonly apps?: readonly WorkspaceApp[]
 }
 
@@ -148,9 +161,11 @@ export interface ProvisionerJobLog {
   readonly output: string
 }
 
+/** codersdk.CreateWorkspaceRequest: exactly one of template_id and template_version_id. */
 export interface CreateWorkspaceRequest {
   readonly name: string
-  readonly template_id: string
+  readonly template_id?: string
+  readonly template_version_id?: string
   readonly ttl_ms?: number
   readonly rich_parameter_values: readonly { readonly name: string; readonly value: string }[]
 }
