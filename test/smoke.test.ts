@@ -67,7 +67,7 @@ describe('smoke action on Che', () => {
   })
   after(() => job.close())
 
-  it('passes all seven checks, each a JUnit case, and deletes the workspace', async () => {
+  it('passes every check, each a JUnit case, and deletes the workspace', async () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
@@ -241,7 +241,7 @@ describe('smoke action on Coder', () => {
     await job.close()
   })
 
-  it('passes all seven checks through the app proxy, SSH and a stop/start, and deletes the workspace', async () => {
+  it('passes every check through the app proxy, SSH and a stop/start, and deletes the workspace', async () => {
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
