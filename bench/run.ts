@@ -217,7 +217,7 @@ try {
     upload: 'false',
   })
   rows.push({
-    name: `smoke check on Che, 7 checks incl. stop/start (sim, 10 ms steps) [${cheChecks}]`,
+    name: `smoke check on Che, every check incl. stop/start (sim, 10 ms steps) [${cheChecks}]`,
     value: `${cheMs.toFixed(0)} ms`,
   })
   const [coderChecks, coderMs] = await smokeOnce({
@@ -231,7 +231,7 @@ try {
     upload: 'false',
   })
   rows.push({
-    name: `smoke check on Coder, 7 checks incl. stop/start (sim, 10 ms steps) [${coderChecks}]`,
+    name: `smoke check on Coder, every check incl. stop/start (sim, 10 ms steps) [${coderChecks}]`,
     value: `${coderMs.toFixed(0)} ms`,
   })
 } finally {
