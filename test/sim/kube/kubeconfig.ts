@@ -6,7 +6,9 @@ export type Credentials = { readonly token: string } | { readonly certificate: K
 
 /**
  * A kubeconfig as kubeadm, kind and k3s write them: the server's CA inline as certificate-authority-data,
- * and the user's token, or its certificate and key as client-certificate-data / client-key-data.
+ * and the user's token, or its certificate and key as client-certificate-data / client-key-data. Field names as
+ * kubernetes/client-go tools/clientcmd/api/v1/types.go (Config, Cluster, AuthInfo) and client-node's
+ * src/config_types.ts (newClusters, newUsers) read them.
  */
 export function kubeconfigFor(url: string, caCert: string, credentials: Credentials): string {
   const base64 = (text: string): string => Buffer.from(text).toString('base64')
