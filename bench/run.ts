@@ -10,6 +10,7 @@ import { benchCoder } from './groups/coder.js'
 import { benchJunit } from './groups/junit.js'
 import { benchOutput } from './groups/output.js'
 import { benchSmoke } from './groups/smoke.js'
+import { benchStartup } from './groups/startup.js'
 import { type BenchGroup, type BenchRow, mib, writeBenchmarks } from './lib.js'
 
 const groups: BenchGroup[] = [
@@ -18,6 +19,7 @@ const groups: BenchGroup[] = [
   { name: 'output', run: benchOutput },
   { name: 'junit', run: benchJunit },
   { name: 'smoke', run: benchSmoke },
+  { name: 'startup', run: benchStartup },
 ]
 
 const wanted = process.argv.slice(2)

@@ -1,14 +1,16 @@
 /**
- * The one bundle behind every action and the CLI. Each action's dist entry is two
- * lines that import its run function from here, so the 6 MB of dependencies
- * (mostly @kubernetes/client-node's generated API) ship once, not five times.
+ * The one bundle behind every action and the CLI. Each action's dist entry imports its
+ * run function from here. Each run function loads its action's modules on demand, and
+ * those load each provider only when it is used, so a step compiles only what it runs
+ * (ncc emits every dynamic import as its own chunk next to this file).
  */
 import './esm-globals.js'
 
-export { run as provisionWorkspace } from './actions/provision-workspace/main.js'
-export { run as runTask } from './actions/run-task/main.js'
-export { run as collectEvidence } from './actions/collect-evidence/main.js'
-export { run as cleanup } from './actions/cleanup/main.js'
-export { run as smoke } from './actions/smoke/main.js'
-export { run as e2e } from './actions/e2e/main.js'
-export { runCli } from './cli/run-cli.js'
+export const provisionWorkspace = async (): Promise<void> =>
+  (await import('./actions/provision-workspace/main.js')).run()
+export const runTask = async (): Promise<void> => (await import('./actions/run-task/main.js')).run()
+export const collectEvidence = async (): Promise<void> => (await import('./actions/collect-evidence/main.js')).run()
+export const cleanup = async (): Promise<void> => (await import('./actions/cleanup/main.js')).run()
+export const smoke = async (): Promise<void> => (await import('./actions/smoke/main.js')).run()
+export const e2e = async (): Promise<void> => (await import('./actions/e2e/main.js')).run()
+export const runCli = async (): Promise<void> => (await import('./cli/run-cli.js')).runCli()

@@ -22,11 +22,8 @@ async function smokeOnce(inputs: Record<string, string>): Promise<[string, numbe
       env: { RUNNER_TOOL_CACHE: dir },
       signal: new AbortController().signal,
     }
-    const [result, ms] = await timed(() =>
-      smokeFlow(
-        ctx,
-        getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir),
-      ),
+    const [result, ms] = await timed(async () =>
+      smokeFlow(ctx, await getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir)),
     )
     return [result.checks.map((c) => c.status[0]).join(''), ms]
   } finally {

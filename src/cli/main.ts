@@ -68,7 +68,7 @@ export async function main(
 async function dispatch(command: string, ctx: StepContext, read: InputReader, cwd: string): Promise<number> {
   switch (command) {
     case 'provision':
-      await provisionStep(ctx, getProvisionSettings(read, ctx.env, cwd))
+      await provisionStep(ctx, await getProvisionSettings(read, ctx.env, cwd))
       return EXIT.passed
     case 'run': {
       const settings = getRunSettings(read)
@@ -82,9 +82,9 @@ async function dispatch(command: string, ctx: StepContext, read: InputReader, cw
       return settings.failOnError && result.problems.length > 0 ? EXIT.error : EXIT.passed
     }
     case 'smoke':
-      return flowCommand(ctx, getSmokeSettings(read, ctx.env, cwd), smokeFlow)
+      return flowCommand(ctx, await getSmokeSettings(read, ctx.env, cwd), smokeFlow)
     case 'e2e':
-      return flowCommand(ctx, getE2eSettings(read, ctx.env, cwd), e2eFlow)
+      return flowCommand(ctx, await getE2eSettings(read, ctx.env, cwd), e2eFlow)
     case 'cleanup': {
       const settings = getCleanupSettings(read)
       await cleanupStep(ctx, settings, findState(ctx.store, settings.workspaceName))
@@ -122,7 +122,7 @@ function capturing(reporter: Reporter, outputs: Map<string, string>): Reporter {
  * created; collect and cleanup run whatever happened before them.
  */
 async function runChain(ctx: StepContext, read: InputReader, cwd: string): Promise<Outcome> {
-  const provision = getProvisionSettings(read, ctx.env, cwd)
+  const provision = await getProvisionSettings(read, ctx.env, cwd)
   const run = getRunSettings(read)
   const collect = getCollectSettings(read)
   const cleanup = getCleanupSettings(read)

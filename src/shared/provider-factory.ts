@@ -1,15 +1,23 @@
 import { readFileSync } from 'node:fs'
 import { kubeconfigSecrets } from './credential-secrets.js'
 import type { WorkspaceProvider } from './provider.js'
-import { createCheProbe } from './providers/che/che-probe.js'
-import { createCheProvider } from './providers/che/che-provider.js'
-import { createCoderProbe } from './providers/coder/coder-probe.js'
 import type { WorkspaceProbe } from './providers/probe.js'
-import { createCoderClient } from './providers/coder/coder-client.js'
-import { createCoderProvider } from './providers/coder/coder-provider.js'
 import type { CoderSettings } from './providers/coder/coder-settings.js'
-import { loadKubeConfig, type ProvisionSettings } from './settings/provision-settings.js'
+import type { ProvisionSettings } from './settings/provision-settings.js'
 import type { ProviderConnection, StateStore } from './state.js'
+
+// Each provider's modules are imported only when that provider is used: a Coder step
+// never loads @kubernetes/client-node, a Che step never loads ssh2 (issue 16, start-up).
+const che = async () => ({
+  ...(await import('./providers/che/che-provider.js')),
+  ...(await import('./providers/che/che-probe.js')),
+  ...(await import('./settings/che-inputs.js')),
+})
+const coder = async () => ({
+  ...(await import('./providers/coder/coder-provider.js')),
+  ...(await import('./providers/coder/coder-probe.js')),
+  ...(await import('./providers/coder/coder-client.js')),
+})
 
 /** The secret values of the provision inputs, to mask before anything is logged. */
 export function provisionSecrets(settings: ProvisionSettings): string[] {
@@ -23,11 +31,12 @@ export function provisionSecrets(settings: ProvisionSettings): string[] {
 }
 
 /** Builds the provider for provisioning, from validated settings. */
-export function providerForProvision(settings: ProvisionSettings): WorkspaceProvider {
+export async function providerForProvision(settings: ProvisionSettings): Promise<WorkspaceProvider> {
   if (settings.coder) return coderProvider(settings.coder)
-  const che = settings.che
-  if (!che) throw new Error(`No settings for provider ${settings.provider}`)
-  return createCheProvider(che, { kubeConfig: loadKubeConfig(che.kubeconfig) })
+  const cheSettings = settings.che
+  if (!cheSettings) throw new Error(`No settings for provider ${settings.provider}`)
+  const { createCheProvider, loadKubeConfig } = await che()
+  return createCheProvider(cheSettings, { kubeConfig: loadKubeConfig(cheSettings.kubeconfig) })
 }
 
 /**
@@ -59,7 +68,7 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
 }
 
 /** Rebuilds the provider in a later step from what provision recorded. */
-export function providerForConnection(connection: ProviderConnection, target = ''): WorkspaceProvider {
+export async function providerForConnection(connection: ProviderConnection, target = ''): Promise<WorkspaceProvider> {
   const c = connection.coder
   if (connection.provider === 'coder' && c) {
     const read = (file: string): string => (file ? readFileSync(file, 'utf8') : '')
@@ -78,6 +87,7 @@ export function providerForConnection(connection: ProviderConnection, target = '
     })
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
+  const { createCheProvider, loadKubeConfig } = await che()
   return createCheProvider(
     { kubeconfig, namespace: connection.namespace, container: target },
     { kubeConfig: loadKubeConfig(kubeconfig) },
@@ -91,18 +101,22 @@ export function credentialFiles(connection: ProviderConnection): string[] {
   )
 }
 
-function coderProvider(settings: CoderSettings): WorkspaceProvider {
+async function coderProvider(settings: CoderSettings): Promise<WorkspaceProvider> {
+  const { createCoderProvider, createCoderClient } = await coder()
   return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token }) })
 }
 
 /** The smoke check's view of the provider, over the same credentials as provisioning (see WorkspaceProbe). */
-export function probeForProvision(settings: ProvisionSettings): WorkspaceProbe {
-  if (settings.coder)
+export async function probeForProvision(settings: ProvisionSettings): Promise<WorkspaceProbe> {
+  if (settings.coder) {
+    const { createCoderProbe, createCoderClient } = await coder()
     return createCoderProbe(
       createCoderClient({ url: settings.coder.url, token: settings.coder.token }),
       settings.coder.token,
     )
-  const che = settings.che
-  if (!che) throw new Error(`No settings for provider ${settings.provider}`)
-  return createCheProbe(loadKubeConfig(che.kubeconfig), che.namespace)
+  }
+  const cheSettings = settings.che
+  if (!cheSettings) throw new Error(`No settings for provider ${settings.provider}`)
+  const { createCheProbe, loadKubeConfig } = await che()
+  return createCheProbe(loadKubeConfig(cheSettings.kubeconfig), cheSettings.namespace)
 }

@@ -66,7 +66,7 @@ describe('Coder: the client behaves as coderd and coder ssh expect', () => {
     await provider.destroy(handle, 5_000)
   })
 
-  it('row 3: a name prefix that gives more than 32 characters, or has "--", is refused before anything is created', () => {
+  it('row 3: a name prefix that gives more than 32 characters, or has "--", is refused before anything is created', async () => {
     const read =
       (prefix: string) =>
       (name: string): string =>
@@ -79,7 +79,7 @@ describe('Coder: the client behaves as coderd and coder ssh expect', () => {
         })[name] ?? ''
     const env = { GITHUB_RUN_ID: '19283746501', GITHUB_RUN_ATTEMPT: '1' }
     const before = sim.requests.length
-    assert.throws(
+    await assert.rejects(
       () => getProvisionSettings(read('abcdefghijklm'), env, '/'),
       (e: unknown) =>
         e instanceof InputError &&
@@ -87,8 +87,11 @@ describe('Coder: the client behaves as coderd and coder ssh expect', () => {
         /at most 12 characters/.test(e.message) &&
         /at most 32 characters/.test(e.message),
     )
-    assert.throws(() => getProvisionSettings(read('ci--bot'), env, '/'), /Input 'workspace-name-prefix'.*no "--"/)
-    assert.equal(getProvisionSettings(read('abcdefghijkl'), env, '/').workspaceNamePrefix, 'abcdefghijkl')
+    await assert.rejects(
+      () => getProvisionSettings(read('ci--bot'), env, '/'),
+      /Input 'workspace-name-prefix'.*no "--"/,
+    )
+    assert.equal((await getProvisionSettings(read('abcdefghijkl'), env, '/')).workspaceNamePrefix, 'abcdefghijkl')
     assert.equal(sim.requests.length, before, 'nothing was asked of coderd')
   })
 

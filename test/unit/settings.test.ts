@@ -25,14 +25,14 @@ const inputError = (input: string, pattern: RegExp) => (e: unknown) =>
   e instanceof InputError && e.message.startsWith(`Input '${input}'`) && pattern.test(e.message)
 
 describe('provision settings', () => {
-  it('fills defaults: the repository devfile, the context namespace, the devfile’s storage, che routing, 15m', () => {
-    const s = provision({})
+  it('fills defaults: the repository devfile, the context namespace, the devfile’s storage, che routing, 15m', async () => {
+    const s = await provision({})
     assert.equal(s.che?.namespace, 'from-context')
     assert.equal(s.che?.source?.storageType, undefined, "no storage-type input: the devfile's attribute or ephemeral")
     assert.equal(s.che?.routingClass, 'che')
-    assert.equal(provision({ 'storage-type': 'per-user' }).che?.source?.storageType, 'per-user')
-    assert.equal(provision({ 'routing-class': 'basic' }).che?.routingClass, 'basic')
-    assert.throws(() => provision({ 'routing-class': 'Basic!' }), /Input 'routing-class'/)
+    assert.equal((await provision({ 'storage-type': 'per-user' })).che?.source?.storageType, 'per-user')
+    assert.equal((await provision({ 'routing-class': 'basic' })).che?.routingClass, 'basic')
+    await assert.rejects(() => provision({ 'routing-class': 'Basic!' }), /Input 'routing-class'/)
     assert.equal(s.startTimeoutMs, 15 * 60_000)
     assert.equal(s.workspaceNamePrefix, 'rt')
     assert.equal(s.source, path.join(repo, 'devfile.yaml'))
@@ -40,38 +40,41 @@ describe('provision settings', () => {
   })
 
   it('rejects an unknown provider', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ provider: 'docker' }),
       inputError('provider', /"docker", but expected one of: che/),
     ))
   it('rejects a duration of 10x', () =>
-    assert.throws(() => provision({ 'start-timeout': '10x' }), inputError('start-timeout', /"10x"/)))
+    assert.rejects(() => provision({ 'start-timeout': '10x' }), inputError('start-timeout', /"10x"/)))
   it('rejects a devfile that fails the schema', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ devfile: 'schemaVersion: 2.2.0\ncomponents:\n  - name: Bad Name\n' }),
       inputError('devfile', /must match pattern/),
     ))
   it('rejects a devfile without a container component', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ devfile: 'schemaVersion: 2.2.0\ncomponents: []\n' }),
       inputError('devfile', /at least one container component/),
     ))
   it('rejects a container the devfile does not have', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ container: 'tools' }),
       inputError('container', /one of the devfile's container components: dev/),
     ))
   it('rejects a bad namespace', () =>
-    assert.throws(() => provision({ namespace: 'Not_A_Namespace' }), inputError('namespace', /DNS label/)))
+    assert.rejects(() => provision({ namespace: 'Not_A_Namespace' }), inputError('namespace', /DNS label/)))
   it('rejects a bad storage type', () =>
-    assert.throws(() => provision({ 'storage-type': 'tmpfs' }), inputError('storage-type', /ephemeral, per-workspace/)))
+    assert.rejects(
+      () => provision({ 'storage-type': 'tmpfs' }),
+      inputError('storage-type', /ephemeral, per-workspace/),
+    ))
   it('rejects a long prefix', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ 'workspace-name-prefix': 'a-very-long-prefix-indeed' }),
       inputError('workspace-name-prefix', /1 to 20/),
     ))
   it('rejects a kubeconfig that is not one, without quoting it', () =>
-    assert.throws(
+    assert.rejects(
       () => provision({ kubeconfig: 'token: s3cr3t\n- [' }),
       (e: unknown) => inputError('kubeconfig', /content hidden/)(e) && !(e as Error).message.includes('s3cr3t'),
     ))

@@ -9,7 +9,7 @@ import { runFails } from '../../shared/steps/run-step.js'
 /** The E2E developer flow as one step; fails by `fail-on` when a step failed. Its post step deletes a workspace a cancelled run left. */
 export async function run(): Promise<void> {
   await runWithSafetyNet(async (ctx) => {
-    const settings = getE2eSettings(actionInputs, ctx.env, process.cwd())
+    const settings = await getE2eSettings(actionInputs, ctx.env, process.cwd())
     const result = await e2eFlow(ctx, settings)
     setFlowOutputs(ctx, result)
     ctx.reporter.setOutput('branch', settings.branch)

@@ -6,6 +6,6 @@ import { runWithSafetyNet } from '../../shared/steps/safety-net.js'
 /** Main step: provision. Post step (post-if: always()): the safety net that deletes a workspace no cleanup removed. */
 export async function run(): Promise<void> {
   await runWithSafetyNet(async (ctx) => {
-    await provisionStep(ctx, getProvisionSettings(actionInputs, ctx.env, process.cwd()))
+    await provisionStep(ctx, await getProvisionSettings(actionInputs, ctx.env, process.cwd()))
   })
 }

@@ -9,7 +9,7 @@ import { runFails } from '../../shared/steps/run-step.js'
 /** The smoke check as one step; fails by `fail-on` when a check failed. Its post step deletes a workspace a cancelled run left. */
 export async function run(): Promise<void> {
   await runWithSafetyNet(async (ctx) => {
-    const settings = getSmokeSettings(actionInputs, ctx.env, process.cwd())
+    const settings = await getSmokeSettings(actionInputs, ctx.env, process.cwd())
     const result = await smokeFlow(ctx, settings)
     setFlowOutputs(ctx, result)
     if (runFails(result.outcome, settings.failOn))

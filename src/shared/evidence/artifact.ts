@@ -1,4 +1,3 @@
-import { DefaultArtifactClient } from '@actions/artifact'
 import path from 'node:path'
 import { listFiles } from './evidence-files.js'
 
@@ -10,6 +9,8 @@ export function canUploadArtifacts(env: NodeJS.ProcessEnv): boolean {
 /** Uploads every file of the evidence directory as one artifact; returns its id. */
 export async function uploadEvidence(name: string, evidenceDir: string, retentionDays: number): Promise<string> {
   const files = listFiles(evidenceDir).map((f) => path.join(evidenceDir, f))
+  // Loaded here so that steps that upload nothing never compile the artifact client.
+  const { DefaultArtifactClient } = await import('@actions/artifact')
   const client = new DefaultArtifactClient()
   const result = await client.uploadArtifact(name, files, evidenceDir, retentionDays ? { retentionDays } : {})
   return result.id === undefined ? '' : String(result.id)

@@ -117,7 +117,7 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     })
     const ready = state?.handle?.readyAt ? state : undefined
     if (ready?.handle) {
-      const run = flowRun(ctx, ready, ready.handle, redactor, check, skip)
+      const run = await flowRun(ctx, ready, ready.handle, redactor, check, skip)
       await flow.body(run)
     } else {
       for (const name of flow.names) skip(name, 'the workspace was not created')
@@ -145,15 +145,15 @@ function current(ctx: StepContext): RunState | undefined {
   return name ? ctx.store.load(name) : undefined
 }
 
-function flowRun(
+async function flowRun(
   ctx: StepContext,
   state: RunState,
   handle: WorkspaceHandle,
   redactor: Redactor,
   check: FlowRun['check'],
   skip: FlowRun['skip'],
-): FlowRun {
-  const provider = providerForConnection(state.connection, handle.target)
+): Promise<FlowRun> {
+  const provider = await providerForConnection(state.connection, handle.target)
   const logFile = path.join(state.evidenceDir, 'logs', 'command.log')
   mkdirSync(path.dirname(logFile), { recursive: true })
   const run: FlowRun = {

@@ -26,7 +26,7 @@ const MARKER_FILE = '.run-task-smoke-marker'
  * starts it to prove persistence, checks the control plane, and deletes it.
  */
 export async function smokeFlow(ctx: StepContext, settings: SmokeSettings): Promise<FlowResult> {
-  const probe = probeForProvision(settings.provision)
+  const probe = await probeForProvision(settings.provision)
   return runFlow(ctx, settings, {
     suite: 'smoke',
     names: [

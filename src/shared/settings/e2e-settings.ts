@@ -38,7 +38,7 @@ const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]+(?<![./])$/
 export const CODEX_SLOTS = ['auto', '0', '1', '2'] as const
 
 /** Reads and checks every E2E input once, before anything is created. */
-export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): E2eSettings {
+export async function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): Promise<E2eSettings> {
   const repository = read('repository').trim()
   if (!REPOSITORY.test(repository))
     throw new InputError('repository', repository, 'owner/name of a repository the bot token may push to')
@@ -56,7 +56,7 @@ export function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
       '',
       'a token that may push to the repository and open pull requests (contents: write, pull-requests: write)',
     )
-  const provision = getProvisionSettings(read, env, cwd)
+  const provision = await getProvisionSettings(read, env, cwd)
   const baseBranch = inputOr(read, 'base-branch', 'main')
   const branch = inputOr(
     read,

@@ -40,7 +40,7 @@ export interface SmokeSettings {
 const TOOL_NAME = /^[A-Za-z0-9._+-]+$/
 
 /** Reads and checks every smoke input once, before anything is created. */
-export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): SmokeSettings {
+export async function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): Promise<SmokeSettings> {
   const tools = inputOr(read, 'tools', 'git gh')
     .split(/[\s,]+/)
     .filter(Boolean)
@@ -72,7 +72,7 @@ export function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd:
   if (issuer && !URL.canParse(issuer))
     throw new InputError('expected-oidc-issuer', issuer, 'an issuer URL, such as https://login.example.com/realms/ci')
   return {
-    provision: getProvisionSettings(read, env, cwd),
+    provision: await getProvisionSettings(read, env, cwd),
     collect: getCollectSettings(read),
     cleanup: getCleanupSettings(read),
     tools,

@@ -68,7 +68,7 @@ export async function destroyWorkspace(
   state: RunState,
   timeoutMs: number,
 ): Promise<{ alreadyGone: boolean }> {
-  const provider = providerForConnection(state.connection)
+  const provider = await providerForConnection(state.connection)
   const handle = state.handle ?? {
     provider: state.connection.provider,
     name: state.workspaceName,
@@ -83,7 +83,9 @@ export async function destroyWorkspace(
 async function sweep(ctx: StepContext, state: RunState, olderThanMs: number): Promise<string[]> {
   const prefix = state.workspaceName.split('-')[0] ?? 'rt'
   try {
-    const removed = await providerForConnection(state.connection).sweep({ namePrefix: prefix, olderThanMs }, ctx.signal)
+    const removed = await (
+      await providerForConnection(state.connection)
+    ).sweep({ namePrefix: prefix, olderThanMs }, ctx.signal)
     ctx.reporter.info(
       removed.length
         ? `Swept ${removed.length} stale workspaces: ${removed.join(', ')}`

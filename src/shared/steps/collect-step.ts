@@ -58,7 +58,7 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
     } else if (state.handle?.readyAt) {
       const remote = settings.evidencePath || state.run?.evidencePath || DEFAULT_EVIDENCE_PATH
       try {
-        const provider = providerForConnection(state.connection, state.handle.target)
+        const provider = await providerForConnection(state.connection, state.handle.target)
         const result = await provider.download(
           state.handle,
           remote,

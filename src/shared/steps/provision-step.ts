@@ -32,7 +32,7 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
 
   for (const warning of settings.che?.warnings ?? []) reporter.warning(warning)
   const started = Date.now()
-  const provider = providerForProvision(settings)
+  const provider = await providerForProvision(settings)
   try {
     const handle = await reporter.group(`Provision ${settings.provider} workspace ${name}`, async () => {
       reporter.info(`Provider: ${settings.provider} (${settings.providerReason})`)

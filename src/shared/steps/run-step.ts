@@ -64,7 +64,7 @@ async function execute(
 ): Promise<RunRecord> {
   const handle = state.handle
   if (!handle) throw new Error('execute() needs a ready workspace')
-  const provider = providerForConnection(state.connection, handle.target)
+  const provider = await providerForConnection(state.connection, handle.target)
   const capture = new OutputCapture(ctx.reporter, redactor, path.join(state.evidenceDir, 'logs', 'command.log'))
   const env = new Map([
     ...settings.env,
