@@ -119,7 +119,7 @@ export function consoleReporter(
     },
     setOutput: (n, v) => void options.outputs?.set(n, String(v)),
     setSecret: () => undefined,
-    summary: async (markdown) => line(`\n${markdown}`),
+    summary: (markdown) => Promise.resolve(line(`\n${markdown}`)),
     rawOutput: () => (inActions ? withoutCommands(write) : { write, end: () => undefined }),
   }
 }

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { actionInputs, runAction } from '../../shared/action-runner.js'
 import { getRunSettings } from '../../shared/settings/run-settings.js'
 import { runFails, runStep } from '../../shared/steps/run-step.js'
+import { exitDescription } from '../../shared/text.js'
 
 /** Runs the command; fails the step by `fail-on`. */
 export async function run(): Promise<void> {
@@ -12,7 +13,7 @@ export async function run(): Promise<void> {
       const what =
         record.outcome === 'error'
           ? `Infrastructure error: ${record.error?.message ?? 'unknown'}`
-          : `The command failed with exit code ${record.exitCode}.`
+          : `The command failed with exit ${exitDescription(record.exitCode, record.signal)}.`
       core.setFailed(what)
     }
   })

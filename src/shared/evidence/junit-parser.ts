@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { SaxesParser } from 'saxes'
 import { readFailure } from './failure-text.js'
+import { firstLine } from '../text.js'
 
 /** How one test case ended. */
 export type CaseStatus = 'passed' | 'failed' | 'error' | 'skipped'
@@ -138,7 +139,7 @@ export async function parseJunitFile(path: string, reportFile = path): Promise<P
     parser.close()
     if (!sawRoot) problem = 'the report is empty'
   } catch (error) {
-    problem = `not a readable JUnit report: ${(error as Error).message.split('\n')[0]}`
+    problem = `not a readable JUnit report: ${firstLine((error as Error).message)}`
   }
   if (problem) return { cases: [], problem }
   const durationProblem = unitProblem(maxCaseSeconds, maxSuiteSeconds)
@@ -208,7 +209,7 @@ function closeCase(c: OpenCase, reportFile: string, suite: string): TestCaseResu
   const facts = failed
     ? readFailure({ messageAttribute: c.message, details, name: c.name, classname: c.classname, suite, file: c.file })
     : {}
-  const message = facts.message ?? c.message ?? (details ? details.split('\n')[0] : undefined)
+  const message = facts.message ?? c.message ?? (details ? firstLine(details) : undefined)
   const file = facts.file ?? c.file
   const line = facts.line ?? c.line
   return {

@@ -3,6 +3,7 @@ import { PHASES } from '../state.js'
 import type { TestCaseResult } from './junit-parser.js'
 import type { EvidenceMeta } from './meta.js'
 import { caseTitle, repoRelative } from './test-results.js'
+import { firstLine } from '../text.js'
 
 const HEADLINE = { passed: '✅ Passed', failed: '❌ Failed', error: '⚠️ Infrastructure error' } as const
 const MAX_DIAGNOSTIC_LINES = 40
@@ -99,7 +100,7 @@ function failedLines(input: SummaryInput, budget: number): string[] {
   for (const c of failed) {
     const location = repoRelative(c.file, input.repoRoot)
     const where = location ? code(`${location}${c.line ? `:${c.line}` : ''}`, 500, true) : '–'
-    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${where} | ${cell(firstLine(c.message ?? c.details ?? ''), 300)} |`
+    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${where} | ${cell(firstLine((c.message ?? c.details ?? '').trim()), 300)} |`
     if (used + Buffer.byteLength(row) + 1 > budget) break
     lines.push(row)
     used += Buffer.byteLength(row) + 1
@@ -167,10 +168,6 @@ function longestBacktickRun(text: string): number {
   let longest = 0
   for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length)
   return longest
-}
-
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? ''
 }
 
 function byteLength(lines: readonly string[]): number {

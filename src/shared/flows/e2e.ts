@@ -6,6 +6,7 @@ import type { E2eSettings } from '../settings/e2e-settings.js'
 import type { StepContext } from '../steps/step-context.js'
 import { type FlowResult, type FlowRun, runFlow } from './flow.js'
 import { type GitHubClient, githubClient } from '../github-context.js'
+import { exitDescription } from '../text.js'
 
 /** The E2E flow's cases, in order, between "workspace is created" and "workspace is deleted". */
 export const E2E_CHECKS = {
@@ -114,7 +115,7 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
         ? { status: 'passed' as const, message: passed(output), output }
         : {
             status: 'failed' as const,
-            message: `exit code ${exitCode}: ${output.split('\n').slice(-3).join(' | ')}`,
+            message: `exit ${exitDescription(exitCode)}: ${output.split('\n').slice(-3).join(' | ')}`,
             output,
           }
     }

@@ -14,6 +14,7 @@ import { cleanupStep } from '../steps/cleanup-step.js'
 import { collectStep } from '../steps/collect-step.js'
 import { provisionStep } from '../steps/provision-step.js'
 import type { StepContext } from '../steps/step-context.js'
+import { exitDescription, firstLine } from '../text.js'
 
 /** The steps every flow is made of. */
 export interface FlowSettings {
@@ -111,7 +112,7 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
       state = await provisionStep(ctx, settings.provision)
       return {
         status: 'passed',
-        message: `${state.handle?.scope}/${state.workspaceName} from ${settings.provision.source}`,
+        message: `${[state.handle?.scope, state.workspaceName].filter(Boolean).join('/')} from ${settings.provision.source}`,
         output: '',
       }
     })
@@ -176,7 +177,7 @@ async function flowRun(
       // What a command printed is logged even when it broke or ran out of time.
       const record = (ending: string): string => {
         const output = redactor.redact(text).trimEnd()
-        appendFileSync(logFile, `$ ${command.split('\n')[0]}\n${output}\n[${ending}]\n`)
+        appendFileSync(logFile, `$ ${firstLine(command)}\n${output}\n[${ending}]\n`)
         if (output) ctx.reporter.info(output)
         return output
       }
@@ -186,7 +187,7 @@ async function flowRun(
           record(redactor.redact(errorMessage(error)))
           throw error
         })
-      return { exitCode: result.exitCode, output: record(`exit ${result.exitCode ?? result.signal}`) }
+      return { exitCode: result.exitCode, output: record(`exit ${exitDescription(result.exitCode, result.signal)}`) }
     },
   }
   return run

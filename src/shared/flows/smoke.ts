@@ -6,6 +6,7 @@ import { judgeIde } from './ide-verdict.js'
 import type { SmokeSettings } from '../settings/smoke-settings.js'
 import type { StepContext } from '../steps/step-context.js'
 import { type FlowResult, type FlowRun, runFlow } from './flow.js'
+import { exitDescription, firstLine } from '../text.js'
 
 /** The smoke check's cases, in order; "workspace is created" and "workspace is deleted" frame them. */
 export const SMOKE_CHECKS = {
@@ -114,7 +115,7 @@ async function optionalChecks(run: FlowRun, settings: SmokeSettings): Promise<vo
       const why =
         exitCode === 1
           ? `${CODEX_EXTENSION} is not among code-server's extensions`
-          : output.split('\n')[0] || `exit ${exitCode}`
+          : firstLine(output) || `exit ${exitDescription(exitCode)}`
       return { status: 'failed', message: why, output }
     })
   if (!settings.checkGithubAuth) run.skip(SMOKE_CHECKS.githubAuth, 'not asked for (check-github-auth)')
@@ -125,7 +126,7 @@ async function optionalChecks(run: FlowRun, settings: SmokeSettings): Promise<vo
       const { exitCode, output } = await run.exec(GITHUB_AUTH_SCRIPT, new Map(), settings.checkTimeoutMs)
       if (exitCode === 0)
         return { status: 'passed', message: `coder external-auth access-token github: ${output.trim()}`, output }
-      const link = output.trim().split('\n')[0] ?? ''
+      const link = firstLine(output.trim())
       return {
         status: 'failed',
         message: `coder external-auth access-token github failed; link GitHub for the CI user: ${link}`,
@@ -160,7 +161,11 @@ async function checkTools(run: FlowRun, settings: SmokeSettings) {
   const problems = output.split('\n').filter((l) => /: missing$|not a git checkout/.test(l))
   return exitCode === 0
     ? { status: 'passed' as const, message: `${settings.tools.join(', ')} present; checkout found`, output }
-    : { status: 'failed' as const, message: problems.join('; ') || `the check exited with ${exitCode}`, output }
+    : {
+        status: 'failed' as const,
+        message: problems.join('; ') || `the check exited with ${exitDescription(exitCode)}`,
+        output,
+      }
 }
 
 const HEALTH_SCRIPT = `if command -v curl >/dev/null 2>&1; then body=$(curl -sS --max-time 10 -w '\\nHTTP %{http_code}' "$SMOKE_HEALTH_URL") || exit 2
@@ -181,7 +186,7 @@ async function checkHealth(run: FlowRun, probe: WorkspaceProbe, settings: SmokeS
     return { status: 'passed' as const, message: `${url} answered ${output.split('\n').at(-1) ?? ''}`, output }
   return {
     status: 'failed' as const,
-    message: `${url} did not answer healthy (${output.split('\n').at(-1) || `exit ${exitCode}`})`,
+    message: `${url} did not answer healthy (${output.split('\n').at(-1) || `exit ${exitDescription(exitCode)}`})`,
     output,
   }
 }

@@ -119,9 +119,10 @@ function execOn(
       channel.on('close', () => {
         io.signal?.removeEventListener('abort', onAbort)
         if (status) return resolve(status)
+        const gone = connectionGone()
         reject(
           new ExecStreamError(
-            `The SSH channel closed before the command's exit status arrived${connectionGone() ? ` (${connectionGone()})` : ''}.`,
+            `The SSH channel closed before the command's exit status arrived${gone ? ` (${gone})` : ''}.`,
           ),
         )
       })

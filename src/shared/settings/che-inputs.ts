@@ -16,6 +16,7 @@ import {
   STORAGE_TYPES,
   type TemplateRef,
 } from '../providers/che/devworkspace.js'
+import { firstLine } from '../text.js'
 
 // The Che inputs live apart from provision-settings.ts so that a Coder step never
 // loads @kubernetes/client-node or the devfile schemas (see provision-settings.ts).
@@ -85,7 +86,7 @@ export function loadKubeConfig(content: string): KubeConfig {
     throw new InputError(
       'kubeconfig',
       '(content hidden)',
-      `a kubeconfig YAML document (${(error as Error).message.split('\n')[0]})`,
+      `a kubeconfig YAML document (${firstLine((error as Error).message)})`,
     )
   }
   if (!kc.getCurrentCluster())

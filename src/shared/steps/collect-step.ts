@@ -20,6 +20,7 @@ import { redactingReporter } from '../reporter.js'
 import type { DigestRedactor } from '../secret-store.js'
 import { loadState, type StepContext } from './step-context.js'
 import { runContext } from '../github-context.js'
+import { exitDescription } from '../text.js'
 
 /** What collect produced. */
 export interface CollectResult {
@@ -159,7 +160,7 @@ async function gatherJunit(
   if (explained) return found
   const message =
     outcome === 'failed'
-      ? `The command exited with ${state.run?.exitCode === null ? `signal ${state.run?.signal ?? 'unknown'}` : `code ${state.run?.exitCode}`}${copied.length ? ', but its reports show no failing test' : ' and wrote no JUnit report'}.`
+      ? `The command exited with ${exitDescription(state.run?.exitCode ?? null, state.run?.signal)}${copied.length ? ', but its reports show no failing test' : ' and wrote no JUnit report'}.`
       : outcome === 'error'
         ? (error?.message ?? 'Infrastructure error.')
         : 'The command passed and wrote no JUnit report.'

@@ -37,7 +37,7 @@ export async function provisionStep(ctx: StepContext, settings: ProvisionSetting
     const handle = await reporter.group(`Provision ${settings.provider} workspace ${name}`, async () => {
       reporter.info(`Provider: ${settings.provider} (${settings.providerReason})`)
       reporter.info(
-        `Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`,
+        `Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace ?? ''}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`,
       )
       await provider.checkPermissions(ctx.signal)
       return provider.provision(

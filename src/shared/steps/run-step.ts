@@ -6,6 +6,7 @@ import type { RunSettings } from '../settings/run-settings.js'
 import { type Outcome, recordTiming, type RunRecord, type RunState } from '../state.js'
 import { OutputCapture } from './output-capture.js'
 import { loadState, logDiagnostics, recordError, type StepContext } from './step-context.js'
+import { exitDescription } from '../text.js'
 
 /**
  * Runs the command in the workspace, streaming its redacted output, and records
@@ -84,7 +85,7 @@ async function execute(
     await capture.close()
     const outcome: Outcome = result.exitCode === 0 ? 'passed' : 'failed'
     ctx.reporter.info(
-      `The command exited with ${result.exitCode ?? `signal ${result.signal}`} after ${Math.round(result.durationMs / 1000)}s: ${outcome}`,
+      `The command exited with ${exitDescription(result.exitCode, result.signal)} after ${Math.round(result.durationMs / 1000)}s: ${outcome}`,
     )
     return {
       ...base,

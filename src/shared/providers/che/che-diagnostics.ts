@@ -44,7 +44,7 @@ function containerLines(pod: V1Pod): string[] {
         : s.state?.running
           ? 'running'
           : 'unknown'
-    return `pod ${pod.metadata?.name} container ${s.name}: ${state}, ready=${s.ready}, restarts=${s.restartCount}`
+    return `pod ${pod.metadata?.name ?? ''} container ${s.name}: ${state}, ready=${s.ready}, restarts=${s.restartCount}`
   })
 }
 
@@ -67,6 +67,6 @@ async function eventLines(core: CoreV1Api, namespace: string, name: string, id: 
     .slice(-15)
     .map(
       (e) =>
-        `event ${e.type ?? ''} ${e.reason ?? ''} on ${e.involvedObject.kind ?? ''} ${e.involvedObject.name ?? ''}: ${e.message ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''}`,
+        `event ${e.type ?? ''} ${e.reason ?? ''} on ${e.involvedObject.kind ?? ''} ${e.involvedObject.name ?? ''}: ${e.message ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count ?? 1})` : ''}`,
     )
 }

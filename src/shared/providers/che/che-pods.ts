@@ -57,14 +57,16 @@ export function pickContainer(pod: V1Pod, requested: string): string {
   if (requested) {
     if (!names.includes(requested)) {
       throw new WorkspaceStartError(
-        `The workspace pod ${pod.metadata?.name} has no container '${requested}' (input 'container'); it has: ${names.join(', ') || 'none'}.`,
+        `The workspace pod ${pod.metadata?.name ?? ''} has no container '${requested}' (input 'container'); it has: ${names.join(', ') || 'none'}.`,
       )
     }
     return requested
   }
   const first = names[0]
   if (!first)
-    throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} has no container to run the command in.`)
+    throw new WorkspaceStartError(
+      `The workspace pod ${pod.metadata?.name ?? ''} has no container to run the command in.`,
+    )
   return first
 }
 

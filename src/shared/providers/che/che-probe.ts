@@ -118,7 +118,9 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
           `DevWorkspace ${handle.name} should be Stopped, but its phase is ${dw.status?.phase ?? 'unknown'}.`,
         )
       const claim =
-        storageType(dw) === 'per-workspace' ? `storage-${dw.status.devworkspaceId}` : await commonClaim(namespace)
+        storageType(dw) === 'per-workspace'
+          ? `storage-${dw.status.devworkspaceId ?? handle.id}`
+          : await commonClaim(namespace)
       try {
         const pvc = await call(`reading PVC ${namespace}/${claim}`, () =>
           core.readNamespacedPersistentVolumeClaim({ namespace, name: claim }),
@@ -202,6 +204,6 @@ async function cheIssuer(custom: CustomObjectsApi, expected: string): Promise<Co
     ? { status: 'passed', message: `OIDC issuer: ${issuer}` }
     : {
         status: 'failed',
-        message: `OIDC issuer: expected ${expected}, CheCluster ${items[0]?.metadata?.name} names ${issuer || 'none'}`,
+        message: `OIDC issuer: expected ${expected}, CheCluster ${items[0]?.metadata?.name ?? ''} names ${issuer || 'none'}`,
       }
 }

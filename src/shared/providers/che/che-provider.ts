@@ -287,7 +287,7 @@ class CheProvider implements WorkspaceProvider {
   }
 
   private async create(body: DevWorkspaceObject, signal?: AbortSignal): Promise<DevWorkspaceObject> {
-    const doing = `creating DevWorkspace ${body.metadata.namespace}/${body.metadata.name}`
+    const doing = `creating DevWorkspace ${body.metadata.namespace ?? ''}/${body.metadata.name}`
     let attempts = 0
     try {
       return await this.call(doing, signal, () => {
@@ -339,7 +339,7 @@ class CheProvider implements WorkspaceProvider {
       },
     })
     if (settled.status?.phase !== 'Running') {
-      const reason = settled.status?.message || settled.status?.phase
+      const reason = settled.status?.message || settled.status?.phase || 'no phase'
       throw new WorkspaceStartError(
         `DevWorkspace ${ns}/${name} failed to start: ${reason}`,
         await describeDevWorkspace(this.core, ns, settled),
@@ -353,7 +353,7 @@ class CheProvider implements WorkspaceProvider {
     const privileged = privilegedContainers(pod)
     if (privileged.length > 0) {
       throw new WorkspaceStartError(
-        `The workspace pod ${pod.metadata?.name} runs privileged containers (${privileged.join(', ')}). run-task only runs commands in unprivileged workspaces; remove 'privileged: true' from the pod or the DevWorkspace operator configuration.`,
+        `The workspace pod ${pod.metadata?.name ?? ''} runs privileged containers (${privileged.join(', ')}). run-task only runs commands in unprivileged workspaces; remove 'privileged: true' from the pod or the DevWorkspace operator configuration.`,
       )
     }
     return { ...handle, target: pickContainer(pod, this.settings.container), readyAt: new Date().toISOString() }

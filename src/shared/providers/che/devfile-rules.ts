@@ -15,7 +15,7 @@ export function devfileRuleProblems(document: Readonly<Record<string, unknown>>)
     const projects = (document[key] as { name?: string; git?: GitSource }[] | undefined) ?? []
     for (const p of projects) {
       const problem = p.git && remoteProblem(p.git)
-      if (problem) problems.push(`${key} ${p.name}: ${problem}`)
+      if (problem) problems.push(`${key} ${p.name ?? '(unnamed)'}: ${problem}`)
     }
   }
   return problems

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml'
 import { InputError } from '../../errors.js'
 import { devfileRuleProblems } from './devfile-rules.js'
 import { devfileProblems, devWorkspaceProblems } from './schema.js'
+import { firstLine } from '../../text.js'
 
 export const DW_GROUP = 'workspace.devfile.io'
 export const DW_VERSION = 'v1alpha2'
@@ -110,7 +111,7 @@ export function loadDevfile(input: string, value: string, baseDir: string): Devf
   const origin = file ?? 'inline'
   const parsed = parseDocument(text, { uniqueKeys: true, prettyErrors: false })
   if (parsed.errors.length > 0) {
-    throw new InputError(input, value, `valid YAML (${parsed.errors[0]?.message.split('\n')[0]})`)
+    throw new InputError(input, value, `valid YAML (${firstLine(parsed.errors[0]?.message ?? 'unknown error')})`)
   }
   const document: unknown = parsed.toJS()
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {

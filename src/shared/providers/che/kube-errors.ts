@@ -86,7 +86,8 @@ export function tlsFailure(error: unknown): { code: string; message: string } | 
     e && depth < 5;
     depth++
   ) {
-    if (typeof e.code === 'string' && TLS_CODE.test(e.code)) return { code: e.code, message: String(e.message ?? '') }
+    if (typeof e.code === 'string' && TLS_CODE.test(e.code))
+      return { code: e.code, message: typeof e.message === 'string' ? e.message : '' }
     e = e.cause as typeof e
   }
   return undefined

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { InputError } from '../../errors.js'
+import { firstLine } from '../../text.js'
 
 /**
  * Refuses, before anything is created, a kubeconfig whose user gets its credentials from an exec plugin
@@ -14,11 +15,11 @@ export function checkExecPlugin(kc: KubeConfig, pathVariable = process.env.PATH 
   if (!exec) return
   const command = exec.command ?? ''
   if (command && runnable(command, pathVariable)) return
-  const hint = exec.installHint ? ` (${exec.installHint.trim().split('\n')[0]})` : ''
+  const hint = exec.installHint ? ` (${firstLine(exec.installHint.trim())})` : ''
   throw new InputError(
     'kubeconfig',
     '(content hidden)',
-    `a user whose credentials this runner can get: user "${user?.name}" takes them from the exec plugin "${command}", which is not on PATH${hint}; install it in an earlier step, or give a kubeconfig with a token or a client certificate`,
+    `a user whose credentials this runner can get: user "${user?.name ?? ''}" takes them from the exec plugin "${command}", which is not on PATH${hint}; install it in an earlier step, or give a kubeconfig with a token or a client certificate`,
   )
 }
 

@@ -93,7 +93,7 @@ export async function execInPod(
       try {
         resolve(exitCodeOf(status))
       } catch (error) {
-        reject(error)
+        reject(error instanceof Error ? error : new ExecStreamError(String(error)))
       }
     })
     ws.on('error', (error: Error) => {

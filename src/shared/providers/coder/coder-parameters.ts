@@ -1,6 +1,7 @@
 import { parse } from 'yaml'
 import { InputError } from '../../errors.js'
 import type { TemplateVersionParameter } from './coder-types.js'
+import { firstLine } from '../../text.js'
 
 /** Parses the `parameters` input: a YAML map of name to value. */
 export function parseParameters(value: string): Map<string, string> {
@@ -12,7 +13,7 @@ export function parseParameters(value: string): Map<string, string> {
     throw new InputError(
       'parameters',
       value,
-      `a YAML map of parameter names to values (${(error as Error).message.split('\n')[0]})`,
+      `a YAML map of parameter names to values (${firstLine((error as Error).message)})`,
     )
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))

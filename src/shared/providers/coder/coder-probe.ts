@@ -36,10 +36,8 @@ export function createCoderProbe(client: CoderClient, token: string): WorkspaceP
         healthUrl,
       }
     },
-    persistence: async (): Promise<Persistence> => ({
-      persistent: true,
-      detail: "the template's persistent resources outlive a stop",
-    }),
+    persistence: (): Promise<Persistence> =>
+      Promise.resolve({ persistent: true, detail: "the template's persistent resources outlive a stop" }),
     async checkStopped(handle, signal): Promise<string> {
       const w = await workspace(handle, signal)
       const b = w.latest_build

@@ -593,7 +593,7 @@ class CoderProvider implements WorkspaceProvider {
           undefined,
           (signal) =>
             ssh.exec(remote(['sh', '-c', POST_CREATE_TAIL]), { stdout: sink.writable, stderr: sink.writable, signal }),
-          async () => undefined,
+          () => Promise.resolve(),
         )
       } finally {
         ssh.close()
