@@ -1,9 +1,7 @@
-import { context as startupContext, getOctokit } from '@actions/github'
+import { existsSync, readFileSync } from 'node:fs'
+import type { getOctokit } from '@actions/github'
 
-type ActionsContext = typeof startupContext
-const ActionsContextClass = startupContext.constructor as new () => ActionsContext
-
-/** The workflow run as GitHub describes it, read once by @actions/github's Context. */
+/** The workflow run as GitHub describes it, read as @actions/github's Context reads it. */
 export interface RunContext {
   /** `owner/name`, from GITHUB_REPOSITORY or else the event's repository; '' outside a workflow. */
   readonly repository: string
@@ -23,39 +21,43 @@ export interface RunContext {
 const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target'])
 
 /**
- * Reads the run's context with @actions/github's Context from `env` (the runner's
- * GITHUB_* variables and the event payload at GITHUB_EVENT_PATH). The Context reads
- * `process.env`, so an injected env (tests, the CLI) is swapped in while it is built.
+ * Reads the run's context from `env` (the runner's GITHUB_* variables and the event
+ * payload at GITHUB_EVENT_PATH) with the rules of @actions/github's Context
+ * (actions/toolkit packages/github/src/context.ts: the constructor and the `repo`
+ * getter). Read here rather than through that class so that a step that never calls
+ * GitHub does not load Octokit.
  */
 export function runContext(env: NodeJS.ProcessEnv): RunContext {
-  const saved = process.env
-  process.env = env
-  try {
-    const context = new ActionsContextClass()
-    const { owner, repo } = repoOf(context)
-    const head = (context.payload.pull_request as { head?: { sha?: string } } | undefined)?.head?.sha
-    const sha = context.sha ?? ''
-    return {
-      repository: owner && repo ? `${owner}/${repo}` : '',
-      owner,
-      repo,
-      eventName: context.eventName ?? '',
-      sha,
-      headSha: PULL_REQUEST_EVENTS.has(context.eventName ?? '') && head ? head : sha,
-      serverUrl: trimSlash(context.serverUrl),
-      apiUrl: trimSlash(context.apiUrl),
-    }
-  } finally {
-    process.env = saved
+  const payload = eventPayload(env.GITHUB_EVENT_PATH)
+  const { owner, repo } = repoOf(env, payload)
+  const eventName = env.GITHUB_EVENT_NAME ?? ''
+  const head = (payload.pull_request as { head?: { sha?: string } } | undefined)?.head?.sha
+  const sha = env.GITHUB_SHA ?? ''
+  return {
+    repository: owner && repo ? `${owner}/${repo}` : '',
+    owner,
+    repo,
+    eventName,
+    sha,
+    headSha: PULL_REQUEST_EVENTS.has(eventName) && head ? head : sha,
+    serverUrl: trimSlash(env.GITHUB_SERVER_URL ?? 'https://github.com'),
+    apiUrl: trimSlash(env.GITHUB_API_URL ?? 'https://api.github.com'),
   }
 }
 
-function repoOf(context: ActionsContext): { owner: string; repo: string } {
-  try {
-    return context.repo
-  } catch {
-    return { owner: '', repo: '' }
+function eventPayload(file: string | undefined): Record<string, unknown> {
+  if (!file || !existsSync(file)) return {}
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+}
+
+/** GITHUB_REPOSITORY, else the event's repository; empty outside a workflow. */
+function repoOf(env: NodeJS.ProcessEnv, payload: Record<string, unknown>): { owner: string; repo: string } {
+  if (env.GITHUB_REPOSITORY) {
+    const [owner = '', repo = ''] = env.GITHUB_REPOSITORY.split('/')
+    return { owner, repo }
   }
+  const repository = payload.repository as { owner?: { login?: string }; name?: string } | undefined
+  return { owner: repository?.owner?.login ?? '', repo: repository?.name ?? '' }
 }
 
 function trimSlash(url: string): string {
@@ -69,6 +71,7 @@ export type GitHubClient = ReturnType<typeof getOctokit>
  * An Octokit from @actions/github's getOctokit: the runner's proxy settings
  * (https_proxy, no_proxy) and its user agent, pointed at `apiUrl` (GHES or github.com).
  */
-export function githubClient(token: string, apiUrl: string): GitHubClient {
+export async function githubClient(token: string, apiUrl: string): Promise<GitHubClient> {
+  const { getOctokit } = await import('@actions/github')
   return getOctokit(token, { baseUrl: apiUrl })
 }

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { publishCheckRun } from '../../src/shared/evidence/check-run.js'
 import type { EvidenceMeta } from '../../src/shared/evidence/meta.js'
 import { runContext } from '../../src/shared/github-context.js'
+import { context as startupContext } from '@actions/github'
 import { identityFromEnv } from '../../src/shared/identity.js'
 import { type GitHubSim, startGitHubSim } from '../sim/github/server.js'
 
@@ -37,6 +38,9 @@ const EVENTS = {
 } as const
 
 const meta = { outcome: 'passed', tests: { total: 1, passed: 1, failed: 0, errored: 0, skipped: 0, flaky: 0 } }
+
+// @actions/github exports an instance only; its class builds a fresh one from process.env.
+const Context = startupContext.constructor as new () => typeof startupContext
 
 describe("@actions/github's context and Octokit, against the fake GitHub", () => {
   let dir: string
@@ -125,6 +129,24 @@ describe("@actions/github's context and Octokit, against the fake GitHub", () =>
       [context.repository, context.serverUrl, context.apiUrl],
       ['ameide/app', 'https://github.com', 'https://api.github.com'],
     )
+  })
+
+  it("reads the same run as @actions/github's own Context, for every event", () => {
+    for (const event of ['pull_request', 'pull_request_target', 'push', 'workflow_dispatch'] as const) {
+      const env = runnerEnv(event)
+      const saved = process.env
+      process.env = env
+      try {
+        const theirs = new Context()
+        const ours = runContext(env)
+        assert.deepEqual(
+          [ours.owner, ours.repo, ours.eventName, ours.sha, ours.serverUrl, ours.apiUrl],
+          [theirs.repo.owner, theirs.repo.repo, theirs.eventName, theirs.sha, theirs.serverUrl, theirs.apiUrl],
+        )
+      } finally {
+        process.env = saved
+      }
+    }
   })
 
   it('outside a workflow there is no repository, and process.env is left as it was', () => {

@@ -33,7 +33,7 @@ export async function publishCheckRun(request: CheckRunRequest): Promise<CheckRu
   const context = runContext(request.env)
   const { owner, repo } = context
   if (!owner || !repo) return { warning: 'No check run: GITHUB_REPOSITORY is not set.' }
-  const octokit = githubClient(request.token, context.apiUrl)
+  const octokit = await githubClient(request.token, context.apiUrl)
   const annotations = checkAnnotations(request.cases, request.repoRoot)
   try {
     const created = await octokit.rest.checks.create({

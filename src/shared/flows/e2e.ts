@@ -119,7 +119,7 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
             output,
           }
     }
-  const octokit = githubClient(s.botToken, s.apiUrl)
+  const octokit = await githubClient(s.botToken, s.apiUrl)
   const [owner, repo] = s.repository.split('/') as [string, string]
   let pushed = false
   let prNumber: number | undefined
