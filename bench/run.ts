@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { benchChains } from './groups/chains.js'
 import { benchChe } from './groups/che.js'
 import { benchCoder } from './groups/coder.js'
 import { benchJunit } from './groups/junit.js'
@@ -20,6 +21,7 @@ const groups: BenchGroup[] = [
   { name: 'junit', run: benchJunit },
   { name: 'smoke', run: benchSmoke },
   { name: 'startup', run: benchStartup },
+  { name: 'chains', run: benchChains },
 ]
 
 const wanted = process.argv.slice(2)
