@@ -13,7 +13,8 @@ export const CLI_COMMANDS = ['all', 'provision', 'run', 'collect', 'cleanup', 's
 
 /**
  * Parses `run-task [command] --input-name value …`. Every action input is a flag of
- * the same name; `--kubeconfig-file PATH` reads the kubeconfig from a file.
+ * the same name; `--kubeconfig-file PATH` reads the kubeconfig from a file, and
+ * `--ssh-known-hosts-file PATH` the `ssh-known-hosts` lines.
  */
 export function parseCliArguments(argv: readonly string[]): CliArguments {
   const values = new Map<string, string>()
@@ -28,6 +29,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
       if (value === undefined) throw new InputError(name, '', `a value after --${name}`)
       if (name === 'kubeconfig-file') values.set('kubeconfig', readKubeconfigFile(value))
+      else if (name === 'ssh-known-hosts-file') values.set('ssh-known-hosts', readInputFile(name, value, 'known_hosts'))
       else values.set(name, value)
     } else if (i === 0 && (CLI_COMMANDS as readonly string[]).includes(arg)) command = arg
     else
@@ -46,9 +48,13 @@ export function cliInputReader(values: ReadonlyMap<string, string>, env: NodeJS.
 }
 
 function readKubeconfigFile(file: string): string {
+  return readInputFile('kubeconfig-file', file, 'kubeconfig')
+}
+
+function readInputFile(flag: string, file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8')
   } catch (error) {
-    throw new InputError('kubeconfig-file', file, `a readable kubeconfig file (${(error as Error).message})`)
+    throw new InputError(flag, file, `a readable ${what} file (${(error as Error).message})`)
   }
 }

@@ -54,6 +54,7 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
       sshTunnelCommand: c.sshTunnelCommand,
       sshUser: c.sshUser,
       sshKeyFile: c.sshPrivateKey ? store.saveCredential(name, 'ssh-key', c.sshPrivateKey) : '',
+      sshKnownHosts: c.sshKnownHosts,
     },
   }
 }
@@ -75,6 +76,7 @@ export function providerForConnection(connection: ProviderConnection, target = '
       sshTunnelCommand: c.sshTunnelCommand,
       sshUser: c.sshUser,
       sshPrivateKey: read(c.sshKeyFile),
+      sshKnownHosts: c.sshKnownHosts ?? '',
     })
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''

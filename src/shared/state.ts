@@ -44,6 +44,8 @@ export interface ProviderConnection {
     readonly sshTunnelCommand: string
     readonly sshUser: string
     readonly sshKeyFile: string
+    /** The `ssh-known-hosts` text (public keys, not a secret); empty for the Coder tunnel. */
+    readonly sshKnownHosts?: string
   }
 }
 
