@@ -1,4 +1,5 @@
 import { context as startupContext, getOctokit } from '@actions/github'
+import { proxyAwareFetch } from './proxy.js'
 
 type ActionsContext = typeof startupContext
 const ActionsContextClass = startupContext.constructor as new () => ActionsContext
@@ -66,9 +67,12 @@ function trimSlash(url: string): string {
 export type GitHubClient = ReturnType<typeof getOctokit>
 
 /**
- * An Octokit from @actions/github's getOctokit: the runner's proxy settings
- * (https_proxy, no_proxy) and its user agent, pointed at `apiUrl` (GHES or github.com).
+ * An Octokit from @actions/github's getOctokit (its user agent), pointed at `apiUrl` (GHES or
+ * github.com), whose fetch follows the runner's proxy rules for that URL at call time.
+ * getOctokit's own proxy fetch is fixed when the module loads, for GITHUB_API_URL
+ * (@actions/github lib/utils.js `defaults`): another `apiUrl`, or proxy variables set later
+ * (the CLI), would go direct.
  */
 export function githubClient(token: string, apiUrl: string): GitHubClient {
-  return getOctokit(token, { baseUrl: apiUrl })
+  return getOctokit(token, { baseUrl: apiUrl, request: { fetch: proxyAwareFetch } })
 }

@@ -8,6 +8,7 @@ import { parseDuration, parseEnum } from '../parse.js'
 import { PROVIDER_NAMES, type ProviderName } from '../provider.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
 import { checkExecPlugin, kubeconfigWarnings } from '../providers/che/kubeconfig-checks.js'
+import { applyEnvProxy } from '../proxy.js'
 import { checkCoderWorkspaceName, getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import {
@@ -138,6 +139,7 @@ export function loadKubeConfig(content: string): KubeConfig {
   }
   if (!kc.getCurrentCluster())
     throw new InputError('kubeconfig', '(content hidden)', 'a kubeconfig whose current-context names a cluster')
+  applyEnvProxy(kc)
   return kc
 }
 
