@@ -11,6 +11,8 @@ import { createCoderClient } from '../src/shared/providers/coder/coder-client.js
 import { ensureCoderCli } from '../src/shared/providers/coder/coder-cli.js'
 import { loadKubeConfig } from '../src/shared/settings/provision-settings.js'
 import { startTestProxy, type TestProxy } from './harness/proxy.js'
+import { createCheProvider } from '../src/shared/providers/che/che-provider.js'
+import { devfileSource, execText, FAST, NAMESPACE, provisioned } from './che/fixture.js'
 import { type CoderSim, startCoderSim } from './sim/coderd/server.js'
 import { type GitHubSim, startGitHubSim } from './sim/github/server.js'
 import { type KubeSim, startKubeSim } from './sim/kube/server.js'
@@ -142,6 +144,30 @@ describe('finding 15: every HTTP client honours HTTPS_PROXY / HTTP_PROXY / NO_PR
     } finally {
       await own.close()
     }
+  })
+
+  it('Che: provision, exec (WebSocket) and delete through the proxy', async () => {
+    useProxy({ HTTPS_PROXY: proxy.url })
+    const config = parse(kube.kubeconfig) as { clusters: { cluster: Record<string, string> }[] }
+    const cluster = config.clusters[0]?.cluster as Record<string, string>
+    cluster.server = viaName(kube.url, 'kube')
+    cluster['tls-server-name'] = 'localhost'
+    const text = stringify(config)
+    const provider = createCheProvider(
+      { kubeconfig: text, namespace: NAMESPACE, source: devfileSource(), container: '', routingClass: 'che' },
+      { kubeConfig: loadKubeConfig(text), ...FAST },
+    )
+    const handle = await provisioned(provider)
+    try {
+      const result = await execText(provider, handle, 'echo through-the-proxy')
+      assert.deepEqual([result.exitCode, result.stdout], [0, 'through-the-proxy\n'])
+    } finally {
+      await provider.destroy(handle, 10_000)
+    }
+    assert.ok(
+      proxy.seen.length > 0 && proxy.seen.every((s) => s.startsWith('CONNECT kube.sim.test:')),
+      proxy.seen.join('\n'),
+    )
   })
 
   it('NO_PROXY sends a host direct, and loopback always goes direct', async () => {
