@@ -27,17 +27,21 @@ function run(
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
 }
 
+/** A simulated cluster, and a folder with its kubeconfig and a devfile. */
+async function startCliFixture(prefix: string): Promise<{ sim: KubeSim; dir: string; kubeconfig: string }> {
+  const sim = await startKubeSim({ stepDelayMs: 2 })
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  const kubeconfig = path.join(dir, 'kubeconfig')
+  writeFileSync(kubeconfig, sim.kubeconfig)
+  writeFileSync(path.join(dir, 'devfile.yaml'), DEVFILE)
+  return { sim, dir, kubeconfig }
+}
+
 describe('the run-task CLI bundle', () => {
   let sim: KubeSim
   let dir: string
   let kubeconfig: string
-  before(async () => {
-    sim = await startKubeSim({ stepDelayMs: 2 })
-    dir = mkdtempSync(path.join(tmpdir(), 'cli-'))
-    kubeconfig = path.join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, sim.kubeconfig)
-    writeFileSync(path.join(dir, 'devfile.yaml'), DEVFILE)
-  })
+  before(async () => ({ sim, dir, kubeconfig } = await startCliFixture('cli-')))
   after(async () => {
     await sim.close()
     rmSync(dir, { recursive: true, force: true })
@@ -194,13 +198,7 @@ describe('finding 14: the CLI keeps no credential copy in the current folder', (
   let sim: KubeSim
   let dir: string
   let kubeconfig: string
-  before(async () => {
-    sim = await startKubeSim({ stepDelayMs: 2 })
-    dir = mkdtempSync(path.join(tmpdir(), 'cli-creds-'))
-    kubeconfig = path.join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, sim.kubeconfig)
-    writeFileSync(path.join(dir, 'devfile.yaml'), DEVFILE)
-  })
+  before(async () => ({ sim, dir, kubeconfig } = await startCliFixture('cli-creds-')))
   after(async () => {
     await sim.close()
     rmSync(dir, { recursive: true, force: true })
