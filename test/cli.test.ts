@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -242,6 +242,17 @@ describe('finding 14: the CLI keeps no credential copy in the current folder', (
       assert.deepEqual(filesHolding(path.join(dir, '.run-task'), sim.token), [])
       assert.deepEqual(sim.devWorkspaces('ci'), [], 'cleanup still ran')
     })
+
+  it('a folder left by a CLI that was killed outright is removed by the next run', async () => {
+    const temp = mkdtempSync(path.join(dir, 'tmp-'))
+    const gone = spawnSync('true').pid
+    const orphan = path.join(temp, `run-task-credentials-${gone}-AbC123`)
+    mkdirSync(orphan, { mode: 0o700 })
+    writeFileSync(path.join(orphan, 'kubeconfig'), 'left behind')
+    const result = await run(args('true'), { TMPDIR: temp }, dir)
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(credentialDirs(temp), [])
+  })
 
   it('--kubeconfig-file copies only the current context, or the one --kube-context names', () => {
     const file = path.join(dir, 'two-contexts')

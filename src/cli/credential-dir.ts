@@ -20,10 +20,13 @@ const ONE_PROCESS = new Set(['all', 'smoke', 'e2e'])
  * job in one process it is new, and removed when the command ends, on an error, and when
  * the process exits (after SIGINT or SIGTERM too). The split commands (provision, run,
  * collect, cleanup) share one per user and state folder, which cleanup empties and removes.
+ * A folder left by a process that was killed outright (SIGKILL, a crash) is removed by the
+ * next one-process command of the same user.
  */
 export function credentialDirFor(command: string, stateDir: string): CredentialDir {
   if (ONE_PROCESS.has(command)) {
-    const dir = mkdtempSync(path.join(tmpdir(), PREFIX))
+    removeOrphans()
+    const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}${process.pid}-`))
     const remove = (): void => rmSync(dir, { recursive: true, force: true })
     process.on('exit', remove)
     return {
@@ -35,9 +38,35 @@ export function credentialDirFor(command: string, stateDir: string): CredentialD
     }
   }
   const key = createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 16)
-  const dir = path.join(tmpdir(), `${PREFIX}${process.getuid?.() ?? 'user'}-${key}`)
+  const dir = path.join(tmpdir(), `${PREFIX}uid${process.getuid?.() ?? 'user'}-${key}`)
   ensurePrivate(dir)
   return { path: dir, release: () => (command === 'cleanup' ? removeEmpty(dir) : undefined) }
+}
+
+/** Removes the one-process folders of this user whose process no longer runs. */
+function removeOrphans(): void {
+  // mkdtemp's six characters after the pid; the split commands' folder is `…uid<uid>-<key>`.
+  const pattern = new RegExp(`^${PREFIX}(\\d+)-[A-Za-z0-9]{6}$`)
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(pattern.exec(name)?.[1])
+    if (!pid || isRunning(pid)) continue
+    const dir = path.join(tmpdir(), name)
+    try {
+      if (process.getuid === undefined || lstatSync(dir).uid === process.getuid())
+        rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** Creates the folder 0700, or checks that an existing one is a real folder of this user that no one else can read. */
