@@ -76,6 +76,54 @@ describe('action metadata and workflows', () => {
     }
   })
 
+  it('finding 13: remote actions pinned by full commit SHA with the tag in a comment', () => {
+    for (const file of [...WORKFLOWS, 'action.yml', ...ACTIONS])
+      for (const [, ref, rest] of read(file).matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)) {
+        if (!ref || ref.startsWith('./') || ref.startsWith('$/') || ref.startsWith('docker://')) continue
+        // A reusable workflow of this repository named in a comment, not a step.
+        if (file.startsWith('.github/workflows/') && ref.startsWith('ameide/run-task/')) continue
+        assert.match(ref, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${file}: ${ref} is pinned by a full commit SHA`)
+        assert.match(rest ?? '', /^\s+# v\d+(\.\d+)*$/, `${file}: ${ref} names its tag in a comment`)
+      }
+  })
+
+  it('finding 13: no workflow grants more than contents: read by default, and no checkout leaves its token behind', () => {
+    type Step = { uses?: string; with?: Record<string, unknown> }
+    for (const file of WORKFLOWS) {
+      const doc = parse(read(file)) as {
+        permissions?: Record<string, string>
+        jobs: Record<string, { permissions?: Record<string, string>; steps?: Step[] }>
+      }
+      const grants = Object.entries(doc.permissions ?? {}).filter(
+        ([scope, level]) => level !== 'read' || scope !== 'contents',
+      )
+      assert.deepEqual(grants, [], `${file}: the workflow-level permissions grant at most contents: read`)
+      for (const [id, job] of Object.entries(doc.jobs))
+        for (const step of job.steps ?? [])
+          if (step.uses?.startsWith('actions/checkout@'))
+            assert.equal(
+              step.with?.['persist-credentials'],
+              false,
+              `${file}: job ${id} checks out with persist-credentials: false`,
+            )
+    }
+    const ci = parse(read('.github/workflows/ci.yml')) as {
+      jobs: Record<string, { permissions?: Record<string, string> }>
+    }
+    for (const [id, job] of Object.entries(ci.jobs))
+      assert.ok(job.permissions, `ci.yml: job ${id} names its permissions`)
+  })
+
+  it('finding 13: started by hand, a reusable workflow takes coder-url only from the CODER_URL variable', () => {
+    for (const name of ['run-task', 'smoke', 'e2e']) {
+      const text = read(`.github/workflows/${name}.yml`)
+      const doc = parse(text) as { on: { workflow_dispatch: { inputs: Record<string, unknown> } } }
+      assert.ok(!('coder-url' in doc.on.workflow_dispatch.inputs), `${name}: no coder-url dispatch input`)
+      const passed = [...text.matchAll(/^\s+coder-url: (\$\{\{.*\}\})$/gm)].map((m) => m[1])
+      assert.deepEqual(passed, ['${{ inputs.coder-url || vars.CODER_URL }}'], `${name}: coder-url passed to the action`)
+    }
+  })
+
   it('the validators catch what they should (a misspelled key, an undefined context)', async () => {
     const bad =
       'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minute: 3\n    steps:\n      - run: echo ${{ matrix.x }}\n'

@@ -17,6 +17,7 @@ import { provisionStep } from '../shared/steps/provision-step.js'
 import { runFails, runStep } from '../shared/steps/run-step.js'
 import type { StepContext } from '../shared/steps/step-context.js'
 import { cliInputReader, parseCliArguments } from './cli-inputs.js'
+import { type CredentialDir, credentialDirFor } from './credential-dir.js'
 import { USAGE } from './usage.js'
 
 /** Exit statuses: a failing test and a broken infrastructure are told apart. */
@@ -38,17 +39,20 @@ export async function main(
           ...(options.out ? { out: options.out } : {}),
         })
   const cwd = options.cwd ?? process.cwd()
-  const ctx: StepContext = {
-    reporter,
-    store: StateStore.forEnvironment(env, cwd),
-    env,
-    signal: options.signal ?? new AbortController().signal,
-  }
+  let credentials: CredentialDir | undefined
   try {
     const args = parseCliArguments(argv)
     if (args.help) {
       reporter.info(USAGE)
       return EXIT.passed
+    }
+    const state = StateStore.forEnvironment(env, cwd)
+    credentials = credentialDirFor(args.command, state.baseDir)
+    const ctx: StepContext = {
+      reporter,
+      store: new StateStore(state.baseDir, credentials.path),
+      env,
+      signal: options.signal ?? new AbortController().signal,
     }
     const read = cliInputReader(args.values, env)
     const status = await dispatch(args.command, ctx, read, cwd)
@@ -61,6 +65,8 @@ export async function main(
   } catch (error) {
     reporter.error(`${error instanceof RunTaskError ? error.name : 'Unexpected error'}: ${errorMessage(error)}`)
     return error instanceof InputError ? EXIT.input : EXIT.error
+  } finally {
+    credentials?.release()
   }
 }
 

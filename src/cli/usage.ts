@@ -20,5 +20,8 @@ Commands:
   e2e        the developer flow: clone a bot-writable repo in the workspace,
              change, commit, push, open a PR, check its diff, delete
 
-State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions.
+State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions;
+credential copies go to a private folder under the system temp folder, removed at the
+end (by cleanup for the split commands). --kubeconfig-file keeps only the current
+context, or the one --kube-context names.
 Exit status: 0 passed, 1 failed, 2 bad input, 3 infrastructure error.`

@@ -4,6 +4,8 @@
  * loopback, where nothing crosses a network.
  */
 
+import { proxyAwareFetch } from './proxy.js'
+
 const MAX_REDIRECTS = 5
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
@@ -26,7 +28,7 @@ export async function sameOriginFetch(input: string, init: RequestInit = {}): Pr
   const origin = new URL(input).origin
   let url = input
   for (let hop = 0; ; hop++) {
-    const res = await fetch(url, { ...init, redirect: 'manual' })
+    const res = await proxyAwareFetch(url, { ...init, redirect: 'manual' })
     const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null
     if (!location) return res
     const next = new URL(location, url)

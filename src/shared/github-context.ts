@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import type { getOctokit } from '@actions/github'
+import { proxyAwareFetch } from './proxy.js'
 
 /** The workflow run as GitHub describes it, read as @actions/github's Context reads it. */
 export interface RunContext {
@@ -68,10 +69,13 @@ function trimSlash(url: string): string {
 export type GitHubClient = ReturnType<typeof getOctokit>
 
 /**
- * An Octokit from @actions/github's getOctokit: the runner's proxy settings
- * (https_proxy, no_proxy) and its user agent, pointed at `apiUrl` (GHES or github.com).
+ * An Octokit from @actions/github's getOctokit (its user agent), pointed at `apiUrl` (GHES or
+ * github.com), whose fetch follows the runner's proxy rules for that URL at call time.
+ * getOctokit's own proxy fetch is fixed when the module loads, for GITHUB_API_URL
+ * (@actions/github lib/utils.js `defaults`): another `apiUrl`, or proxy variables set later
+ * (the CLI), would go direct.
  */
 export async function githubClient(token: string, apiUrl: string): Promise<GitHubClient> {
   const { getOctokit } = await import('@actions/github')
-  return getOctokit(token, { baseUrl: apiUrl })
+  return getOctokit(token, { baseUrl: apiUrl, request: { fetch: proxyAwareFetch } })
 }

@@ -63,6 +63,7 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
       sshTunnelCommand: c.sshTunnelCommand,
       sshUser: c.sshUser,
       sshKeyFile: c.sshPrivateKey ? store.saveCredential(name, 'ssh-key', c.sshPrivateKey) : '',
+      sshKnownHosts: c.sshKnownHosts,
     },
   }
 }
@@ -84,6 +85,7 @@ export async function providerForConnection(connection: ProviderConnection, targ
       sshTunnelCommand: c.sshTunnelCommand,
       sshUser: c.sshUser,
       sshPrivateKey: read(c.sshKeyFile),
+      sshKnownHosts: c.sshKnownHosts ?? '',
     })
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''

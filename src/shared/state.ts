@@ -44,6 +44,8 @@ export interface ProviderConnection {
     readonly sshTunnelCommand: string
     readonly sshUser: string
     readonly sshKeyFile: string
+    /** The `ssh-known-hosts` text (public keys, not a secret); empty for the Coder tunnel. */
+    readonly sshKnownHosts?: string
   }
 }
 
@@ -84,7 +86,15 @@ export interface RunState {
  * folder; `current` names the one provisioned last, so later steps need no wiring.
  */
 export class StateStore {
-  constructor(readonly baseDir: string) {}
+  /**
+   * @param baseDir the state and evidence folder
+   * @param credentialDir where credential copies go: the same folder in Actions (RUNNER_TEMP is the
+   *   job's own), a private temp folder for the CLI (see src/cli/credential-dir.ts)
+   */
+  constructor(
+    readonly baseDir: string,
+    readonly credentialDir: string = baseDir,
+  ) {}
 
   /** The base folder: `$RUNNER_TEMP/run-task` in Actions, `.run-task` locally. */
   static forEnvironment(env: NodeJS.ProcessEnv, cwd = process.cwd()): StateStore {
@@ -123,7 +133,7 @@ export class StateStore {
 
   /** Stores a credential where only this user can read it; returns its path. */
   saveCredential(name: string, fileName: string, content: string): string {
-    const dir = this.workspaceDir(name)
+    const dir = path.join(this.credentialDir, name)
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const file = path.join(dir, fileName)
     writeFileSync(file, content, { mode: 0o600 })

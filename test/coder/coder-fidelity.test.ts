@@ -229,8 +229,8 @@ describe('Coder: the client behaves as coderd and coder ssh expect', () => {
   it('row 13: 32-bit ARM downloads coder-linux-armv7, the file the deployment serves', async () => {
     assert.equal(cliAsset('linux', 'arm'), 'coder-linux-armv7')
     const client = createCoderClient({ url: sim.url, token: sim.token, retry: FAST_RETRY })
-    const bytes = await client.download(`/bin/${cliAsset('linux', 'arm')}`, 'downloading the CLI')
-    assert.ok(bytes.byteLength > 0)
+    const file = await client.download(`/bin/${cliAsset('linux', 'arm')}`, 'downloading the CLI')
+    assert.ok(file.bytes.byteLength > 0)
   })
 
   it('row 14: the agent runs the login shell, reports a signal as exit 255, and ttl 0 is the template default', async () => {

@@ -24,6 +24,7 @@ export function coderSettings(sim: CoderSim, overrides: Partial<CoderSettings> =
     sshTunnelCommand: DEFAULT_TUNNEL_COMMAND,
     sshUser: 'coder',
     sshPrivateKey: '',
+    sshKnownHosts: '',
     ...overrides,
   }
 }

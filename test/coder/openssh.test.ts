@@ -9,6 +9,10 @@ import { after, before, describe, it } from 'node:test'
 import type { WorkspaceHandle, WorkspaceProvider } from '../../src/shared/provider.js'
 import { createCoderClient } from '../../src/shared/providers/coder/coder-client.js'
 import { createCoderProvider } from '../../src/shared/providers/coder/coder-provider.js'
+import type { CoderSettings } from '../../src/shared/providers/coder/coder-settings.js'
+import { parseKnownHosts } from '../../src/shared/providers/known-hosts.js'
+import { getCoderSettings } from '../../src/shared/settings/coder-inputs.js'
+import { InputError, RunTaskError } from '../../src/shared/errors.js'
 import { openSsh, type SshConnection, type SshTarget } from '../../src/shared/providers/ssh-connection.js'
 import { execText, sink } from '../che/fixture.js'
 import { ROOT } from '../harness/action-runner.js'
@@ -32,62 +36,59 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     createdAt: '',
   }
 
+  let known: string
+  let rogue: ChildProcess
+  let roguePort: number
+  let privateKey: string
+  const tunnelTo = (port: number): string =>
+    `${process.execPath} ${path.join(ROOT, 'test/harness/tcp-tunnel.mjs')} 127.0.0.1 ${port}`
+  const settingsFor = (port: number, sshKnownHosts: string): CoderSettings => ({
+    url: 'http://127.0.0.1:1',
+    token: 'unused',
+    organization: 'default',
+    template: '',
+    templateVersion: '',
+    parameters: new Map(),
+    agent: '',
+    ttlMs: 0,
+    sshTunnelCommand: tunnelTo(port),
+    sshUser: userInfo().username,
+    sshPrivateKey: privateKey,
+    sshKnownHosts,
+  })
+  const providerFor = (settings: CoderSettings): WorkspaceProvider =>
+    createCoderProvider(settings, { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) })
+
   before(async () => {
     assert.ok(existsSync(SSHD), `${SSHD} is missing: run scripts/setup.sh (it installs openssh-server)`)
     dir = mkdtempSync(path.join(tmpdir(), 'sshd-'))
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')])
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'user_key')])
     writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'user_key.pub')))
     const port = await freePort()
-    writeFileSync(
-      path.join(dir, 'sshd_config'),
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${dir}/host_key`,
-        'PidFile none',
-        `AuthorizedKeysFile ${dir}/authorized_keys`,
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'PubkeyAuthentication yes',
-        'UsePAM no',
-        'StrictModes no',
-        'PermitRootLogin prohibit-password',
-        'LogLevel ERROR',
-        '',
-      ].join('\n'),
-    )
-    if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
-    sshd = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] })
-    await waitForPort(port)
-    const privateKey = readFileSync(path.join(dir, 'user_key'), 'utf8')
-    const tunnelCommand = `${process.execPath} ${path.join(ROOT, 'test/harness/tcp-tunnel.mjs')} 127.0.0.1 ${port}`
+    sshd = await startSshd(dir, 'host_key', port)
+    // A second server that accepts the same user key but has a host key of its own.
+    roguePort = await freePort()
+    rogue = await startSshd(dir, 'rogue_key', roguePort)
+    // What a user puts in ssh-known-hosts: ssh-keyscan's hashed lines for the real server.
+    known = execFileSync('ssh-keyscan', ['-H', '-t', 'ed25519', '-p', String(port), '127.0.0.1'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    privateKey = readFileSync(path.join(dir, 'user_key'), 'utf8')
+    const settings = settingsFor(port, known)
     target = {
-      tunnelCommand,
+      tunnelCommand: settings.sshTunnelCommand,
       tunnelEnv: process.env,
       username: userInfo().username,
       privateKey,
+      knownHosts: parseKnownHosts(known).keys,
       readyTimeoutMs: 10_000,
     }
-    provider = createCoderProvider(
-      {
-        url: 'http://127.0.0.1:1',
-        token: 'unused',
-        organization: 'default',
-        template: '',
-        templateVersion: '',
-        parameters: new Map(),
-        agent: '',
-        ttlMs: 0,
-        sshTunnelCommand: tunnelCommand,
-        sshUser: userInfo().username,
-        sshPrivateKey: privateKey,
-      },
-      { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) },
-    )
+    provider = providerFor(settings)
   })
   after(() => {
     sshd?.kill()
+    rogue?.kill()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
@@ -106,6 +107,68 @@ describe('SSH exec against a real OpenSSH sshd', () => {
       ssh.close()
     }
   }
+
+  it('finding 4: a server whose host key is not in ssh-known-hosts never receives the command or its env', async () => {
+    const received = path.join(dir, 'received')
+    const roguish = providerFor(settingsFor(roguePort, known))
+    const error = await roguish
+      .exec(
+        handle,
+        {
+          command: `printf %s "$API_TOKEN" > '${received}'`,
+          cwd: dir,
+          env: new Map([['API_TOKEN', 'canary-4']]),
+          timeoutMs: 10_000,
+        },
+        { stdout: sink().stream, stderr: sink().stream },
+      )
+      .then(
+        () => assert.fail('the rogue server ran the command'),
+        (e: unknown) => e,
+      )
+    assert.ok(RunTaskError.isInfrastructure(error), String(error))
+    assert.match(
+      String(error),
+      /host key ssh-ed25519 SHA256:\S+ is not in ssh-known-hosts.*refused before anything was sent/,
+    )
+    assert.equal(existsSync(received), false, 'the rogue server received nothing')
+  })
+
+  it('finding 4: a key marked @revoked is refused; the plain (unhashed) form of the right key passes', async () => {
+    const plain = execFileSync('ssh-keyscan', ['-t', 'ed25519', '-p', String(roguePort), '127.0.0.1'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    const ok = await execText(providerFor(settingsFor(roguePort, plain)), handle, 'echo reached', { cwd: dir })
+    assert.equal(ok.stdout, 'reached\n')
+    await assert.rejects(
+      execText(providerFor(settingsFor(roguePort, `${plain}@revoked ${plain}`)), handle, 'true', { cwd: dir }),
+      /is marked @revoked/,
+    )
+  })
+
+  it('finding 4: a custom ssh-tunnel-command needs ssh-known-hosts; the input is named and checked', () => {
+    const read =
+      (extra: Record<string, string>) =>
+      (name: string): string =>
+        ({ 'coder-url': 'https://coder.example.com', 'coder-token': 't', template: 'x', ...extra })[name] ?? ''
+    assert.throws(
+      () => getCoderSettings(read({ 'ssh-tunnel-command': 'ssh -W %h:22 bastion' })),
+      (e: unknown) => e instanceof InputError && /^Input 'ssh-known-hosts' .*ssh-keyscan/.test(e.message),
+    )
+    assert.throws(
+      () =>
+        getCoderSettings(
+          read({ 'ssh-tunnel-command': 'nc host 22', 'ssh-known-hosts': 'host ssh-ed25519 bm90LWEta2V5' }),
+        ),
+      /Input 'ssh-known-hosts' .*line 1: not "hostpatterns keytype base64-key"/,
+    )
+    assert.equal(
+      getCoderSettings(read({ 'ssh-tunnel-command': 'nc host 22', 'ssh-known-hosts': known })).sshKnownHosts,
+      known,
+    )
+    assert.equal(getCoderSettings(read({})).sshKnownHosts, '', 'the default coder tunnel needs none')
+  })
 
   it('propagates exit codes 0, 3 and 255', async () => {
     for (const code of [0, 3, 255])
@@ -166,6 +229,34 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     assert.equal(readFileSync(path.join(local, 'junit', 'a.xml'), 'utf8'), '<testsuite/>\n')
   })
 })
+
+/** An OpenSSH sshd on loopback with a fresh host key of its own and the directory's authorized_keys. */
+async function startSshd(dir: string, hostKey: string, port: number): Promise<ChildProcess> {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, hostKey)])
+  const config = path.join(dir, `${hostKey}.sshd_config`)
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${dir}/${hostKey}`,
+      'PidFile none',
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  )
+  if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
+  const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  await waitForPort(port)
+  return child
+}
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {

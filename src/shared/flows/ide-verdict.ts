@@ -1,4 +1,5 @@
 import { credentialUrlProblem } from '../credential-http.js'
+import { proxyAwareFetch } from '../proxy.js'
 import type { IdeEndpoint } from '../providers/probe.js'
 
 /** What one request through the provider's proxy proved about the IDE. */
@@ -27,7 +28,7 @@ export async function judgeIde(endpoint: IdeEndpoint, signal: AbortSignal): Prom
       message: `${url}: the run's credentials are not sent there; the IDE URL must be ${insecure}`,
     }
   for (let hop = 0; ; hop++) {
-    const response = await fetch(url, { headers: endpoint.headers, redirect: 'manual', signal })
+    const response = await proxyAwareFetch(url, { headers: endpoint.headers, redirect: 'manual', signal })
     await response.body?.cancel()
     const what = `GET ${url} → ${response.status}`
     const location = response.headers.get('location')

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { Duplex, type Writable } from 'node:stream'
 import ssh2, { type Client as SshClient, type ClientChannel } from 'ssh2'
 import { CancelledError, ExecStreamError, ProviderUnavailableError } from '../errors.js'
+import { hostKeyProblem, type KnownHostKey } from './known-hosts.js'
 
 /** How to reach an SSH server: a tunnel command whose stdin/stdout is the connection. */
 export interface SshTarget {
@@ -11,6 +12,12 @@ export interface SshTarget {
   readonly tunnelEnv: NodeJS.ProcessEnv
   readonly username: string
   readonly privateKey?: string
+  /**
+   * The host keys the server must present (`ssh-known-hosts`); any other key ends the
+   * connection during key exchange, before authentication or any command. Undefined for
+   * the Coder tunnel, which authenticates the agent itself.
+   */
+  readonly knownHosts?: readonly KnownHostKey[]
   readonly readyTimeoutMs: number
 }
 
@@ -36,8 +43,8 @@ export interface SshConnection {
 /**
  * Opens an SSH connection whose socket is a tunnel command's stdio, as OpenSSH's
  * ProxyCommand does. The tunnel's stderr is kept for the error message when the
- * connection cannot be made. Host keys are not verified: the tunnel itself is the
- * authenticated channel (Coder's), or a test server on loopback.
+ * connection cannot be made. With `knownHosts`, the server's host key must be one of
+ * them; without, the tunnel itself is the authenticated channel (Coder's).
  */
 export async function openSsh(target: SshTarget): Promise<SshConnection> {
   // child_process, not @actions/exec: the tunnel is a long-lived duplex byte stream for ssh2, not a
@@ -53,6 +60,7 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   const client = new ssh2.Client()
   const describe = (): string => (tunnelError.trim() ? `; the tunnel said: ${tunnelError.trim()}` : '')
   const tunnelClosed = new Promise<void>((resolve) => tunnel.once('close', () => resolve()))
+  let hostKeyRefused: string | undefined
   await new Promise<void>((resolve, reject) => {
     let failed = false
     const fail = (why: string): void => {
@@ -70,13 +78,19 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
     }
     client.once('ready', () => resolve())
     // ssh2 can report more than one error for one broken socket (an end, then a premature close).
-    client.on('error', (error) => fail(error.message))
+    client.on('error', (error) =>
+      fail(hostKeyRefused ? `${hostKeyRefused}; refused before anything was sent to it` : error.message),
+    )
     tunnel.once('error', (error) => fail(error.message))
     client.connect({
       sock,
       username: target.username,
       ...(target.privateKey ? { privateKey: target.privateKey } : {}),
-      hostVerifier: () => true,
+      hostVerifier: (key: Buffer) => {
+        if (!target.knownHosts) return true
+        hostKeyRefused = hostKeyProblem(target.knownHosts, key)
+        return hostKeyRefused === undefined
+      },
       readyTimeout: target.readyTimeoutMs,
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,

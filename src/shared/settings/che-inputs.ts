@@ -17,6 +17,7 @@ import {
   type TemplateRef,
 } from '../providers/che/devworkspace.js'
 import { firstLine } from '../text.js'
+import { applyEnvProxy } from '../proxy.js'
 
 // The Che inputs live apart from provision-settings.ts so that a Coder step never
 // loads @kubernetes/client-node or the devfile schemas (see provision-settings.ts).
@@ -91,6 +92,7 @@ export function loadKubeConfig(content: string): KubeConfig {
   }
   if (!kc.getCurrentCluster())
     throw new InputError('kubeconfig', '(content hidden)', 'a kubeconfig whose current-context names a cluster')
+  applyEnvProxy(kc)
   return kc
 }
 

@@ -3,7 +3,8 @@ import { InputError } from '../errors.js'
 import { type InputReader, inputOr } from '../inputs.js'
 import { parseDuration } from '../parse.js'
 import { parseParameters } from '../providers/coder/coder-parameters.js'
-import { type CoderSettings, DEFAULT_TUNNEL_COMMAND } from '../providers/coder/coder-settings.js'
+import { type CoderSettings, DEFAULT_TUNNEL_COMMAND, isDefaultTunnel } from '../providers/coder/coder-settings.js'
+import { parseKnownHosts } from '../providers/known-hosts.js'
 
 const MINUTE = 60_000
 const THIRTY_DAYS = 30 * 24 * 60 * MINUTE
@@ -55,6 +56,7 @@ export function getCoderSettings(read: InputReader): CoderSettings {
   const agent = read('agent').trim()
   if (agent && !/^[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?$/.test(agent))
     throw new InputError('agent', agent, 'an agent name')
+  const sshTunnelCommand = inputOr(read, 'ssh-tunnel-command', DEFAULT_TUNNEL_COMMAND)
   return {
     url: url.replace(/\/+$/, ''),
     token,
@@ -64,8 +66,27 @@ export function getCoderSettings(read: InputReader): CoderSettings {
     parameters: parseParameters(read('parameters')),
     agent,
     ttlMs,
-    sshTunnelCommand: inputOr(read, 'ssh-tunnel-command', DEFAULT_TUNNEL_COMMAND),
+    sshTunnelCommand,
     sshUser: inputOr(read, 'ssh-user', 'coder'),
     sshPrivateKey: read('ssh-private-key'),
+    sshKnownHosts: checkKnownHosts(read('ssh-known-hosts'), sshTunnelCommand),
   }
+}
+
+/**
+ * `ssh-known-hosts` is required with a custom tunnel: the tunnel is then a plain SSH
+ * connection, and without a host key check any server on the way would receive the command
+ * and its secret environment. Every line must be usable.
+ */
+function checkKnownHosts(text: string, tunnelCommand: string): string {
+  const { keys, problems } = parseKnownHosts(text)
+  if (problems.length > 0)
+    throw new InputError('ssh-known-hosts', text, `OpenSSH known_hosts lines (${problems.join('; ')})`)
+  if (keys.length === 0 && !isDefaultTunnel(tunnelCommand))
+    throw new InputError(
+      'ssh-known-hosts',
+      text,
+      `the host keys of the SSH server the custom ssh-tunnel-command reaches, as OpenSSH known_hosts lines (the output of ssh-keyscan -H <host>): without them any server on the way would receive the command and its secret-env`,
+    )
+  return text
 }

@@ -49,6 +49,8 @@ export interface CoderFaults {
   pvcGoneOnStop: boolean
   /** Build logs carry envbuilder's `[workspace-bootstrap]` lines, failing ones when the start fails. */
   bootstrapLogs: boolean
+  /** `/bin/coder-*` bodies are altered on the way (a proxy or cache in between): the ETag no longer matches them. */
+  cliTampered: boolean
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -76,5 +78,6 @@ export function noCoderFaults(): CoderFaults {
     loseVolumeOnStop: false,
     pvcGoneOnStop: false,
     bootstrapLogs: false,
+    cliTampered: false,
   }
 }

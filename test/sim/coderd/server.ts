@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,7 +10,6 @@ import { coderListener } from './https.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
-// A new version for a new simulated CLI: the tool cache keeps one CLI per server version.
 const VERSION = 'v2.99.1-sim+0000001'
 const SIGNED_OUT = {
   message: 'You are signed out or your session has expired. Please sign in again to continue.',
@@ -40,7 +39,13 @@ export interface CoderSim {
 
 /** Starts a simulated coderd (REST, SSE watch, build logs, agents with SSH) on loopback. */
 export async function startCoderSim(
-  options: { stepMs?: number; oidcIssuer?: string; https?: boolean } = {},
+  options: {
+    stepMs?: number
+    oidcIssuer?: string
+    https?: boolean
+    /** Names the build of the served CLI: two deployments with the same name serve the same bytes. */
+    cliBuild?: string
+  } = {},
 ): Promise<CoderSim> {
   const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
   const faults = noCoderFaults()
@@ -109,6 +114,8 @@ export async function startCoderSim(
     param('repo_url', 'string', { required: true, default_value: '' }),
   ])
   const streams = new Set<ServerResponse>()
+  // Each deployment's binary differs (a build of its own), so two deployments of one version can serve different files.
+  const cliBytes = Buffer.from(`${FAKE_CODER_CLI}// build ${options.cliBuild ?? randomUUID()}\n`)
 
   const { server, scheme, caCert } = coderListener(options.https ?? false, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
@@ -124,16 +131,30 @@ export async function startCoderSim(
     route(req, res).catch((error: unknown) => send(res, 500, { message: 'Internal error.', detail: String(error) }))
   })
 
+  /**
+   * site/site.go New, the `/bin/` handler: underscores in the name become hyphens, only the
+   * binaries the release built exist (coder-linux-armv7, never coder-linux-arm), and the
+   * ETag is the quoted lower-case hex SHA-1 of the file (binHashCache.getHash,
+   * `fmt.Sprintf(`%q`, hash)`). http.FileServer then answers If-None-Match with 304.
+   */
+  const serveCli = (req: IncomingMessage, res: ServerResponse, name: string): void => {
+    if (!SERVED_CLIS.has(name)) return sendHtml(res, 404, 'Not Found')
+    const etag = `"${createHash('sha1').update(cliBytes).digest('hex')}"`
+    if (etagListMatches(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, { ETag: etag })
+      return void res.end()
+    }
+    // A fault for a body altered on the way (a proxy or cache in between): the ETag stays the file's.
+    const body = faults.cliTampered ? Buffer.concat([cliBytes, Buffer.from('\nprocess.exit(0)\n')]) : cliBytes
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, ETag: etag })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://sim')
     const p = url.pathname
     res.setHeader('X-Coder-Build-Version', VERSION)
-    if (p.startsWith('/bin/')) {
-      // site/site.go serves only the binaries the release built: coder-linux-armv7, never coder-linux-arm.
-      if (!SERVED_CLIS.has(p.slice('/bin/'.length))) return sendHtml(res, 404, 'Not Found')
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream' })
-      return void res.end(FAKE_CODER_CLI)
-    }
+    if (p.startsWith('/bin/')) return serveCli(req, res, p.slice('/bin/'.length).replaceAll('_', '-'))
     const app = APP_PATH.exec(p)
     if (app) return proxyApp(req, res, app, url)
     if (!p.startsWith('/api/v2/')) return send(res, 404, { message: 'Route not found.' })
@@ -688,6 +709,18 @@ const SERVED_CLIS = new Set(
 )
 
 const APP_PATH = /^\/(?:@|%40)([^/]+)\/([^/.]+)(?:\.([^/]+))?\/apps\/([^/]+)\/(.*)$/
+
+/**
+ * Go net/http fs.go checkIfNoneMatch: a comma-separated list of entity tags, `*` matches any,
+ * compared weakly (a `W/` prefix is ignored).
+ */
+function etagListMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((raw) => {
+    const tag = raw.trim().replace(/^W\//, '')
+    return tag === '*' || tag === etag
+  })
+}
 
 function sendHtml(res: ServerResponse, code: number, title: string): void {
   const text = `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>`

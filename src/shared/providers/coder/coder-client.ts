@@ -34,8 +34,18 @@ export interface CoderClient {
   ): Promise<T>
   /** Opens a streaming GET (the SSE watch); the caller reads and closes the body. */
   stream(path: string, signal: AbortSignal): Promise<Response>
-  /** Downloads a file from the deployment, for the matching `coder` CLI. */
-  download(path: string, doing: string): Promise<ArrayBuffer>
+  /**
+   * Downloads a file from the deployment (the matching `coder` CLI) with its ETag. With
+   * `ifNoneMatch` (entity tags the caller holds) a 304 comes back as `notModified` and no bytes.
+   */
+  download(path: string, doing: string, ifNoneMatch?: readonly string[]): Promise<DownloadedFile>
+}
+
+/** A file the deployment served: its bytes (none when not modified) and its ETag header. */
+export interface DownloadedFile {
+  readonly notModified: boolean
+  readonly etag: string | null
+  readonly bytes: Uint8Array
 }
 
 export interface CoderClientOptions {
@@ -63,6 +73,7 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
     signal: AbortSignal | undefined,
     /** Before each retry; true ends the call with null: what the failed attempt wanted is already there. */
     beforeRetry?: (lastError: unknown) => Promise<boolean>,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response | null> => {
     let lastError: unknown
     try {
@@ -73,13 +84,18 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
           }
           const init: RequestInit = {
             method,
-            headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            headers: headers({
+              ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+              ...extraHeaders,
+            }),
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             ...(signal ? { signal } : {}),
           }
           try {
             const res = await fetchFn(`${url}${path}`, init)
-            if (!res.ok) throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
+            // 304 answers only a conditional download (If-None-Match); the API never sends it.
+            if (!res.ok && res.status !== 304)
+              throw new CoderHttpError(res.status, await readError(res), retryAfter(res))
             return res
           } catch (error) {
             lastError = error
@@ -138,8 +154,16 @@ export function createCoderClient(options: CoderClientOptions): CoderClient {
         )
       return res
     },
-    async download(path: string, doing: string): Promise<ArrayBuffer> {
-      return ((await send('GET', path, doing, undefined, undefined)) as Response).arrayBuffer()
+    async download(path: string, doing: string, ifNoneMatch: readonly string[] = []): Promise<DownloadedFile> {
+      const conditional: Record<string, string> =
+        ifNoneMatch.length > 0 ? { 'If-None-Match': ifNoneMatch.join(', ') } : {}
+      const res = (await send('GET', path, doing, undefined, undefined, undefined, conditional)) as Response
+      const etag = res.headers.get('etag')
+      if (res.status === 304) {
+        await res.body?.cancel()
+        return { notModified: true, etag, bytes: new Uint8Array() }
+      }
+      return { notModified: false, etag, bytes: new Uint8Array(await res.arrayBuffer()) }
     },
   }
 }

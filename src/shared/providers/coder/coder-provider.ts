@@ -20,6 +20,7 @@ import { downloadTar, textSink } from '../tar-download.js'
 import { openSsh, type SshConnection, shellQuote } from '../ssh-connection.js'
 import { agentReadiness, topLevelAgents } from './coder-agent.js'
 import { ensureCoderCli } from './coder-cli.js'
+import { parseKnownHosts } from '../known-hosts.js'
 import type { CoderClient } from './coder-client.js'
 import { checkParameters } from './coder-parameters.js'
 import { type CoderSettings, isDefaultTunnel } from './coder-settings.js'
@@ -637,6 +638,7 @@ class CoderProvider implements WorkspaceProvider {
       },
       username: s.sshUser,
       ...(s.sshPrivateKey ? { privateKey: s.sshPrivateKey } : {}),
+      ...(s.sshKnownHosts.trim() ? { knownHosts: parseKnownHosts(s.sshKnownHosts).keys } : {}),
       readyTimeoutMs: 60_000,
     })
   }

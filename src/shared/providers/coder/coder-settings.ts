@@ -18,6 +18,11 @@ export interface CoderSettings {
   readonly sshUser: string
   /** A private key for SSH servers that need one (the Coder tunnel does not). Secret. */
   readonly sshPrivateKey: string
+  /**
+   * OpenSSH known_hosts text: the host keys the SSH server must present. Required for a
+   * custom tunnel; empty for the default, whose `coder ssh` authenticates the agent itself.
+   */
+  readonly sshKnownHosts: string
 }
 
 export const DEFAULT_TUNNEL_COMMAND = 'coder ssh --stdio --disable-autostart {workspace}'
