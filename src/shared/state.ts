@@ -77,6 +77,8 @@ export interface RunState {
   artifactId?: string
   /** JUnit reports written on the runner (by the smoke and E2E checks), in evidence junit/. */
   runnerReports?: string[]
+  /** E2E with Codex: the input its auth.json came from (`codex-auth-rotating-1`, or the seed `codex-auth-1`), never the content. */
+  codexAuthSlot?: string
 }
 
 /**

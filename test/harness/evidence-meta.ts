@@ -32,6 +32,7 @@ export function evidenceMeta(
     tests,
     evidence: { files: 3, bytes: 100, skipped: [], problems: [] },
     artifactId: '',
+    codexAuthSlot: null,
     ...extra,
   }
 }

@@ -24,6 +24,8 @@ export interface EvidenceMeta {
     readonly problems: readonly string[]
   }
   readonly artifactId: string
+  /** E2E with Codex: the slot input its auth.json came from (never the content); null otherwise. */
+  readonly codexAuthSlot: string | null
 }
 
 /** The outcome of a workspace's run, from whatever was recorded. */
@@ -70,5 +72,6 @@ export function buildMeta(
     tests,
     evidence,
     artifactId,
+    codexAuthSlot: state.codexAuthSlot ?? null,
   }
 }

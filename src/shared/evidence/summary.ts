@@ -43,7 +43,12 @@ function headerLines(meta: EvidenceMeta): string[] {
     '',
     `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`,
     '',
+    ...(meta.codexAuthSlot ? [`Codex auth from ${code(meta.codexAuthSlot)}${seedNote(meta.codexAuthSlot)}`, ''] : []),
   ]
+}
+
+function seedNote(slot: string): string {
+  return slot.startsWith('codex-auth-rotating-') ? '' : ' (the seed slot: its rotating slot was empty)'
 }
 
 function phaseLines(meta: EvidenceMeta): string[] {
