@@ -39,6 +39,7 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
   const kubeconfig = settings.che?.kubeconfig ?? ''
   const che = {
     namespace: settings.che?.namespace ?? '',
+    ...(settings.che?.allowUnsafePod?.length ? { allowUnsafePod: settings.che.allowUnsafePod } : {}),
     kubeconfigFile: kubeconfig ? store.saveCredential(name, 'kubeconfig', kubeconfig) : '',
   }
   const c = settings.coder
@@ -79,7 +80,7 @@ export function providerForConnection(connection: ProviderConnection, target = '
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
   return createCheProvider(
-    { kubeconfig, namespace: connection.namespace, container: target },
+    { kubeconfig, namespace: connection.namespace, container: target, allowUnsafePod: connection.allowUnsafePod ?? [] },
     { kubeConfig: loadKubeConfig(kubeconfig) },
   )
 }

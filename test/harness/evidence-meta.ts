@@ -33,6 +33,7 @@ export function evidenceMeta(
     evidence: { files: 3, bytes: 100, skipped: [], problems: [] },
     artifactId: '',
     codexAuthSlot: null,
+    podSecurity: null,
     ...extra,
   }
 }

@@ -1,3 +1,4 @@
+import type { PodSecurity } from '../providers/che/pod-guardrails.js'
 import type { TestCounts } from './test-results.js'
 import type { Outcome, RecordedError, RunState } from '../state.js'
 
@@ -26,6 +27,8 @@ export interface EvidenceMeta {
   readonly artifactId: string
   /** E2E with Codex: the slot input its auth.json came from (never the content); null otherwise. */
   readonly codexAuthSlot: string | null
+  /** Che: runAsNonRoot of the pod and the command's container, and the unsafe settings allow-unsafe-pod let through; null on Coder. */
+  readonly podSecurity: PodSecurity | null
 }
 
 /** The outcome of a workspace's run, from whatever was recorded. */
@@ -73,5 +76,6 @@ export function buildMeta(
     evidence,
     artifactId,
     codexAuthSlot: state.codexAuthSlot ?? null,
+    podSecurity: state.handle?.podSecurity ?? null,
   }
 }

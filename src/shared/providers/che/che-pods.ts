@@ -67,9 +67,3 @@ export function pickContainer(pod: V1Pod, requested: string): string {
     throw new WorkspaceStartError(`The workspace pod ${pod.metadata?.name} has no container to run the command in.`)
   return first
 }
-
-/** Names every privileged container, init containers included. */
-export function privilegedContainers(pod: V1Pod): string[] {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
-  return all.filter((c) => c.securityContext?.privileged === true).map((c) => c.name)
-}
