@@ -40,7 +40,13 @@ export interface CoderSim {
 
 /** Starts a simulated coderd (REST, SSE watch, build logs, agents with SSH) on loopback. */
 export async function startCoderSim(
-  options: { stepMs?: number; oidcIssuer?: string; https?: boolean } = {},
+  options: {
+    stepMs?: number
+    oidcIssuer?: string
+    https?: boolean
+    /** The member's session token (a test canary); random otherwise. */
+    token?: string
+  } = {},
 ): Promise<CoderSim> {
   const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
   const faults = noCoderFaults()
@@ -64,7 +70,7 @@ export async function startCoderSim(
   }
   const owner = { ...member, id: randomUUID(), username: 'admin', roles: [{ name: 'owner', display_name: 'Owner' }] }
   const tokens = new Map([
-    [`${randomHex(10)}-${randomHex(22)}`, member],
+    [options.token ?? `${randomHex(10)}-${randomHex(22)}`, member],
     [`${randomHex(10)}-${randomHex(22)}`, owner],
   ])
   const [token, adminToken] = [...tokens.keys()] as [string, string]
