@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
-import { cheInputs, type Job, startJob } from './harness/job.js'
+import { cheInputs, type CoderJob, type Job, startCoderJob, startJob } from './harness/job.js'
 import { obeyedCommands } from './harness/runner-log.js'
 
 // What a hostile workspace prints, one command per line, as the runner would read it.
@@ -64,5 +64,47 @@ describe('dist bundles: text from the workspace or the provider never commands t
     assert.deepEqual(foreignCommands(run), [])
     await runActionStep('cleanup', { env: job.env })
     await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+  })
+})
+
+describe('dist bundles on Coder: text from the workspace never commands the runner', () => {
+  let job: CoderJob
+  const inputs = (): Record<string, string> => ({
+    provider: 'coder',
+    'coder-url': job.coder.url,
+    'coder-token': job.coder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git',
+  })
+  before(async () => {
+    job = await startCoderJob('8282')
+  })
+  after(() => job.close())
+
+  it('command output in the run step, over the SSH tunnel', async () => {
+    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: inputs() })
+    assert.equal(provision.code, 0, provision.stdout)
+    const run = await runActionStep('run-task', {
+      env: job.env,
+      inputs: { command: `printf '%s\\n' ${HOSTILE.map((l) => `'${l}'`).join(' ')}` },
+    })
+    assert.match(run.stdout, /::error file=README.md,line=1::pwned/)
+    assert.deepEqual(foreignCommands(run), [])
+    await runActionStep('cleanup', { env: job.env })
+    await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+  })
+
+  it('the IDE health body in the smoke check', async () => {
+    job.coder.image.healthBodySuffix = `\n${HOSTILE.join('\n')}\n`
+    try {
+      const smoke = await runActionStep('smoke', {
+        env: job.env,
+        inputs: { ...inputs(), tools: 'git', 'fail-on': 'never' },
+      })
+      assert.match(smoke.stdout, /::set-output name=outcome::passed/, 'the hostile lines are still shown')
+      assert.deepEqual(foreignCommands(smoke), [])
+    } finally {
+      job.coder.image.healthBodySuffix = ''
+    }
   })
 })
