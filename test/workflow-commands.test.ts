@@ -20,6 +20,20 @@ function foreignCommands(step: StepResult): string[] {
     .map((c) => `${c.command} ${c.properties}::${c.data}`)
 }
 
+/** Provisions, runs a command that prints the hostile lines, and checks the runner obeyed none; cleans up. */
+async function assertRunStepInert(env: Record<string, string>, provisionInputs: Record<string, string>): Promise<void> {
+  const provision = await runActionStep('provision-workspace', { env, inputs: provisionInputs })
+  assert.equal(provision.code, 0, provision.stdout)
+  const run = await runActionStep('run-task', {
+    env,
+    inputs: { command: `printf '%s\\n' ${HOSTILE.map((l) => `'${l}'`).join(' ')}` },
+  })
+  assert.match(run.stdout, /::error file=README.md,line=1::pwned/)
+  assert.deepEqual(foreignCommands(run), [])
+  await runActionStep('cleanup', { env })
+  await runActionStep('provision-workspace', { env, post: provision.state })
+}
+
 describe('dist bundles: text from the workspace or the provider never commands the runner', () => {
   let job: Job
   before(async () => {
@@ -54,17 +68,7 @@ describe('dist bundles: text from the workspace or the provider never commands t
     }
   })
 
-  it('command output in the run step', async () => {
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: cheInputs(job) })
-    const run = await runActionStep('run-task', {
-      env: job.env,
-      inputs: { command: `printf '%s\\n' ${HOSTILE.map((l) => `'${l}'`).join(' ')}` },
-    })
-    assert.match(run.stdout, /::error file=README.md,line=1::pwned/)
-    assert.deepEqual(foreignCommands(run), [])
-    await runActionStep('cleanup', { env: job.env })
-    await runActionStep('provision-workspace', { env: job.env, post: provision.state })
-  })
+  it('command output in the run step', () => assertRunStepInert(job.env, cheInputs(job)))
 })
 
 describe('dist bundles on Coder: text from the workspace never commands the runner', () => {
@@ -81,18 +85,7 @@ describe('dist bundles on Coder: text from the workspace never commands the runn
   })
   after(() => job.close())
 
-  it('command output in the run step, over the SSH tunnel', async () => {
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: inputs() })
-    assert.equal(provision.code, 0, provision.stdout)
-    const run = await runActionStep('run-task', {
-      env: job.env,
-      inputs: { command: `printf '%s\\n' ${HOSTILE.map((l) => `'${l}'`).join(' ')}` },
-    })
-    assert.match(run.stdout, /::error file=README.md,line=1::pwned/)
-    assert.deepEqual(foreignCommands(run), [])
-    await runActionStep('cleanup', { env: job.env })
-    await runActionStep('provision-workspace', { env: job.env, post: provision.state })
-  })
+  it('command output in the run step, over the SSH tunnel', () => assertRunStepInert(job.env, inputs()))
 
   it('the IDE health body in the smoke check', async () => {
     job.coder.image.healthBodySuffix = `\n${HOSTILE.join('\n')}\n`
