@@ -55,6 +55,8 @@ const base = (outcome: EvidenceMeta['outcome'], cases: TestCaseResult[]): Eviden
   tests: countCases(cases),
   evidence: { files: 12, bytes: 48_213, skipped: [], problems: [] },
   artifactId: outcome === 'error' ? '' : '1187',
+  codexAuthSlot: null,
+  podSecurity: null,
 })
 
 const failing = (name: string, file: string, line: number, message: string, ms: number): TestCaseResult => ({

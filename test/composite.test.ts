@@ -85,6 +85,58 @@ describe('the root composite action (ameide/run-task@v1)', () => {
     assert.deepEqual(job.sim.devWorkspaces('ci'), [])
   })
 
+  it('refuses a pod with hostNetwork and allowPrivilegeEscalation before the command runs: error, named, cleaned up; allow-unsafe-pod lets it run and meta.json records runAsNonRoot', async () => {
+    job.sim.faults.podMutation = { hostNetwork: true, containerSecurityContext: { allowPrivilegeEscalation: true } }
+    const marker = 'command-ran-7d1f'
+    try {
+      const refused = await runComposite({ ...cheInputs(job), command: `echo ${marker}` }, job.env)
+      assert.equal(refused.failed, true)
+      assert.deepEqual(
+        [refused.steps.provision?.outcome, refused.steps.run?.outcome, refused.steps.cleanup?.outcome],
+        ['failure', 'skipped', 'success'],
+      )
+      assert.equal(refused.outputs.outcome, 'error')
+      const meta = JSON.parse(readFileSync(path.join(refused.outputs['evidence-dir'] ?? '', 'meta.json'), 'utf8'))
+      assert.match(meta.error.message, /container dev: securityContext\.allowPrivilegeEscalation is true/)
+      assert.match(meta.error.message, /pod: spec\.hostNetwork is true/)
+      assert.match(meta.error.message, /allow-unsafe-pod: allowPrivilegeEscalation,hostNetwork/)
+      assert.ok(!JSON.stringify(refused.steps).includes(`\n${marker}`), 'the command never ran')
+      assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+
+      const allowed = await runComposite(
+        { ...cheInputs(job), command: `echo ${marker}`, 'allow-unsafe-pod': 'hostNetwork, allowPrivilegeEscalation' },
+        job.env,
+      )
+      assert.equal(allowed.outputs.outcome, 'passed', JSON.stringify(allowed.steps.provision?.stdout))
+      const allowedMeta = JSON.parse(
+        readFileSync(path.join(allowed.outputs['evidence-dir'] ?? '', 'meta.json'), 'utf8'),
+      )
+      assert.deepEqual(allowedMeta.podSecurity, {
+        runAsNonRoot: { pod: true, container: null, effective: true },
+        allowedUnsafe: [
+          'container dev: securityContext.allowPrivilegeEscalation is true',
+          'pod: spec.hostNetwork is true',
+        ],
+      })
+      assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+    } finally {
+      job.sim.faults.podMutation = undefined
+    }
+    const requests = job.sim.requests.length
+    const bad = await runComposite(
+      { ...cheInputs(job), command: 'true', 'allow-unsafe-pod': 'hostPath,privileged' },
+      job.env,
+    )
+    assert.match(
+      bad.steps.provision?.result?.stdout ?? '',
+      /Input 'allow-unsafe-pod' has the value "hostPath,privileged", but expected a list of allowPrivilegeEscalation, hostPath, hostNetwork, hostPID, hostIPC \(got 'privileged': a privileged container is never allowed\)/,
+    )
+    assert.deepEqual(
+      job.sim.requests.slice(requests).filter((r) => !r.startsWith('GET')),
+      [],
+    )
+  })
+
   it('rejects a bad fail-on by name', async () => {
     const result = await runComposite({ ...cheInputs(job), command: 'true', 'fail-on': 'sometimes' }, job.env)
     assert.equal(result.failed, true)

@@ -122,11 +122,32 @@ describe('E2E action', () => {
     })
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(statuses, [...Array(6).fill('passed'), 'skipped', 'passed'], JSON.stringify(checks, null, 1))
-    assert.match(checks[2]?.message ?? '', /codex exec \(auth slot 1\)/)
+    assert.match(checks[2]?.message ?? '', /codex exec \(auth from codex-auth-rotating-1\)/)
     assert.equal(readmeOn(github, 'e2e/codex-1'), '# Sandbox\nrun-task e2e: e2e/codex-1\n')
     assert.equal(github.repos.pulls.at(-1)?.state, 'open')
     assert.ok(!unmasked(step).includes('codex-secret'))
     assert.deepEqual(coder.workspaces(), [])
+  })
+
+  it('with the rotating slot empty, Codex uses its seed slot, recorded by name in meta.json and the summary', async () => {
+    const seed = '{"tokens":{"access_token":"seed-secret-2"}}'
+    const { step, checks } = await e2e(job, {
+      ...coderInputs(),
+      ...gh(),
+      branch: 'e2e/codex-seed',
+      'use-codex': 'true',
+      'codex-auth-slot': '2',
+      'codex-auth-rotating-0': '{"tokens":{"access_token":"other-slot"}}',
+      'codex-auth-rotating-2': ' ',
+      'codex-auth-2': seed,
+    })
+    assert.equal(step.code, 0, step.stdout)
+    assert.match(checks[2]?.message ?? '', /codex exec \(auth from codex-auth-2\)/)
+    const meta = JSON.parse(readFileSync(path.join(step.outputs['evidence-dir'] ?? '', 'meta.json'), 'utf8'))
+    assert.equal(meta.codexAuthSlot, 'codex-auth-2')
+    assert.match(step.summary, /Codex auth from `codex-auth-2` \(the seed slot: its rotating slot was empty\)/)
+    assert.ok(!unmasked(step).includes('seed-secret-2'))
+    assert.ok(!JSON.stringify(meta).includes('seed-secret-2'))
   })
 
   it('Codex sees neither the bot token nor its auth in its environment, and a kill at check-timeout leaves no auth.json in a kept workspace', async () => {
@@ -241,7 +262,23 @@ describe('E2E action', () => {
     })
     assert.match(
       codex.stdout,
-      /Input 'use-codex' has the value "true", but expected at least one of codex-auth-rotating-0, -1, -2/,
+      /Input 'use-codex' has the value "true", but expected at least one of codex-auth-rotating-0, -1, -2 or the seed slots codex-auth-0, -1, -2/,
+    )
+    const emptySlot = await runActionStep('e2e', {
+      env: job.env,
+      inputs: {
+        ...cheInputs(job),
+        ...gh(),
+        'use-codex': 'true',
+        'codex-auth-slot': '1',
+        'codex-auth-rotating-0': '{}',
+        'codex-auth-2': '{}',
+      },
+    })
+    assert.equal(emptySlot.code, 1)
+    assert.match(
+      emptySlot.stdout,
+      /Input 'codex-auth-slot' has the value "1", but expected a slot whose codex-auth-rotating-1 or codex-auth-1 is set/,
     )
     assert.deepEqual(
       job.sim.requests.slice(requests).filter((r) => !r.startsWith('GET')),

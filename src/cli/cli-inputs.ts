@@ -71,7 +71,7 @@ export function minifyKubeconfig(text: string, file: string, contextName = ''): 
   }
   if (!doc || typeof doc !== 'object') return text
   const list = (key: string): Named[] => (Array.isArray(doc[key]) ? (doc[key] as Named[]) : [])
-  const name = contextName || String(doc['current-context'] ?? '')
+  const name = contextName || (typeof doc['current-context'] === 'string' ? doc['current-context'] : '')
   const context = list('contexts').find((c) => c.name === name)
   if (!context) {
     if (!contextName) return text

@@ -48,6 +48,7 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
   const kubeconfig = settings.che?.kubeconfig ?? ''
   const che = {
     namespace: settings.che?.namespace ?? '',
+    ...(settings.che?.allowUnsafePod?.length ? { allowUnsafePod: settings.che.allowUnsafePod } : {}),
     kubeconfigFile: kubeconfig ? store.saveCredential(name, 'kubeconfig', kubeconfig) : '',
   }
   const c = settings.coder
@@ -91,7 +92,7 @@ export async function providerForConnection(connection: ProviderConnection, targ
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
   const { createCheProvider, loadKubeConfig } = await che()
   return createCheProvider(
-    { kubeconfig, namespace: connection.namespace, container: target },
+    { kubeconfig, namespace: connection.namespace, container: target, allowUnsafePod: connection.allowUnsafePod ?? [] },
     { kubeConfig: loadKubeConfig(kubeconfig) },
   )
 }

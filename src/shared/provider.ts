@@ -1,3 +1,4 @@
+import type { PodSecurity } from './providers/che/pod-guardrails.js'
 import type { Writable } from 'node:stream'
 import type { RunIdentity } from './identity.js'
 
@@ -22,6 +23,8 @@ export interface WorkspaceHandle {
   /** ISO timestamps. */
   readonly createdAt: string
   readonly readyAt?: string
+  /** Che: what the pod says about root, and the unsafe settings allow-unsafe-pod let through (meta.json). */
+  readonly podSecurity?: PodSecurity
 }
 
 /** What provisioning needs that changes from run to run. */

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { ErrorKind } from './errors.js'
 import type { RunIdentity } from './identity.js'
 import type { ProviderName, WorkspaceHandle } from './provider.js'
+import type { UnsafePodField } from './providers/che/pod-guardrails.js'
 import { SecretStore } from './secret-store.js'
 
 /** The one outcome of a run. */
@@ -31,6 +32,8 @@ export interface ProviderConnection {
   readonly reason: string
   /** Che: the namespace. */
   readonly namespace: string
+  /** Che: the unsafe pod settings allow-unsafe-pod allows, for a restart in a later step. */
+  readonly allowUnsafePod?: readonly UnsafePodField[]
   /** Che: path of the kubeconfig file written by provision; empty means default loading. */
   readonly kubeconfigFile: string
   /** What the workspace was made from (devfile path, `inline`, or a template), for meta.json. */
@@ -79,6 +82,8 @@ export interface RunState {
   artifactId?: string
   /** JUnit reports written on the runner (by the smoke and E2E checks), in evidence junit/. */
   runnerReports?: string[]
+  /** E2E with Codex: the input its auth.json came from (`codex-auth-rotating-1`, or the seed `codex-auth-1`), never the content. */
+  codexAuthSlot?: string
 }
 
 /**

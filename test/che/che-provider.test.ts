@@ -11,7 +11,8 @@ import {
   ProviderUnavailableError,
   WorkspaceStartError,
 } from '../../src/shared/errors.js'
-import { noFaults } from '../sim/kube/faults.js'
+import { UNSAFE_POD_FIELDS, type UnsafePodField } from '../../src/shared/providers/che/pod-guardrails.js'
+import { noFaults, type PodMutation } from '../sim/kube/faults.js'
 import { cheProvider, devfileSource, execText, type KubeSim, NAMESPACE, provisioned, startKubeSim } from './fixture.js'
 
 describe('Che provider against the simulated cluster', () => {
@@ -152,13 +153,67 @@ describe('Che provider against the simulated cluster', () => {
     )
   })
 
-  it('refuses a workspace with a privileged container', async () => {
+  it('refuses a workspace with a privileged container, even when allow-unsafe-pod lists everything', async () => {
     sim.faults.privilegedPod = true
-    const provider = cheProvider(sim)
+    const provider = cheProvider(sim, devfileSource(), '', 'che', [...UNSAFE_POD_FIELDS])
     await assert.rejects(
       provisioned(provider),
-      (e: unknown) => e instanceof WorkspaceStartError && /privileged containers \(dev\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof WorkspaceStartError &&
+        /container dev: securityContext\.privileged is true\..*\(privileged cannot be allowed\)/.test(e.message),
     )
+  })
+
+  const guardrails: { field: UnsafePodField; mutation: PodMutation; names: RegExp }[] = [
+    {
+      field: 'allowPrivilegeEscalation',
+      mutation: { containerSecurityContext: { allowPrivilegeEscalation: true } },
+      names: /container dev: securityContext\.allowPrivilegeEscalation is true/,
+    },
+    {
+      field: 'hostPath',
+      mutation: { hostPath: '/var/run/docker.sock' },
+      names: /volume host: hostPath \/var\/run\/docker\.sock \(mounted by container dev\)/,
+    },
+    { field: 'hostNetwork', mutation: { hostNetwork: true }, names: /pod: spec\.hostNetwork is true/ },
+    { field: 'hostPID', mutation: { hostPID: true }, names: /pod: spec\.hostPID is true/ },
+    { field: 'hostIPC', mutation: { hostIPC: true }, names: /pod: spec\.hostIPC is true/ },
+  ]
+  for (const { field, mutation, names } of guardrails) {
+    it(`refuses a pod with ${field} before any command, naming the field, unless allow-unsafe-pod lists it`, async () => {
+      sim.faults.podMutation = mutation
+      await assert.rejects(
+        provisioned(cheProvider(sim)),
+        (e: unknown) =>
+          e instanceof WorkspaceStartError &&
+          names.test(e.message) &&
+          e.message.includes(`allow them explicitly with allow-unsafe-pod: ${field}.`),
+      )
+      const others = UNSAFE_POD_FIELDS.filter((f) => f !== field)
+      await assert.rejects(provisioned(cheProvider(sim, devfileSource(), '', 'che', others)), WorkspaceStartError)
+      const provider = cheProvider(sim, devfileSource(), '', 'che', [field])
+      const handle = await provisioned(provider)
+      try {
+        assert.match(handle.podSecurity?.allowedUnsafe.join('\n') ?? '', names)
+        assert.equal((await execText(provider, handle, 'echo ran')).stdout, 'ran\n')
+      } finally {
+        await provider.destroy(handle, 5_000)
+      }
+    })
+  }
+
+  it('records runAsNonRoot of the pod and the container, the container winning', async () => {
+    const provider = cheProvider(sim)
+    const handle = await provisioned(provider)
+    await provider.destroy(handle, 5_000)
+    assert.deepEqual(handle.podSecurity, {
+      runAsNonRoot: { pod: true, container: null, effective: true },
+      allowedUnsafe: [],
+    })
+    sim.faults.podMutation = { runAsNonRoot: true, containerSecurityContext: { runAsNonRoot: false } }
+    const root = await provisioned(provider)
+    await provider.destroy(root, 5_000)
+    assert.deepEqual(root.podSecurity?.runAsNonRoot, { pod: true, container: false, effective: false })
   })
 
   describe('exec', () => {

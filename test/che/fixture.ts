@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { identityFromEnv } from '../../src/shared/identity.js'
 import type { WorkspaceHandle, WorkspaceProvider } from '../../src/shared/provider.js'
 import { createCheProvider } from '../../src/shared/providers/che/che-provider.js'
+import type { UnsafePodField } from '../../src/shared/providers/che/pod-guardrails.js'
 import { type DevWorkspaceSource, loadDevfile } from '../../src/shared/providers/che/devworkspace.js'
 import { DEVFILE } from '../harness/job.js'
 import { type KubeSim, startKubeSim } from '../sim/kube/server.js'
@@ -23,11 +24,12 @@ export function cheProvider(
   source: DevWorkspaceSource = devfileSource(),
   container = '',
   routingClass = 'che',
+  allowUnsafePod: readonly UnsafePodField[] = [],
 ): WorkspaceProvider {
   const kubeConfig = new KubeConfig()
   kubeConfig.loadFromString(sim.kubeconfig)
   return createCheProvider(
-    { kubeconfig: sim.kubeconfig, namespace: NAMESPACE, source, container, routingClass },
+    { kubeconfig: sim.kubeconfig, namespace: NAMESPACE, source, container, routingClass, allowUnsafePod },
     { kubeConfig, ...FAST },
   )
 }

@@ -32,6 +32,8 @@ export function evidenceMeta(
     tests,
     evidence: { files: 3, bytes: 100, skipped: [], problems: [] },
     artifactId: '',
+    codexAuthSlot: null,
+    podSecurity: null,
     ...extra,
   }
 }

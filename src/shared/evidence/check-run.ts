@@ -2,6 +2,7 @@ import { errorMessage } from '../errors.js'
 import { githubClient, runContext } from '../github-context.js'
 import type { Outcome } from '../state.js'
 import type { TestCaseResult } from './junit-parser.js'
+import { neutraliseMentions } from './markdown.js'
 import type { EvidenceMeta } from './meta.js'
 import { caseTitle, repoRelative } from './test-results.js'
 
@@ -86,7 +87,7 @@ function titleOf(meta: EvidenceMeta): string {
   return `${t.passed} tests passed${t.skipped ? `, ${t.skipped} skipped` : ''}`
 }
 
-/** Failed tests at a repository path: an absolute path is outside the checkout, and the API takes repository paths only. */
+/** Failed tests at a repository path, mentions and autolinks in their text neutralised: an absolute path is outside the checkout, and the API takes repository paths only. */
 function checkAnnotations(cases: readonly TestCaseResult[], repoRoot: string | undefined) {
   return cases
     .filter((c) => (c.status === 'failed' || c.status === 'error') && c.file)
@@ -97,9 +98,9 @@ function checkAnnotations(cases: readonly TestCaseResult[], repoRoot: string | u
       start_line: c.line ?? 1,
       end_line: c.line ?? 1,
       annotation_level: 'failure' as const,
-      title: truncate(caseTitle(c), 255),
-      message: truncate(c.message ?? c.details ?? c.status, CHECK_TEXT_LIMIT / 4),
-      ...(c.details ? { raw_details: truncate(c.details, CHECK_TEXT_LIMIT / 4) } : {}),
+      title: truncate(neutraliseMentions(caseTitle(c)), 255),
+      message: truncate(neutraliseMentions(c.message ?? c.details ?? c.status), CHECK_TEXT_LIMIT / 4),
+      ...(c.details ? { raw_details: truncate(neutraliseMentions(c.details), CHECK_TEXT_LIMIT / 4) } : {}),
     }))
 }
 

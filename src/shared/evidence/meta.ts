@@ -1,3 +1,4 @@
+import type { PodSecurity } from '../providers/che/pod-guardrails.js'
 import type { TestCounts } from './test-results.js'
 import type { Outcome, RecordedError, RunState } from '../state.js'
 
@@ -24,6 +25,10 @@ export interface EvidenceMeta {
     readonly problems: readonly string[]
   }
   readonly artifactId: string
+  /** E2E with Codex: the slot input its auth.json came from (never the content); null otherwise. */
+  readonly codexAuthSlot: string | null
+  /** Che: runAsNonRoot of the pod and the command's container, and the unsafe settings allow-unsafe-pod let through; null on Coder. */
+  readonly podSecurity: PodSecurity | null
 }
 
 /** The outcome of a workspace's run, from whatever was recorded. */
@@ -70,5 +75,7 @@ export function buildMeta(
     tests,
     evidence,
     artifactId,
+    codexAuthSlot: state.codexAuthSlot ?? null,
+    podSecurity: state.handle?.podSecurity ?? null,
   }
 }

@@ -1,6 +1,7 @@
 import { formatDuration } from '../parse.js'
 import { PHASES } from '../state.js'
 import type { TestCaseResult } from './junit-parser.js'
+import { inlineText } from './markdown.js'
 import type { EvidenceMeta } from './meta.js'
 import { caseTitle, repoRelative } from './test-results.js'
 import { firstLine } from '../text.js'
@@ -37,13 +38,18 @@ export function renderSummary(input: SummaryInput): string {
 }
 
 function headerLines(meta: EvidenceMeta): string[] {
-  const where = `**${meta.provider}** workspace ${code(meta.workspace.name)} in ${code(meta.workspace.scope)} from ${cell(meta.source)}`
+  const where = `**${meta.provider}** workspace ${code(meta.workspace.name)} in ${code(meta.workspace.scope)} from ${inlineText(meta.source)}`
   return [
     `### ${HEADLINE[meta.outcome]}: ${code(meta.command || '(no command)')}`,
     '',
     `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`,
     '',
+    ...(meta.codexAuthSlot ? [`Codex auth from ${code(meta.codexAuthSlot)}${seedNote(meta.codexAuthSlot)}`, ''] : []),
   ]
+}
+
+function seedNote(slot: string): string {
+  return slot.startsWith('codex-auth-rotating-') ? '' : ' (the seed slot: its rotating slot was empty)'
 }
 
 function phaseLines(meta: EvidenceMeta): string[] {
@@ -69,7 +75,7 @@ function errorLines(meta: EvidenceMeta): string[] {
   if (!meta.error) return []
   const lines = [
     `> [!CAUTION]`,
-    `> **What broke** in the **${meta.error.phase}** phase (${meta.error.kind}): ${cell(meta.error.message)}`,
+    `> **What broke** in the **${meta.error.phase}** phase (${meta.error.kind}): ${inlineText(meta.error.message)}`,
     '',
   ]
   const diagnostics = meta.error.diagnostics
@@ -100,7 +106,7 @@ function failedLines(input: SummaryInput, budget: number): string[] {
   for (const c of failed) {
     const location = repoRelative(c.file, input.repoRoot)
     const where = location ? code(`${location}${c.line ? `:${c.line}` : ''}`, 500, true) : '–'
-    const row = `| ${c.status === 'error' ? '💥 ' : ''}${cell(caseTitle(c))} | ${where} | ${cell(firstLine((c.message ?? c.details ?? '').trim()), 300)} |`
+    const row = `| ${c.status === 'error' ? '💥 ' : ''}${inlineText(caseTitle(c))} | ${where} | ${inlineText(firstLine((c.message ?? c.details ?? '').trim()), 300)} |`
     if (used + Buffer.byteLength(row) + 1 > budget) break
     lines.push(row)
     used += Buffer.byteLength(row) + 1
@@ -116,14 +122,14 @@ function slowestLines(cases: readonly TestCaseResult[], notes: readonly string[]
     .filter((c) => c.durationMs > 0)
     .sort((a, b) => b.durationMs - a.durationMs)
     .slice(0, SLOWEST)
-  const noteLines = notes.length > 0 ? ['> [!NOTE]', ...notes.map((n) => `> - ${cell(n)}`), ''] : []
+  const noteLines = notes.length > 0 ? ['> [!NOTE]', ...notes.map((n) => `> - ${inlineText(n)}`), ''] : []
   if (slowest.length === 0) return noteLines
   return [
     '<details><summary>Slowest tests</summary>',
     '',
     '| Test | Duration |',
     '| --- | --- |',
-    ...slowest.map((c) => `| ${cell(caseTitle(c))} | ${formatDuration(c.durationMs)} |`),
+    ...slowest.map((c) => `| ${inlineText(caseTitle(c))} | ${formatDuration(c.durationMs)} |`),
     '',
     '</details>',
     '',
@@ -134,7 +140,7 @@ function slowestLines(cases: readonly TestCaseResult[], notes: readonly string[]
 function footerLines(meta: EvidenceMeta, artifactUrl: string): string[] {
   const lines =
     meta.evidence.problems.length > 0
-      ? [`**Evidence problems:** ${meta.evidence.problems.map((p) => cell(p)).join('; ')}`, '']
+      ? [`**Evidence problems:** ${meta.evidence.problems.map((p) => inlineText(p)).join('; ')}`, '']
       : []
   lines.push(
     artifactUrl
@@ -142,11 +148,6 @@ function footerLines(meta: EvidenceMeta, artifactUrl: string): string[] {
       : `Evidence: ${meta.evidence.files} files from the workspace (not uploaded)`,
   )
   return lines
-}
-
-function cell(text: string, max = 500): string {
-  const flat = text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|').replace(/</g, '&lt;')
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
 /**

@@ -76,6 +76,7 @@ export async function e2eFlow(ctx: StepContext, settings: E2eSettings): Promise<
 }
 
 async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
+  if (s.codexAuth) run.state.codexAuthSlot = s.codexSlot
   const common: Array<[string, string]> = [
     ['E2E_CLONE_URL', s.cloneUrl],
     ['E2E_API_URL', s.apiUrl],
@@ -133,7 +134,7 @@ async function steps(run: FlowRun, s: E2eSettings): Promise<void> {
       inWorkspace(
         COMMIT,
         () =>
-          `${s.codexAuth ? `codex exec (auth slot ${s.codexSlot})` : 'appended'} one line to README.md on ${s.branch}`,
+          `${s.codexAuth ? `codex exec (auth from ${s.codexSlot})` : 'appended'} one line to README.md on ${s.branch}`,
         withCodex,
       ),
     ).finally(() => (s.codexAuth ? removeCodexHome(run, codexDir) : undefined))

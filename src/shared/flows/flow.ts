@@ -3,7 +3,7 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { errorMessage } from '../errors.js'
 import { type CheckResult, checksJunit } from '../evidence/checks-junit.js'
-import { providerForConnection } from '../provider-factory.js'
+import { providerForConnection, provisionSecrets } from '../provider-factory.js'
 import type { WorkspaceHandle, WorkspaceProvider } from '../provider.js'
 import { Redactor } from '../redact.js'
 import type { CleanupSettings } from '../settings/cleanup-settings.js'
@@ -72,11 +72,13 @@ export const DELETED = 'workspace is deleted'
 export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: FlowDefinition): Promise<FlowResult> {
   const checks: CheckResult[] = []
   const redactor = new Redactor()
-  for (const secret of flow.secrets ?? []) {
+  // The provider's credentials too: a workspace may print them (a health body, a check's output).
+  const secrets = [...(flow.secrets ?? []), ...provisionSecrets(settings.provision)]
+  for (const secret of secrets) {
     redactor.add(secret)
     ctx.reporter.setSecret(secret)
   }
-  ctx.store.secrets.add(flow.secrets ?? [])
+  ctx.store.secrets.add(secrets)
   const check = async (
     name: string,
     fn: () => Promise<Omit<CheckResult, 'name' | 'durationMs'>>,

@@ -6,6 +6,7 @@ import { type InputReader, inputOr } from '../inputs.js'
 import { parseEnum } from '../parse.js'
 import type { CheSettings } from '../providers/che/che-settings.js'
 import { checkExecPlugin, kubeconfigWarnings } from '../providers/che/kubeconfig-checks.js'
+import { UNSAFE_POD_FIELDS, type UnsafePodField } from '../providers/che/pod-guardrails.js'
 import {
   buildDevWorkspace,
   CHE_ROUTING_CLASS,
@@ -74,7 +75,21 @@ export function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
     { routingClass },
     devfile ? 'devfile' : 'devworkspace-template',
   )
-  return { kubeconfig, namespace, source, container, routingClass, warnings: kubeconfigWarnings(kc) }
+  const allowUnsafePod = parseAllowUnsafePod(read('allow-unsafe-pod'))
+  return { kubeconfig, namespace, source, container, routingClass, allowUnsafePod, warnings: kubeconfigWarnings(kc) }
+}
+
+/** `allow-unsafe-pod`: pod settings that reach the node, named one by one; `privileged` is never allowed. */
+function parseAllowUnsafePod(value: string): UnsafePodField[] {
+  const names = value.split(/[\s,]+/).filter(Boolean)
+  for (const name of names)
+    if (!(UNSAFE_POD_FIELDS as readonly string[]).includes(name))
+      throw new InputError(
+        'allow-unsafe-pod',
+        value,
+        `a list of ${UNSAFE_POD_FIELDS.join(', ')} (got '${name}'${name === 'privileged' ? ': a privileged container is never allowed' : ''})`,
+      )
+  return [...new Set(names)] as UnsafePodField[]
 }
 
 /** Loads a kubeconfig from content, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) when empty. */

@@ -27,6 +27,7 @@ export interface E2eSettings {
   readonly author: { readonly name: string; readonly email: string }
   /** The Codex auth.json to use when Codex makes the change; empty means a plain append. Secret. */
   readonly codexAuth: string
+  /** The input the Codex auth came from, e.g. `codex-auth-rotating-1` or the seed `codex-auth-1`; empty without Codex. */
   readonly codexSlot: string
   readonly closePr: boolean
   readonly checkTimeoutMs: number
@@ -98,26 +99,41 @@ export async function getE2eSettings(read: InputReader, env: NodeJS.ProcessEnv, 
 }
 
 /**
- * The Codex auth.json: the slot asked for, or with `auto` the first filled slot
- * starting at the run number, so concurrent runs spread over the rotating slots.
+ * The Codex auth.json (690 §1, 629 §2.2): for a slot, `codex-auth-rotating-N` (kept fresh
+ * by rotation) is preferred and `codex-auth-N` (the seed it was rotated from) is the
+ * fallback when it is empty. `auto` takes the slots in turn from the run number on, so
+ * concurrent runs spread over them. The slot is named by its input, never by its content.
  */
 function pickCodexAuth(
   read: InputReader,
   slot: (typeof CODEX_SLOTS)[number],
   env: NodeJS.ProcessEnv,
 ): { auth: string; slot: string } {
-  const slots = [0, 1, 2].map((i) => read(`codex-auth-rotating-${i}`).trim())
+  const filled = (i: number): { auth: string; slot: string } | undefined =>
+    codexSlotInputs(i)
+      .map((input) => ({ auth: read(input).trim(), slot: input }))
+      .find((candidate) => candidate.auth !== '')
   if (slot !== 'auto') {
-    const auth = slots[Number(slot)] ?? ''
-    if (!auth) throw new InputError('codex-auth-slot', slot, `a slot whose codex-auth-rotating-${slot} is set`)
-    return { auth, slot }
+    const picked = filled(Number(slot))
+    if (!picked)
+      throw new InputError('codex-auth-slot', slot, `a slot whose ${codexSlotInputs(Number(slot)).join(' or ')} is set`)
+    return picked
   }
   const start = Number.parseInt(env.GITHUB_RUN_NUMBER ?? '0', 10) % 3 || 0
   for (let k = 0; k < 3; k++) {
-    const i = (start + k) % 3
-    if (slots[i]) return { auth: slots[i], slot: String(i) }
+    const picked = filled((start + k) % 3)
+    if (picked) return picked
   }
-  throw new InputError('use-codex', 'true', 'at least one of codex-auth-rotating-0, -1, -2 (a Codex auth.json)')
+  throw new InputError(
+    'use-codex',
+    'true',
+    'at least one of codex-auth-rotating-0, -1, -2 or the seed slots codex-auth-0, -1, -2 (a Codex auth.json)',
+  )
+}
+
+/** The inputs of one Codex slot, preferred first: the rotating credential, then its seed. */
+function codexSlotInputs(slot: number): [string, string] {
+  return [`codex-auth-rotating-${slot}`, `codex-auth-${slot}`]
 }
 
 function parseAuthor(value: string): { name: string; email: string } {

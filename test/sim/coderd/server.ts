@@ -45,6 +45,8 @@ export async function startCoderSim(
     https?: boolean
     /** Names the build of the served CLI: two deployments with the same name serve the same bytes. */
     cliBuild?: string
+    /** The member's session token (a test canary); random otherwise. */
+    token?: string
   } = {},
 ): Promise<CoderSim> {
   const root = mkdtempSync(path.join(tmpdir(), 'coderd-sim-'))
@@ -69,7 +71,7 @@ export async function startCoderSim(
   }
   const owner = { ...member, id: randomUUID(), username: 'admin', roles: [{ name: 'owner', display_name: 'Owner' }] }
   const tokens = new Map([
-    [`${randomHex(10)}-${randomHex(22)}`, member],
+    [options.token ?? `${randomHex(10)}-${randomHex(22)}`, member],
     [`${randomHex(10)}-${randomHex(22)}`, owner],
   ])
   const [token, adminToken] = [...tokens.keys()] as [string, string]

@@ -518,7 +518,12 @@ export class DevWorkspaceController {
     const first = declared[0]
     const components = this.containerComponents(dw)
     const name = `${id}-${randomBytes(5).toString('hex').slice(0, 10)}-${randomBytes(3).toString('hex').slice(0, 5)}`
-    const securityContext = this.faults.privilegedPod ? { privileged: true } : undefined
+    const mutation = this.faults.podMutation
+    const securityContext =
+      this.faults.privilegedPod || mutation?.containerSecurityContext
+        ? { ...(this.faults.privilegedPod ? { privileged: true } : {}), ...mutation?.containerSecurityContext }
+        : undefined
+    const hostVolume = mutation?.hostPath ? { name: 'host', hostPath: { path: mutation.hostPath } } : undefined
     const fault = this.faults.failStart
     this.faults.failStart = undefined
     const waiting = fault?.containerState ?? 'ContainerCreating'
@@ -535,7 +540,16 @@ export class DevWorkspaceController {
         },
       },
       spec: {
-        securityContext: { runAsUser: 1234, runAsGroup: 0, runAsNonRoot: true, fsGroup: 1234 },
+        securityContext: {
+          runAsUser: 1234,
+          runAsGroup: 0,
+          runAsNonRoot: mutation?.runAsNonRoot ?? true,
+          fsGroup: 1234,
+        },
+        ...(mutation?.hostNetwork ? { hostNetwork: true } : {}),
+        ...(mutation?.hostPID ? { hostPID: true } : {}),
+        ...(mutation?.hostIPC ? { hostIPC: true } : {}),
+        ...(hostVolume ? { volumes: [hostVolume] } : {}),
         initContainers: [{ name: 'project-clone', image: 'quay.io/devfile/project-clone:next' }],
         containers: components.map((c) => ({
           name: c.name,
@@ -550,6 +564,7 @@ export class DevWorkspaceController {
             ),
           ),
           ...(securityContext ? { securityContext } : {}),
+          ...(hostVolume ? { volumeMounts: [{ name: hostVolume.name, mountPath: '/host' }] } : {}),
         })),
       },
       status: {

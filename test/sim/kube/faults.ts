@@ -29,6 +29,15 @@ export interface KubeFaults {
   denied: string[]
   /** Marks the workspace container privileged. */
   privilegedPod: boolean
+  /**
+   * What the cluster adds to the workspace pod: container securityContext fields (DWO copies a
+   * DevWorkspaceOperatorConfig's config.workspace.containerSecurityContext into every container,
+   * pkg/library/container/container.go convertContainerToK8s), the pod's securityContext.runAsNonRoot
+   * (config.workspace.podSecurityContext), host namespaces (a devfile's pod-overrides attribute,
+   * pkg/library/overrides/pods.go ApplyPodOverrides) and a hostPath volume mounted in every container
+   * (pod-overrides may not add volumes, so this stands for a mutating admission webhook).
+   */
+  podMutation: PodMutation | undefined
   /** Keeps finalizers forever, so deletion never completes. */
   stuckFinalizers: boolean
   /** The Che gateway answers with this status (502: the editor is unreachable) instead of proxying. */
@@ -37,6 +46,16 @@ export interface KubeFaults {
   loseProjectsOnStop: boolean
   /** The storage cleanup Job fails, so deletion ends in phase Error with the storage finalizer kept. */
   failCleanupJob: boolean
+}
+
+/** See KubeFaults.podMutation. */
+export interface PodMutation {
+  readonly containerSecurityContext?: Record<string, unknown>
+  readonly runAsNonRoot?: boolean
+  readonly hostPath?: string
+  readonly hostNetwork?: boolean
+  readonly hostPID?: boolean
+  readonly hostIPC?: boolean
 }
 
 export function noFaults(): KubeFaults {
@@ -52,6 +71,7 @@ export function noFaults(): KubeFaults {
     unavailable: false,
     denied: [],
     privilegedPod: false,
+    podMutation: undefined,
     stuckFinalizers: false,
     gatewayStatus: undefined,
     loseProjectsOnStop: false,

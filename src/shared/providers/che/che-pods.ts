@@ -69,9 +69,3 @@ export function pickContainer(pod: V1Pod, requested: string): string {
     )
   return first
 }
-
-/** Names every privileged container, init containers included. */
-export function privilegedContainers(pod: V1Pod): string[] {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
-  return all.filter((c) => c.securityContext?.privileged === true).map((c) => c.name)
-}

@@ -26,7 +26,8 @@ import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
 import { describeDevWorkspace } from './che-diagnostics.js'
-import { findReadyPod, pickContainer, privilegedContainers, waitForReadyPod } from './che-pods.js'
+import { findReadyPod, pickContainer, waitForReadyPod } from './che-pods.js'
+import { checkPodGuardrails } from './pod-guardrails.js'
 import type { CheSettings } from './che-settings.js'
 import { findCheConfig } from './che-cluster.js'
 import {
@@ -350,13 +351,9 @@ class CheProvider implements WorkspaceProvider {
 
   private async attachPod(handle: WorkspaceHandle, deadline: Deadline, signal?: AbortSignal): Promise<WorkspaceHandle> {
     const pod = await waitForReadyPod(this.core, handle.scope, handle.id, this.settings.container, deadline, signal)
-    const privileged = privilegedContainers(pod)
-    if (privileged.length > 0) {
-      throw new WorkspaceStartError(
-        `The workspace pod ${pod.metadata?.name ?? ''} runs privileged containers (${privileged.join(', ')}). run-task only runs commands in unprivileged workspaces; remove 'privileged: true' from the pod or the DevWorkspace operator configuration.`,
-      )
-    }
-    return { ...handle, target: pickContainer(pod, this.settings.container), readyAt: new Date().toISOString() }
+    const target = pickContainer(pod, this.settings.container)
+    const podSecurity = checkPodGuardrails(pod, target, this.settings.allowUnsafePod ?? [])
+    return { ...handle, target, readyAt: new Date().toISOString(), podSecurity }
   }
 
   private async podTarget(handle: WorkspaceHandle): Promise<PodTarget> {

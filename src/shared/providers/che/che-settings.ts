@@ -1,4 +1,5 @@
 import type { DevWorkspaceSource } from './devworkspace.js'
+import type { UnsafePodField } from './pod-guardrails.js'
 
 /** Validated Che settings: where the DevWorkspace goes and what it is made of. */
 export interface CheSettings {
@@ -11,6 +12,8 @@ export interface CheSettings {
   readonly container: string
   /** `spec.routingClass` of the DevWorkspace: `che` (Che's gateway, the default) or `basic` (DWO with clusterHostSuffix). */
   readonly routingClass?: string
+  /** Pod settings that reach the node which the `allow-unsafe-pod` input allows; all others are refused. */
+  readonly allowUnsafePod?: readonly UnsafePodField[]
   /** Problems with the kubeconfig that do not stop the run (insecure-skip-tls-verify), shown as warnings. */
   readonly warnings?: readonly string[]
 }
