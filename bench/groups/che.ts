@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { cheProvider, execText, provisioned, startKubeSim } from '../../test/che/fixture.js'
-import { type BenchRow, fmtMs, mib, rssSampler, timed } from '../lib.js'
+import { spawn } from 'node:child_process'
+import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
+import { startSshd } from '../sshd.js'
 
 export async function benchChe(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
@@ -70,10 +72,58 @@ export async function benchChe(): Promise<BenchRow[]> {
     } finally {
       rmSync(local, { recursive: true, force: true })
     }
+    rows.push(await evidenceRow(provider, handle, memory))
     await provider.destroy(handle, 10_000)
   } finally {
     memory.stop()
     await sim.close()
   }
   return rows
+}
+
+/** 200 MB in 2,000 files collected from the workspace, against OpenSSH `ssh host tar -c | tar -x` of the same folder. */
+async function evidenceRow(
+  provider: ReturnType<typeof cheProvider>,
+  handle: Awaited<ReturnType<typeof provisioned>>,
+  memory: ReturnType<typeof rssSampler>,
+): Promise<BenchRow> {
+  const remote = await execText(
+    provider,
+    handle,
+    'd="$PROJECTS_ROOT/ev200"; mkdir -p "$d"; for i in $(seq 1 2000); do head -c 100000 /dev/urandom > "$d/f$i.bin"; done; printf %s "$d"',
+    { timeoutMs: 300_000 },
+  )
+  const sshd = await startSshd()
+  const local = mkdtempSync(path.join(tmpdir(), 'bench-ev200-'))
+  try {
+    let run = 0
+    const fresh = (): string => path.join(local, String(run++))
+    memory.start()
+    const both = await alternate(
+      3,
+      () => provider.download(handle, 'ev200', fresh(), { maxBytes: 1024 ** 3 }),
+      () => sshTarTar(sshd.ssh, remote.stdout, fresh()),
+    )
+    return timeRow(
+      'Che: collect evidence, 200 MB in 2,000 files',
+      both.subjectMs,
+      { name: 'OpenSSH `ssh host tar -c | tar -x`', ms: both.referenceMs },
+      1.5,
+      mib(memory.peak()),
+    )
+  } finally {
+    sshd.close()
+    rmSync(local, { recursive: true, force: true })
+  }
+}
+
+function sshTarTar(ssh: readonly string[], remoteDir: string, localDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const script = `mkdir -p '${localDir}' && ${ssh.map((a) => `'${a}'`).join(' ')} tar -C '${remoteDir}' -cf - . | tar -C '${localDir}' -xf -`
+    const child = spawn('sh', ['-c', script], { stdio: 'inherit' })
+    child.on('error', reject)
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`tar | tar exited ${code ?? 'by a signal'}`)),
+    )
+  })
 }

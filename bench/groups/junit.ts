@@ -1,11 +1,12 @@
 /** JUnit: parsing and summarising a large report. */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { SaxesParser } from 'saxes'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { renderSummary } from '../../src/shared/evidence/summary.js'
 import { readReports } from '../../src/shared/evidence/test-results.js'
 import { evidenceMeta } from '../../test/harness/evidence-meta.js'
-import { type BenchRow, fmtMs, mib, rssSampler, timed } from '../lib.js'
+import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
 
 export async function benchJunit(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
@@ -29,6 +30,23 @@ export async function benchJunit(): Promise<BenchRow[]> {
       value: fmtMs(parseMs),
       peakMiB: mib(memory.peak()),
     })
+    const file = path.join(junitDir, 'big.xml')
+    const both = await alternate(
+      5,
+      async () => {
+        const read = await readReports(junitDir, ['big.xml'])
+        return renderSummary({ meta: evidenceMeta('failed', read.counts), cases: read.cases, artifactUrl: '' })
+      },
+      () => bareSaxes(file),
+    )
+    rows.push(
+      timeRow(
+        'JUnit: 100,000 cases parsed and summarised',
+        both.subjectMs,
+        { name: 'a bare saxes pass over the same file', ms: both.referenceMs },
+        2.5,
+      ),
+    )
     const meta = evidenceMeta('failed', results.counts)
     const [summary, summaryMs] = await timed(() =>
       Promise.resolve(renderSummary({ meta, cases: results.cases, artifactUrl: '' })),
@@ -42,4 +60,15 @@ export async function benchJunit(): Promise<BenchRow[]> {
     rmSync(junitDir, { recursive: true, force: true })
   }
   return rows
+}
+
+/** The reference: saxes reads the file and calls an empty handler per tag, nothing else. */
+async function bareSaxes(file: string): Promise<number> {
+  const parser = new SaxesParser({ xmlns: false, position: true })
+  let tags = 0
+  parser.on('opentag', () => (tags += 1))
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 }))
+    parser.write(chunk as string)
+  parser.close()
+  return tags
 }

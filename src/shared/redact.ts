@@ -75,9 +75,11 @@ export function mergeRanges(ranges: Ranges): Ranges {
 export class Redactor implements TextRedactor {
   private patterns: string[] = []
   private anyPattern: RegExp | undefined
+  private firstChars = new Set<number>()
 
   add(value: string): void {
     this.patterns = [...new Set([...this.patterns, ...secretForms(value)])].sort((a, b) => b.length - a.length)
+    this.firstChars = new Set(this.patterns.map((p) => p.charCodeAt(0)))
     this.anyPattern = this.patterns.length
       ? new RegExp(this.patterns.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
       : undefined
@@ -103,20 +105,16 @@ export class Redactor implements TextRedactor {
   /**
    * How many characters at the end of text, after `from`, could be the start of
    * a secret: a stream must hold those back until it knows how they continue.
+   * Only the last (longest form - 1) characters can be, and only where a form's first character is.
    */
   heldTail(text: string, from = 0): number {
-    let held = 0
-    for (const pattern of this.patterns) {
-      const first = pattern.charCodeAt(0)
-      const earliest = Math.max(from, text.length - pattern.length + 1, 0)
-      for (let at = earliest; at < text.length - held; at++) {
-        if (text.charCodeAt(at) === first && pattern.startsWith(text.slice(at))) {
-          held = text.length - at
-          break
-        }
-      }
+    const longest = this.patterns[0]?.length ?? 0
+    for (let at = Math.max(from, text.length - longest + 1, 0); at < text.length; at++) {
+      if (!this.firstChars.has(text.charCodeAt(at))) continue
+      const rest = text.slice(at)
+      if (this.patterns.some((p) => p.startsWith(rest))) return text.length - at
     }
-    return held
+    return 0
   }
 }
 
@@ -131,43 +129,108 @@ function applyRanges(text: string, ranges: Ranges): string {
   return out + text.slice(at)
 }
 
+/** What a redacting stream passes text to: it returns a promise when it wants the stream to wait (backpressure). */
+export type TextSink = (text: string) => unknown
+
+/** A partial line is held for a whole one only up to this size; longer output without newlines flows on. */
+const MAX_HELD_LINE = 64 * 1024
+
 /**
- * A stream that redacts as it passes text on. It emits whole lines, and holds a
- * partial line back until a newline, the end, or a short pause. On a pause it
- * emits the partial line redacted, except a tail that could be the start of a
- * secret, so a secret split across two chunks with a pause between is still masked.
+ * Redacts a stream of text in linear time. Each chunk is searched together with a
+ * carry-over from the chunk before, and the carry-over is only the tail that could
+ * still be the start of a secret form: never longer than the longest form.
  */
-export function redactingStream(redactor: Redactor, sink: (text: string) => void, flushAfterMs = 200): Writable {
+export class StreamRedactor {
+  private carry = ''
+
+  constructor(private readonly redactor: Redactor) {}
+
+  /** How many characters are held back now. */
+  get held(): number {
+    return this.carry.length
+  }
+
+  /** Redacts `chunk` after the carry-over; returns what is safe to pass on, holding back a possible secret's start. */
+  push(chunk: string): string {
+    const text = this.carry + chunk
+    const ranges = this.redactor.ranges(text)
+    let cut = text.length - this.redactor.heldTail(text)
+    // A secret that crosses the cut is held back whole, so it is searched again with what follows.
+    for (let i = ranges.length - 1; i >= 0; i--) {
+      const [start, end] = ranges[i] as [number, number]
+      if (end <= cut) break
+      if (start < cut) cut = start
+    }
+    this.carry = text.slice(cut)
+    return applyRanges(text.slice(0, cut), cut === text.length ? ranges : ranges.filter(([, end]) => end <= cut))
+  }
+
+  /** The end of the stream: the carry-over, redacted. */
+  end(): string {
+    const rest = this.redactor.redact(this.carry)
+    this.carry = ''
+    return rest
+  }
+}
+
+/**
+ * A stream that redacts as it passes text on, with backpressure: a write completes
+ * only once the sink has taken its text. It passes whole lines on and holds a
+ * partial line back (up to 64 KiB) until a newline, the end, or a short pause;
+ * what it holds is already redacted, except a tail that could be the start of a
+ * secret, which no pause lets out. Memory stays bounded whatever the output's shape.
+ */
+export function redactingStream(redactor: Redactor, sink: TextSink, flushAfterMs = 200): Writable {
   const decoder = new StringDecoder('utf8')
-  let pending = ''
+  const stream = new StreamRedactor(redactor)
+  let line = ''
   let timer: NodeJS.Timeout | undefined
-  const flushPartial = (): void => {
+  let pendingSink: Promise<unknown> | undefined
+  const flushLine = (): void => {
     timer = undefined
-    const ranges = redactor.ranges(pending)
-    const cut = pending.length - redactor.heldTail(pending, ranges.at(-1)?.[1] ?? 0)
-    if (cut === 0) return
-    sink(applyRanges(pending.slice(0, cut), ranges))
-    pending = pending.slice(cut)
+    const text = line
+    line = ''
+    // A flush on a pause has no write to hold back; the next write waits for the sink instead.
+    const result = text ? sink(text) : undefined
+    if (result instanceof Promise) pendingSink = result
+  }
+  const settle = (result: unknown, callback: (error?: Error | null) => void): void => {
+    const waits = [pendingSink, result].filter((p): p is Promise<unknown> => p instanceof Promise)
+    pendingSink = undefined
+    if (waits.length === 0) return callback()
+    Promise.all(waits).then(() => callback(), callback)
   }
   return new Writable({
     decodeStrings: false,
     write(chunk: Buffer | string, _encoding, callback) {
-      pending += typeof chunk === 'string' ? chunk : decoder.write(chunk)
-      const lastNewline = pending.lastIndexOf('\n')
+      const held = line.length
+      line += stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+      let result: unknown
+      // Only the new text is searched for a newline: the held part has none.
+      const inNew = line.slice(held).lastIndexOf('\n')
+      const lastNewline = inNew >= 0 ? held + inNew : line.length > MAX_HELD_LINE ? line.length - 1 : -1
       if (lastNewline >= 0) {
-        sink(redactor.redact(pending.slice(0, lastNewline + 1)))
-        pending = pending.slice(lastNewline + 1)
+        result = sink(line.slice(0, lastNewline + 1))
+        line = line.slice(lastNewline + 1)
       }
-      if (timer) clearTimeout(timer)
-      timer = pending ? setTimeout(flushPartial, flushAfterMs) : undefined
-      callback()
+      // One timer, restarted by each write that leaves a partial line (refresh() allocates nothing).
+      if (line && timer) timer.refresh()
+      else if (line) {
+        timer = setTimeout(flushLine, flushAfterMs)
+        timer.unref()
+      }
+      settle(result, callback)
     },
     final(callback) {
       if (timer) clearTimeout(timer)
-      pending += decoder.end()
-      if (pending) sink(redactor.redact(pending))
-      pending = ''
-      callback()
+      timer = undefined
+      const rest = line + stream.push(decoder.end()) + stream.end()
+      line = ''
+      settle(rest ? sink(rest) : undefined, callback)
+    },
+    destroy(error, callback) {
+      if (timer) clearTimeout(timer)
+      callback(error)
     },
   })
 }

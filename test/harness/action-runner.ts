@@ -28,6 +28,10 @@ export interface StepOptions {
   readonly interruptOn?: string
   /** The signal interruptOn sends: SIGKILL stands for a runner that gave up waiting. */
   readonly interruptWith?: NodeJS.Signals
+  /** Options for node before the entry file (the benchmark preloads a peak-memory probe). */
+  readonly nodeArgs?: readonly string[]
+  /** Counts stdout instead of keeping it (stdout is then its byte count): the benchmark sends hundreds of MiB. */
+  readonly countStdout?: boolean
 }
 
 /**
@@ -60,7 +64,7 @@ export async function runActionStep(action: string, options: StepOptions): Promi
   }
   for (const [key, value] of Object.entries(options.post ?? {})) env[`STATE_${key}`] = value
   const entry = path.resolve(actionDir, options.post ? (metadata.runs.post as string) : metadata.runs.main)
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     env,
     cwd: options.env.GITHUB_WORKSPACE ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +72,9 @@ export async function runActionStep(action: string, options: StepOptions): Promi
   let stdout = ''
   let stderr = ''
   let interrupted = false
+  let counted = 0
   child.stdout.on('data', (d: Buffer) => {
+    if (options.countStdout) return void (counted += d.length)
     stdout += d.toString()
     if (options.interruptOn && !interrupted && stdout.includes(options.interruptOn)) {
       interrupted = true
@@ -82,7 +88,7 @@ export async function runActionStep(action: string, options: StepOptions): Promi
   return {
     code,
     signal,
-    stdout,
+    stdout: options.countStdout ? String(counted) : stdout,
     stderr,
     outputs: parseFileCommand(readFileSync(outputFile, 'utf8')),
     state: parseFileCommand(readFileSync(stateFile, 'utf8')),

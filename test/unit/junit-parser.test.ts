@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -76,7 +77,10 @@ describe('JUnit dialects', () => {
       skipped: sum('skipped'),
       flaky: sum('flaky'),
     })
-    assert.equal(results.cases.length, sum('total'))
+    // Every failed or errored case is kept in full; passing ones only when they are among the slowest.
+    const failed = results.cases.filter((c) => c.status === 'failed' || c.status === 'error')
+    assert.equal(failed.length, sum('failed') + sum('errored'))
+    assert.equal(results.cases.filter((c) => c.flaky).length, sum('flaky'))
   })
 
   it('turns a malformed report into a problem and an error case naming the file', async () => {
@@ -131,6 +135,73 @@ describe('a report with 100,000 test cases', () => {
       const summary = renderSummary({ meta, cases: results.cases, artifactUrl: '' })
       assert.ok(Buffer.byteLength(summary) < 1024 * 1024)
       assert.match(summary, /… \d+ more failed tests/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('hostile or huge reports cost bounded memory', () => {
+  it('keeps no attribute or text whole: an 80 MB message is cut with a marker', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'junit-huge-attr-'))
+    try {
+      const huge = 'm'.repeat(80 * 1024 * 1024)
+      writeFileSync(
+        path.join(dir, 'r.xml'),
+        `<testsuite name="${'s'.repeat(5000)}"><testcase classname="c" name="${'n'.repeat(5000)}"><failure message="${huge}" type="${'t'.repeat(5000)}">${'d'.repeat(1024 * 1024)}</failure><system-out>${'o'.repeat(100_000)}</system-out></testcase></testsuite>`,
+      )
+      const results = await readReports(dir, ['r.xml'])
+      const c = results.cases[0]
+      assert.ok(c)
+      assert.equal(c.status, 'failed')
+      for (const [field, value, max] of [
+        ['message', c.message, 16 * 1024],
+        ['details', c.details, 16 * 1024],
+        ['systemOut', c.systemOut, 16 * 1024],
+        ['name', c.name, 1024],
+        ['suite', c.suite, 1024],
+        ['type', c.type, 1024],
+      ] as const) {
+        assert.ok(value && value.length < max + 100, `${field} is ${value?.length} characters`)
+        assert.match(value, /… \(\d+ more characters not kept\)$/, field)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('counts 1,000,000 cases but keeps only the failed, flaky and slowest ones', async () => {
+    const { FAILED_CASES_KEPT } = await import('../../src/shared/evidence/test-results.js')
+    const dir = mkdtempSync(path.join(tmpdir(), 'junit-million-'))
+    try {
+      const file = path.join(dir, 'million.xml')
+      const out = createWriteStream(file)
+      out.write('<testsuites><testsuite name="m">')
+      for (let block = 0; block < 1_000; block++) {
+        let text = ''
+        for (let i = block * 1_000; i < (block + 1) * 1_000; i++)
+          text +=
+            i % 200 === 0
+              ? `<testcase classname="k" name="c${i}" time="0.5"><failure message="m${i}">stack</failure></testcase>`
+              : `<testcase classname="k" name="c${i}" time="${i === 777_777 ? 9 : 0.001}"/>`
+        if (!out.write(text)) await once(out, 'drain')
+      }
+      out.end('</testsuite></testsuites>')
+      await once(out, 'finish')
+      const results = await readReports(dir, ['million.xml'])
+      assert.equal(results.counts.total, 1_000_000)
+      assert.equal(results.counts.failed, 5_000)
+      const failed = results.cases.filter((c) => c.status === 'failed')
+      assert.equal(failed.length, FAILED_CASES_KEPT, 'the first failed cases are kept, in report order')
+      assert.equal(failed[0]?.name, 'c0')
+      assert.ok(results.cases.length <= FAILED_CASES_KEPT + 10, `${results.cases.length} cases kept`)
+      assert.ok(
+        results.cases.some((c) => c.name === 'c777777'),
+        'the slowest passing case is kept',
+      )
+      const meta = evidenceMeta('failed', results.counts)
+      const { renderSummary } = await import('../../src/shared/evidence/summary.js')
+      assert.match(renderSummary({ meta, cases: results.cases, artifactUrl: '' }), /… \d+ more failed tests/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { Redactor } from '../../src/shared/redact.js'
@@ -30,6 +32,44 @@ describe('command output capture', () => {
         'progress lines stay out of command.log',
       )
       assert.equal(capture.tail(), 'password is ***')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('pauses its source while the log file falls behind: output in memory stays bounded', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capture-'))
+    const reporter = { rawOutput: () => ({ write: () => undefined, end: () => undefined }) } as unknown as Reporter
+    let logged = 0
+    const slowLog = (): Writable =>
+      new Writable({
+        highWaterMark: 64 * 1024,
+        write(chunk: Buffer, _e, cb) {
+          logged += chunk.length
+          setTimeout(cb, 2)
+        },
+      })
+    const chunk = `${'z'.repeat(1023)}\n`.repeat(64)
+    const total = 16 * 1024 * 1024
+    let produced = 0
+    let maxAhead = 0
+    let pausedReads = 0
+    const source = new Readable({
+      read() {
+        maxAhead = Math.max(maxAhead, produced - logged)
+        if (produced >= total) return void this.push(null)
+        produced += chunk.length
+        this.push(chunk)
+      },
+    })
+    source.on('pause', () => (pausedReads += 1))
+    try {
+      const capture = new OutputCapture(reporter, new Redactor(), path.join(dir, 'command.log'), 60_000, slowLog)
+      await pipeline(source, capture.stdout)
+      await capture.close()
+      assert.equal(logged, total, 'all output reaches the log')
+      assert.ok(pausedReads > 10, `the source was paused ${pausedReads} times`)
+      assert.ok(maxAhead < 1024 * 1024, `at most ${maxAhead} bytes were produced ahead of the log`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Redactor, redactingStream } from '../../src/shared/redact.js'
+import { Redactor, redactingStream, secretForms, StreamRedactor } from '../../src/shared/redact.js'
 import { SecretStore } from '../../src/shared/secret-store.js'
 
 describe('redaction', () => {
@@ -84,6 +84,80 @@ describe('redaction', () => {
       assert.match(redacted, /\*\*\*/, text)
       assert.ok(!redacted.includes('cXVvdGVk') && !redacted.includes('quoted'), `${text} -> ${redacted}`)
     }
+  })
+})
+
+describe('streaming redaction without newlines', () => {
+  const secret = 'p/ss+w0rd="quoted" & <more>'
+  const forms = secretForms(secret)
+  const longest = Math.max(...forms.map((f) => f.length))
+  const filler = (n: number): string => 'ab c/+='.repeat(Math.ceil(n / 7)).slice(0, n)
+  // Every form, each in a stretch of output with no newline.
+  const text = forms.map((f, i) => `${filler(37 + i)}${f}`).join('') + filler(50)
+
+  it('masks every form at every chunk boundary, as redacting the whole text does', () => {
+    const r = new Redactor()
+    r.add(secret)
+    const whole = r.redact(text)
+    assert.ok(!forms.some((f) => whole.includes(f)))
+    for (let size = 1; size <= longest + 2; size++) {
+      const stream = new StreamRedactor(r)
+      let out = ''
+      for (let at = 0; at < text.length; at += size) {
+        out += stream.push(text.slice(at, at + size))
+        assert.ok(stream.held < longest + size, `held ${stream.held} characters with chunks of ${size}`)
+      }
+      out += stream.end()
+      assert.equal(out, whole, `chunks of ${size}`)
+    }
+  })
+
+  it('holds back no more than the longest form, however long the line', () => {
+    const r = new Redactor()
+    r.add(secret)
+    const stream = new StreamRedactor(r)
+    let passed = 0
+    for (let i = 0; i < 2_000; i++) {
+      passed += stream.push(`${'x'.repeat(4096)}${forms[i % forms.length]?.slice(0, 5)}`).length
+      assert.ok(stream.held < longest, `held ${stream.held}`)
+    }
+    assert.ok(passed > 2_000 * 4096)
+  })
+
+  it('passes a long line on in bounded pieces and masks a secret split across a pause', async () => {
+    const r = new Redactor()
+    r.add(secret)
+    const pieces: string[] = []
+    const stream = redactingStream(r, (t) => void pieces.push(t), 20)
+    for (let i = 0; i < 64; i++) stream.write(Buffer.from('y'.repeat(16 * 1024)))
+    stream.write(`z ${secret.slice(0, 9)}`)
+    await delay(60)
+    stream.write(`${secret.slice(9)} z`)
+    await new Promise<void>((resolve) => stream.end(resolve))
+    assert.ok(Math.max(...pieces.map((p) => p.length)) <= 64 * 1024 + 16 * 1024)
+    assert.equal(pieces.join(''), `${'y'.repeat(64 * 16 * 1024)}z *** z`)
+  })
+
+  it('waits for a slow sink before it takes the next write', async () => {
+    let release: () => void = () => undefined
+    let sunk = 0
+    const stream = redactingStream(new Redactor(), (t) => {
+      sunk += t.length
+      return new Promise<void>((resolve) => (release = resolve))
+    })
+    let accepted = 0
+    const write = (): boolean => stream.write('line\n', () => (accepted += 1))
+    write()
+    await delay(10)
+    assert.equal(accepted, 0, 'the first write is not done while the sink holds it')
+    let writes = 1
+    while (write() && writes < 100_000) writes += 1
+    assert.ok(writes < 100_000 && stream.writableNeedDrain, 'the stream tells its source to stop')
+    release()
+    await delay(10)
+    assert.ok(accepted >= 1 && sunk >= 5)
+    release()
+    stream.destroy()
   })
 })
 

@@ -11,10 +11,12 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { FileHandle } from 'node:fs/promises'
+import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { after, describe, it } from 'node:test'
 import tar from 'tar-stream'
-import { createSafeExtractor, safeRelativePath } from '../../src/shared/evidence/safe-extract.js'
+import { createSafeExtractor, MAX_EVIDENCE_ENTRIES, safeRelativePath } from '../../src/shared/evidence/safe-extract.js'
 
 type Entry = { name: string; type?: 'file' | 'symlink' | 'link' | 'directory'; linkname?: string; body?: string }
 
@@ -36,6 +38,26 @@ async function extract(entries: Entry[], dest: string, maxBytes = 1_000_000) {
   const extractor = createSafeExtractor(dest, maxBytes)
   await pipeline(pack as unknown as NodeJS.ReadableStream, extractor.writable)
   return extractor.done
+}
+
+/** A POSIX ustar header for an empty file or a directory (POSIX.1-1988 ustar, as GNU tar writes it). */
+function ustarHeader(entry: { name: string; type: 'file' | 'directory' }): Buffer {
+  const header = Buffer.alloc(512)
+  const octal = (value: number, at: number, width: number): void =>
+    void header.write(`${value.toString(8).padStart(width - 1, '0')}\0`, at, 'ascii')
+  header.write(entry.name, 0, 100, 'utf8')
+  octal(entry.type === 'directory' ? 0o755 : 0o644, 100, 8)
+  octal(0, 108, 8)
+  octal(0, 116, 8)
+  octal(0, 124, 12)
+  octal(0, 136, 12)
+  header.write(entry.type === 'directory' ? '5' : '0', 156, 'ascii')
+  header.write('ustar\u000000', 257, 'binary')
+  header.fill(' ', 148, 156)
+  let sum = 0
+  for (const byte of header) sum += byte
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii')
+  return header
 }
 
 describe('safe extraction of evidence', () => {
@@ -105,10 +127,85 @@ describe('safe extraction of evidence', () => {
           { name: 'b.txt', body: '67890' },
         ],
         path.join(root, 'd'),
-        8,
+        1030,
       ),
-      /larger than max-evidence-size \(8 bytes\); stopped at b\.txt/,
+      /larger than max-evidence-size \(1030 bytes, counting 512 bytes of tar header for each of its 2 entries so far\); stopped at b\.txt/,
     )
+  })
+
+  it('counts every entry: 100,000 empty files or 10,000 directories do not pass a 1 KiB limit', async () => {
+    // Headers only, as tar writes them: 512 bytes each, then the two zero blocks that end an archive.
+    const archive = (count: number, header: (i: number) => { name: string; type: 'file' | 'directory' }): Buffer =>
+      Buffer.concat([...Array.from({ length: count }, (_, i) => ustarHeader(header(i))), Buffer.alloc(1024)])
+    const run = async (bytes: Buffer, dest: string): Promise<unknown> => {
+      const extractor = createSafeExtractor(dest, 1024)
+      await pipeline(Readable.from([bytes]), extractor.writable)
+      return extractor.done
+    }
+    const empties = archive(100_000, (i) => ({ name: `e/${i}.txt`, type: 'file' }))
+    await assert.rejects(run(empties, path.join(root, 'empties')), /larger than max-evidence-size \(1024 bytes/)
+    assert.ok(readdirSync(path.join(root, 'empties', 'e')).length <= 2, 'it stopped after two entries')
+    const dirs = archive(10_000, (i) => ({ name: `d${i}/`, type: 'directory' }))
+    await assert.rejects(run(dirs, path.join(root, 'dirs')), /stopped at d2\//)
+    assert.ok(readdirSync(path.join(root, 'dirs')).length <= 2)
+  })
+
+  it('stops at the entry limit with a clear message, whatever the size limit', async () => {
+    const many = Array.from({ length: 120 }, (_, i): Entry => ({ name: `m/${i}`, body: '' }))
+    const dest = path.join(root, 'many')
+    const pack = tar.pack()
+    for (const e of many) pack.entry({ name: e.name, size: 0 }, '')
+    pack.finalize()
+    const extractor = createSafeExtractor(dest, 1024 ** 3, { maxEntries: 100 })
+    await pipeline(pack as unknown as NodeJS.ReadableStream, extractor.writable).catch(() => undefined)
+    await assert.rejects(
+      extractor.done,
+      /more than 100 entries \(files, directories and links\); stopped at m\/100\. Keep fewer files/,
+    )
+    assert.equal(MAX_EVIDENCE_ENTRIES, 100_000)
+  })
+
+  it('pauses its source while the disk is slow: the archive is read no faster than files are written', async () => {
+    const dest = path.join(root, 'slow')
+    const pack = tar.pack()
+    const fileSize = 256 * 1024
+    const count = 64
+    for (let i = 0; i < count; i++) pack.entry({ name: `f${i}.bin`, size: fileSize }, Buffer.alloc(fileSize, i))
+    pack.finalize()
+    let written = 0
+    let produced = 0
+    let maxAhead = 0
+    let pauses = 0
+    const source = new Readable({
+      read() {
+        const chunk = pack.read() as Buffer | null
+        if (chunk === null) return void pack.once('readable', () => this._read(0)).once('end', () => this.push(null))
+        produced += chunk.length
+        maxAhead = Math.max(maxAhead, produced - written)
+        this.push(chunk)
+      },
+    })
+    source.on('pause', () => (pauses += 1))
+    const slowDisk = (file: FileHandle): Writable => {
+      const real = file.createWriteStream()
+      return new Writable({
+        highWaterMark: 16 * 1024,
+        write(chunk: Buffer, _e, cb) {
+          written += chunk.length
+          real.write(chunk, () => setTimeout(cb, 1))
+        },
+        final(cb) {
+          real.end(cb)
+        },
+      })
+    }
+    const extractor = createSafeExtractor(dest, 1024 ** 3, { openFile: slowDisk })
+    await pipeline(source, extractor.writable)
+    const result = await extractor.done
+    assert.equal(result.files, count)
+    assert.equal(readFileSync(path.join(dest, 'f63.bin')).length, fileSize)
+    assert.ok(pauses > 10, `the source was paused ${pauses} times`)
+    assert.ok(maxAhead < 2 * 1024 * 1024, `${maxAhead} bytes were read ahead of the disk (of ${count * fileSize})`)
   })
 
   it('normalises names', () => {

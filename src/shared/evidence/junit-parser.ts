@@ -39,6 +39,13 @@ const MAX_CASE_SECONDS = 24 * 3600
 const MAX_SUITE_SECONDS = 7 * 24 * 3600
 
 const MAX_TEXT = 16 * 1024
+/** Names, class names, files and types longer than this are cut: a test's identity is never megabytes. */
+const MAX_NAME = 1024
+
+/** Cuts text to `max` characters with a marker saying how much was left out. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters not kept)`
+}
 const OUTCOME_ELEMENTS = new Set([
   'failure',
   'error',
@@ -57,7 +64,8 @@ interface OpenSuite {
   cases: number
 }
 
-interface OpenCase {
+/** A case while it is being read. */
+export interface OpenCase {
   classname: string
   name: string
   file?: string
@@ -71,6 +79,20 @@ interface OpenCase {
   details: string
   systemOut: string
   systemErr: string
+  /** Characters of each body text left out beyond MAX_TEXT. */
+  cut: { details: number; systemOut: number; systemErr: number }
+}
+
+/**
+ * Takes each case as it closes. `make` builds the full case; a receiver that only
+ * counts a passing case never calls it, which keeps 1,000,000 cases cheap.
+ */
+export type CaseReceiver = (c: Readonly<OpenCase>, make: () => TestCaseResult) => void
+
+/** What reading one report found besides its cases. */
+export interface ReportOutcome {
+  readonly problem?: string
+  readonly durationProblem?: string
 }
 
 /**
@@ -85,6 +107,18 @@ interface OpenCase {
  */
 export async function parseJunitFile(path: string, reportFile = path): Promise<ParsedReport> {
   const cases: TestCaseResult[] = []
+  const outcome = await readJunitFile(path, reportFile, (_c, make) => cases.push(make()))
+  if (outcome.problem) return { cases: [], problem: outcome.problem }
+  if (outcome.durationProblem)
+    return { cases: cases.map((c) => ({ ...c, durationMs: 0 })), durationProblem: outcome.durationProblem }
+  return { cases }
+}
+
+/**
+ * Streams one report's cases to `receive` as they close (see parseJunitFile for
+ * the dialects). On a problem the cases received so far do not count.
+ */
+export async function readJunitFile(path: string, reportFile: string, receive: CaseReceiver): Promise<ReportOutcome> {
   const parser = new SaxesParser({ xmlns: false, position: true })
   const suites: OpenSuite[] = []
   /** Per depth: the file of an empty sibling suite before, which mocha-junit-reporter writes for the spec. */
@@ -101,49 +135,55 @@ export async function parseJunitFile(path: string, reportFile = path): Promise<P
   })
   parser.on('opentag', (tag) => {
     const a = tag.attributes as Record<string, string>
+    const name = tag.name
     if (!sawRoot) {
       sawRoot = true
-      if (tag.name !== 'testsuites' && tag.name !== 'testsuite')
-        throw new Error(`the root element is <${tag.name}>, not <testsuites> or <testsuite>`)
+      if (name !== 'testsuites' && name !== 'testsuite')
+        throw new Error(`the root element is <${name}>, not <testsuites> or <testsuite>`)
     }
-    if (tag.name === 'testsuite' || tag.name === 'testsuites')
-      maxSuiteSeconds = Math.max(maxSuiteSeconds, seconds(a.time))
-    if (tag.name === 'testsuite') suites.push(openSuite(a, suites.at(-1), siblingFiles, suites.length))
-    else if (tag.name === 'testcase') {
+    if (name === 'testcase') {
       current = openCase(a, suites.at(-1))
-      maxCaseSeconds = Math.max(maxCaseSeconds, current.durationMs / 1000)
-    } else if (current && OUTCOME_ELEMENTS.has(tag.name)) {
-      applyOutcome(current, tag.name, a)
-      textTarget = tag.name === 'failure' || tag.name === 'error' ? 'details' : undefined
-    } else if (current && (tag.name === 'system-out' || tag.name === 'system-err'))
-      textTarget = tag.name === 'system-out' ? 'systemOut' : 'systemErr'
+      if (current.durationMs > maxCaseSeconds * 1000) maxCaseSeconds = current.durationMs / 1000
+      return
+    }
+    if (name === 'testsuite' || name === 'testsuites') maxSuiteSeconds = Math.max(maxSuiteSeconds, seconds(a.time))
+    if (name === 'testsuite') suites.push(openSuite(a, suites.at(-1), siblingFiles, suites.length))
+    else if (current && OUTCOME_ELEMENTS.has(name)) {
+      applyOutcome(current, name, a)
+      textTarget = name === 'failure' || name === 'error' ? 'details' : undefined
+    } else if (current && (name === 'system-out' || name === 'system-err'))
+      textTarget = name === 'system-out' ? 'systemOut' : 'systemErr'
   })
   const onText = (text: string): void => {
-    if (current && textTarget && current[textTarget].length < MAX_TEXT)
-      current[textTarget] += text.slice(0, MAX_TEXT - current[textTarget].length)
+    if (!current || !textTarget) return
+    const room = MAX_TEXT - current[textTarget].length
+    if (room > 0) current[textTarget] += text.length <= room ? text : text.slice(0, room)
+    if (text.length > room) current.cut[textTarget] += text.length - Math.max(room, 0)
   }
   parser.on('text', onText)
   parser.on('cdata', onText)
   parser.on('closetag', (tag) => {
-    if (tag.name === 'testsuite') closeSuite(suites, siblingFiles)
-    else if (tag.name === 'testcase' && current) {
+    if (tag.name === 'testcase' && current) {
       const suite = suites.at(-1)
       if (suite) suite.cases += 1
-      cases.push(closeCase(current, reportFile, suite?.name ?? ''))
+      const c = current
+      receive(c, () => closeCase(c, reportFile, suite?.name ?? ''))
       current = undefined
-    } else textTarget = undefined
+    } else if (tag.name === 'testsuite') closeSuite(suites, siblingFiles)
+    else textTarget = undefined
   })
 
   try {
-    for await (const chunk of createReadStream(path, { encoding: 'utf8' })) parser.write(chunk as string)
+    for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 }))
+      parser.write(chunk as string)
     parser.close()
     if (!sawRoot) problem = 'the report is empty'
   } catch (error) {
-    problem = `not a readable JUnit report: ${firstLine((error as Error).message)}`
+    problem = `not a readable JUnit report: ${clip(firstLine((error as Error).message), 500)}`
   }
-  if (problem) return { cases: [], problem }
+  if (problem) return { problem }
   const durationProblem = unitProblem(maxCaseSeconds, maxSuiteSeconds)
-  return durationProblem ? { cases: cases.map((c) => ({ ...c, durationMs: 0 })), durationProblem } : { cases }
+  return durationProblem ? { durationProblem } : {}
 }
 
 function openSuite(
@@ -154,7 +194,12 @@ function openSuite(
 ): OpenSuite {
   if (a.file) siblingFiles[depth] = undefined
   const file = a.file ?? parent?.file ?? siblingFiles[depth]
-  return { name: a.name ?? '', ...(file ? { file } : {}), ownFile: Boolean(a.file), cases: 0 }
+  return {
+    name: clip(a.name ?? '', MAX_NAME),
+    ...(file ? { file: clip(file, MAX_NAME) } : {}),
+    ownFile: Boolean(a.file),
+    cases: 0,
+  }
 }
 
 /** An empty suite with its own `file` (mocha-junit-reporter's Root Suite) names the file of the siblings after it. */
@@ -174,9 +219,9 @@ function openCase(a: Record<string, string>, suite: OpenSuite | undefined): Open
   const line = Number(a.line)
   const file = a.file ?? suite?.file
   return {
-    classname: a.classname ?? a.class ?? suite?.name ?? '',
-    name: a.name ?? '(unnamed)',
-    ...(file ? { file } : {}),
+    classname: clip(a.classname ?? a.class ?? suite?.name ?? '', MAX_NAME),
+    name: clip(a.name ?? '(unnamed)', MAX_NAME),
+    ...(file ? { file: clip(file, MAX_NAME) } : {}),
     ...(Number.isInteger(line) && line > 0 ? { line } : {}),
     durationMs: seconds(a.time) * 1000,
     // ctest writes status="notrun" for skipped and "fail" for failed cases.
@@ -185,6 +230,7 @@ function openCase(a: Record<string, string>, suite: OpenSuite | undefined): Open
     details: '',
     systemOut: '',
     systemErr: '',
+    cut: { details: 0, systemOut: 0, systemErr: 0 },
   }
 }
 
@@ -198,13 +244,15 @@ function applyOutcome(c: OpenCase, element: string, a: Record<string, string>): 
   // A rerun element repeats a failure already recorded; the first outcome wins.
   if (c.status === 'passed' || (c.status === 'skipped' && status !== 'skipped')) {
     c.status = status
-    if (a.message !== undefined) c.message = a.message
-    if (a.type !== undefined) c.type = a.type
+    if (a.message !== undefined) c.message = clip(a.message, MAX_TEXT)
+    if (a.type !== undefined) c.type = clip(a.type, MAX_NAME)
   }
 }
 
 function closeCase(c: OpenCase, reportFile: string, suite: string): TestCaseResult {
-  const details = c.details.trim()
+  const details = withCut(c.details, c.cut.details)
+  const systemOut = withCut(c.systemOut, c.cut.systemOut)
+  const systemErr = withCut(c.systemErr, c.cut.systemErr)
   const failed = c.status === 'failed' || c.status === 'error'
   const facts = failed
     ? readFailure({ messageAttribute: c.message, details, name: c.name, classname: c.classname, suite, file: c.file })
@@ -225,9 +273,13 @@ function closeCase(c: OpenCase, reportFile: string, suite: string): TestCaseResu
     ...(message ? { message } : {}),
     ...(c.type ? { type: c.type } : {}),
     ...(details ? { details } : {}),
-    ...(c.systemOut.trim() ? { systemOut: c.systemOut.trim() } : {}),
-    ...(c.systemErr.trim() ? { systemErr: c.systemErr.trim() } : {}),
+    ...(systemOut ? { systemOut } : {}),
+    ...(systemErr ? { systemErr } : {}),
   }
+}
+
+function withCut(text: string, cut: number): string {
+  return cut > 0 ? `${text.trim()}… (${cut} more characters not kept)` : text.trim()
 }
 
 function seconds(value: string | undefined): number {

@@ -1,5 +1,5 @@
 import { constants, mkdirSync, realpathSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { type FileHandle, open } from 'node:fs/promises'
 import path from 'node:path'
 import { type Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -22,6 +22,19 @@ export interface ExtractResult {
   readonly skipped: string[]
 }
 
+/** What a tar header costs in the archive: each entry, even an empty file or a directory, counts this much. */
+export const TAR_HEADER_BYTES = 512
+/** More entries than this stop the extraction whatever their size: each costs a file, an inode and a zip entry. */
+export const MAX_EVIDENCE_ENTRIES = 100_000
+
+/** Limits and test hooks of one extraction. */
+export interface ExtractOptions {
+  /** The most entries (files, directories, links, anything) the archive may hold. */
+  readonly maxEntries?: number
+  /** Opens the stream a file's bytes are written to (a test slows it down to stand for a slow disk). */
+  readonly openFile?: (file: FileHandle) => Writable
+}
+
 /** A tar extractor to write an archive into, and a promise for the result. */
 export interface SafeExtractor {
   readonly writable: Writable
@@ -32,17 +45,25 @@ export interface SafeExtractor {
  * Extracts a tar stream into `destDir` so that nothing can land outside it:
  * absolute names and `..` segments are refused, links of every kind are skipped,
  * files are opened with O_NOFOLLOW, and each parent directory is checked by its
- * real path. Extraction stops with an EvidenceError once `maxBytes` is passed.
+ * real path. Extraction stops with an EvidenceError once `maxBytes` is passed,
+ * counting 512 bytes of tar header for every entry (so 100,000 empty files are not
+ * free), or once there are more than `maxEntries` entries. A file is written at the
+ * pace of the disk: the archive's writer waits (backpressure) while it is behind.
  */
-export function createSafeExtractor(destDir: string, maxBytes: number): SafeExtractor {
+export function createSafeExtractor(destDir: string, maxBytes: number, options: ExtractOptions = {}): SafeExtractor {
   mkdirSync(destDir, { recursive: true })
   const root = realpathSync(destDir)
   const extract = tar.extract()
-  const result = { files: 0, bytes: 0, skipped: [] as string[] }
+  const result: Progress = { files: 0, bytes: 0, skipped: [], entries: 0, charged: 0, checkedDirs: new Set([root]) }
+  const limits = {
+    maxBytes,
+    maxEntries: options.maxEntries ?? MAX_EVIDENCE_ENTRIES,
+    openFile: options.openFile ?? ((file: FileHandle) => file.createWriteStream()),
+  }
 
   const done = new Promise<ExtractResult>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
-      handleEntry(root, header, stream as unknown as Readable, result, maxBytes).then(
+      handleEntry(root, header, stream as unknown as Readable, result, limits).then(
         () => next(),
         (error: unknown) => {
           // The entry stream is destroyed along with the archive; its error is the archive's.
@@ -52,7 +73,7 @@ export function createSafeExtractor(destDir: string, maxBytes: number): SafeExtr
         },
       )
     })
-    extract.on('finish', () => resolve(result))
+    extract.on('finish', () => resolve({ files: result.files, bytes: result.bytes, skipped: result.skipped }))
     extract.on('error', (error) =>
       reject(
         error instanceof EvidenceError
@@ -74,8 +95,15 @@ function tolerantWriter(target: Writable): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       if (target.destroyed || target.writableEnded) return callback()
-      if (target.write(chunk)) callback()
-      else target.once('drain', () => callback())
+      if (target.write(chunk)) return callback()
+      // The extractor may fail while full: then it never drains, but it closes.
+      const resume = (): void => {
+        target.off('drain', resume)
+        target.off('close', resume)
+        callback()
+      }
+      target.on('drain', resume)
+      target.on('close', resume)
     },
     final(callback) {
       if (!target.destroyed && !target.writableEnded) target.end()
@@ -84,13 +112,31 @@ function tolerantWriter(target: Writable): Writable {
   })
 }
 
+interface Progress {
+  files: number
+  bytes: number
+  readonly skipped: string[]
+  entries: number
+  /** What counts against max-evidence-size: the files' bytes and a header for every entry. */
+  charged: number
+  /** Directories already made and found inside the root (the extractor never creates a link, so they stay inside). */
+  readonly checkedDirs: Set<string>
+}
+
+interface Limits {
+  readonly maxBytes: number
+  readonly maxEntries: number
+  readonly openFile: (file: FileHandle) => Writable
+}
+
 async function handleEntry(
   root: string,
   header: TarHeader,
   stream: Readable,
-  result: { files: number; bytes: number; skipped: string[] },
-  maxBytes: number,
+  result: Progress,
+  limits: Limits,
 ): Promise<void> {
+  chargeEntry(header, result, limits)
   const relative = safeRelativePath(header.name)
   if (relative === undefined) {
     result.skipped.push(`${header.name}: the path leaves the evidence directory`)
@@ -99,7 +145,7 @@ async function handleEntry(
   if (relative === '') return drain(stream)
   const target = path.join(root, relative)
   if (header.type === 'directory') {
-    ensureDirectoryInside(root, target)
+    ensureDirectoryInside(root, target, result.checkedDirs)
     return drain(stream)
   }
   if (header.type !== 'file' && header.type !== 'contiguous-file') {
@@ -107,18 +153,28 @@ async function handleEntry(
     result.skipped.push(`${relative}: a ${header.type ?? 'special entry'}${to} is not copied`)
     return drain(stream)
   }
-  if (result.bytes + (header.size ?? 0) > maxBytes) {
-    throw new EvidenceError(
-      `The evidence is larger than max-evidence-size (${maxBytes} bytes); stopped at ${relative}.`,
-    )
-  }
-  ensureDirectoryInside(root, path.dirname(target))
+  ensureDirectoryInside(root, path.dirname(target), result.checkedDirs)
   // O_NOFOLLOW: a link planted at the target by an earlier entry cannot redirect the write.
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW
   const file = await open(target, flags, 0o644)
-  await pipeline(stream, file.createWriteStream())
+  await pipeline(stream, limits.openFile(file))
   result.files += 1
   result.bytes += header.size ?? 0
+}
+
+/** Counts an entry and its size against the limits, before anything of it is written. */
+function chargeEntry(header: TarHeader, result: Progress, limits: Limits): void {
+  result.entries += 1
+  if (result.entries > limits.maxEntries)
+    throw new EvidenceError(
+      `The evidence has more than ${limits.maxEntries.toLocaleString('en-US')} entries (files, directories and links); stopped at ${header.name}. Keep fewer files in the evidence directory, for example by archiving them into one.`,
+    )
+  const isFile = header.type === 'file' || header.type === 'contiguous-file'
+  result.charged += TAR_HEADER_BYTES + (isFile ? (header.size ?? 0) : 0)
+  if (result.charged > limits.maxBytes)
+    throw new EvidenceError(
+      `The evidence is larger than max-evidence-size (${limits.maxBytes} bytes, counting ${TAR_HEADER_BYTES} bytes of tar header for each of its ${result.entries.toLocaleString('en-US')} entries so far); stopped at ${header.name}.`,
+    )
 }
 
 /** Normalises a tar entry name; undefined when it is absolute or climbs out. */
@@ -134,12 +190,14 @@ export function safeRelativePath(name: string): string | undefined {
   return normalised
 }
 
-function ensureDirectoryInside(root: string, dir: string): void {
+function ensureDirectoryInside(root: string, dir: string, checked: Set<string>): void {
+  if (checked.has(dir)) return
   mkdirSync(dir, { recursive: true })
   const real = realpathSync(dir)
   if (real !== root && !real.startsWith(root + path.sep)) {
     throw new EvidenceError(`Refusing to extract into ${dir}: it resolves outside the evidence directory.`)
   }
+  checked.add(dir)
 }
 
 function drain(stream: Readable): Promise<void> {

@@ -112,8 +112,10 @@ function failedLines(input: SummaryInput, budget: number): string[] {
     used += Buffer.byteLength(row) + 1
     shown += 1
   }
-  if (shown < failed.length)
-    lines.push('', `… ${failed.length - shown} more failed tests; every report is in the artifact's \`junit/\`.`)
+  // Only the first failed cases are kept in memory; the counts cover them all.
+  const total = Math.max(failed.length, input.meta.tests.failed + input.meta.tests.errored)
+  if (shown < total)
+    lines.push('', `… ${total - shown} more failed tests; every report is in the artifact's \`junit/\`.`)
   return [...lines, '']
 }
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { parseJunitFile, type TestCaseResult } from './junit-parser.js'
+import { type CaseReceiver, readJunitFile, type TestCaseResult } from './junit-parser.js'
 
 /** Counts over every case of every report. */
 export interface TestCounts {
@@ -12,7 +12,12 @@ export interface TestCounts {
   readonly flaky: number
 }
 
-/** Every case of a run's reports, merged, and the reports that could not be read. */
+/**
+ * What the reports hold, in bounded memory: counts over every case, and the cases
+ * the summary, annotations, check run and outputs show: the first failed or
+ * errored cases, the first flaky ones and the slowest. A run of 1,000,000 cases
+ * keeps a few thousand, not a million.
+ */
 export interface TestResults {
   readonly cases: readonly TestCaseResult[]
   readonly counts: TestCounts
@@ -21,20 +26,89 @@ export interface TestResults {
   readonly notes: readonly string[]
 }
 
+/** Failed or errored cases kept in full; the check run annotates at most this many too. */
+export const FAILED_CASES_KEPT = 1_000
+const FLAKY_CASES_KEPT = 100
+const SLOWEST_CASES_KEPT = 10
+
+/** Keeps what TestResults promises while cases stream by. */
+class CaseKeeper {
+  readonly counts = { total: 0, passed: 0, failed: 0, errored: 0, skipped: 0, flaky: 0 }
+  private readonly failed: Array<[number, TestCaseResult]> = []
+  private readonly flaky: Array<[number, TestCaseResult]> = []
+  /** Slowest first. */
+  private readonly slowest: Array<[number, TestCaseResult]> = []
+  private seen = 0
+
+  readonly receive: CaseReceiver = (c, make) => this.take(c, make)
+
+  /** Counts a case and keeps it if it is shown. */
+  take(c: Pick<TestCaseResult, 'status' | 'flaky' | 'durationMs'>, make: () => TestCaseResult): void {
+    count(this.counts, c.status, c.flaky && c.status === 'passed')
+    this.keep(c, make)
+  }
+
+  private keep(c: Pick<TestCaseResult, 'status' | 'flaky' | 'durationMs'>, make: () => TestCaseResult): void {
+    const order = this.seen++
+    let made: TestCaseResult | undefined
+    const get = (): TestCaseResult => (made ??= make())
+    if (c.status === 'failed' || c.status === 'error') {
+      if (this.failed.length < FAILED_CASES_KEPT) this.failed.push([order, get()])
+    } else if (c.flaky && c.status === 'passed' && this.flaky.length < FLAKY_CASES_KEPT) this.flaky.push([order, get()])
+    const last = this.slowest.at(-1)
+    if (c.durationMs > 0 && (this.slowest.length < SLOWEST_CASES_KEPT || (last && c.durationMs > last[1].durationMs))) {
+      const entry: [number, TestCaseResult] = [order, get()]
+      const at = this.slowest.findIndex(([, s]) => s.durationMs < c.durationMs)
+      this.slowest.splice(at < 0 ? this.slowest.length : at, 0, entry)
+      this.slowest.length = Math.min(this.slowest.length, SLOWEST_CASES_KEPT)
+    }
+  }
+
+  /** Takes over what another keeper kept (one report), optionally without its durations. */
+  merge(other: CaseKeeper, withoutDurations: boolean): void {
+    for (const key of Object.keys(this.counts) as Array<keyof TestCounts>) this.counts[key] += other.counts[key]
+    for (const [, c] of other.kept()) {
+      const kept = withoutDurations ? { ...c, durationMs: 0 } : c
+      this.keep(kept, () => kept)
+    }
+  }
+
+  /** The kept cases, each once, in the order the reports listed them. */
+  kept(): Array<[number, TestCaseResult]> {
+    const unique = new Map<number, TestCaseResult>()
+    for (const [order, c] of [...this.failed, ...this.flaky, ...this.slowest]) unique.set(order, c)
+    return [...unique].sort((a, b) => a[0] - b[0])
+  }
+}
+
+function count(
+  counts: { -readonly [K in keyof TestCounts]: number },
+  status: TestCaseResult['status'],
+  flaky: boolean,
+) {
+  counts.total += 1
+  if (status === 'passed') counts.passed += 1
+  else if (status === 'failed') counts.failed += 1
+  else if (status === 'error') counts.errored += 1
+  else counts.skipped += 1
+  if (flaky) counts.flaky += 1
+}
+
 /**
- * Reads and merges reports. A report that cannot be read (malformed, a DOCTYPE)
- * becomes an `error` case naming the file, so it can never pass silently.
+ * Reads and merges reports as streams. A report that cannot be read (malformed,
+ * a DOCTYPE) becomes an `error` case naming the file, so it can never pass silently.
  */
 export async function readReports(dir: string, files: readonly string[]): Promise<TestResults> {
-  const cases: TestCaseResult[] = []
+  const all = new CaseKeeper()
   const problems: string[] = []
   const notes: string[] = []
   for (const file of files) {
-    const parsed = await parseJunitFile(path.join(dir, file), file)
-    if (parsed.durationProblem) notes.push(`${file}: ${parsed.durationProblem}.`)
-    if (parsed.problem) {
-      problems.push(`${file}: ${parsed.problem}`)
-      cases.push({
+    const report = new CaseKeeper()
+    const outcome = await readJunitFile(path.join(dir, file), file, report.receive)
+    if (outcome.durationProblem) notes.push(`${file}: ${outcome.durationProblem}.`)
+    if (outcome.problem) {
+      problems.push(`${file}: ${outcome.problem}`)
+      const problemCase: TestCaseResult = {
         reportFile: file,
         suite: 'run-task',
         classname: 'run-task',
@@ -42,23 +116,17 @@ export async function readReports(dir: string, files: readonly string[]): Promis
         durationMs: 0,
         status: 'error',
         flaky: false,
-        message: parsed.problem,
-      })
-    } else for (const c of parsed.cases) cases.push(c)
+        message: outcome.problem,
+      }
+      all.take(problemCase, () => problemCase)
+    } else all.merge(report, outcome.durationProblem !== undefined)
   }
-  return { cases, counts: countCases(cases), problems, notes }
+  return { cases: all.kept().map(([, c]) => c), counts: { ...all.counts }, problems, notes }
 }
 
 export function countCases(cases: readonly TestCaseResult[]): TestCounts {
   const counts = { total: 0, passed: 0, failed: 0, errored: 0, skipped: 0, flaky: 0 }
-  for (const c of cases) {
-    counts.total += 1
-    if (c.status === 'passed') counts.passed += 1
-    else if (c.status === 'failed') counts.failed += 1
-    else if (c.status === 'error') counts.errored += 1
-    else counts.skipped += 1
-    if (c.flaky) counts.flaky += 1
-  }
+  for (const c of cases) count(counts, c.status, c.flaky)
   return counts
 }
 

@@ -116,7 +116,7 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
     }),
   )
   await reporter.summary(summary)
-  annotateTests(reporter, results.cases, repoRoot)
+  annotateTests(reporter, results.cases, repoRoot, results.counts)
   if (settings.checkName && settings.githubToken) {
     const check = await publishCheckRun({
       token: settings.githubToken,
@@ -219,9 +219,10 @@ function setOutputs(ctx: StepContext, meta: EvidenceMeta, evidenceDir: string, r
   r.setOutput('tests-flaky', t.flaky)
   const failed = results.cases.filter((c) => c.status === 'failed' || c.status === 'error').map(caseTitle)
   const shown = failed.slice(0, FAILED_TESTS_SHOWN).map((title) => title.slice(0, 200))
+  const failedTotal = Math.max(failed.length, t.failed + t.errored)
   r.setOutput(
     'failed-tests',
-    [...shown, ...(failed.length > shown.length ? [`… and ${failed.length - shown.length} more`] : [])].join('\n'),
+    [...shown, ...(failedTotal > shown.length ? [`… and ${failedTotal - shown.length} more`] : [])].join('\n'),
   )
   r.setOutput('evidence-dir', evidenceDir)
   r.setOutput('artifact-id', meta.artifactId)

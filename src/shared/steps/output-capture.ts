@@ -1,6 +1,7 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import type { Writable } from 'node:stream'
+import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { formatDuration } from '../parse.js'
 import { type Redactor, redactingStream } from '../redact.js'
@@ -11,20 +12,29 @@ const TAIL_CHARS = 4_000
 /**
  * Where a command's output goes: live into the job log, into logs/command.log,
  * and into a short tail for the synthesised JUnit. Everything is redacted first.
+ * When the log file falls behind, the output streams stop taking writes until it
+ * drains, so the exec stream behind them pauses and memory stays bounded.
  */
 export class OutputCapture {
   readonly stdout: Writable
   readonly stderr: Writable
-  private readonly log: WriteStream
+  private readonly log: Writable
   private readonly live: { write(text: string): void; end(): void }
   private tailText = ''
   private lastOutputAt = Date.now()
   private readonly startedAt = Date.now()
   private readonly progress: NodeJS.Timeout
 
-  constructor(reporter: Reporter, redactor: Redactor, logFile: string, progressIntervalMs = 15_000) {
+  constructor(
+    reporter: Reporter,
+    redactor: Redactor,
+    logFile: string,
+    progressIntervalMs = 15_000,
+    openLog: (file: string) => Writable = (file) => createWriteStream(file),
+  ) {
     mkdirSync(path.dirname(logFile), { recursive: true })
-    this.log = createWriteStream(logFile)
+    this.log = openLog(logFile)
+    this.log.on('error', () => undefined)
     this.live = reporter.rawOutput()
     // A quiet command still shows a sign of life, so a hang is told from slow work.
     this.progress = setInterval(() => {
@@ -35,11 +45,16 @@ export class OutputCapture {
         )
     }, progressIntervalMs)
     this.progress.unref()
-    const sink = (text: string): void => {
+    const sink = (text: string): Promise<void> | undefined => {
       this.lastOutputAt = Date.now()
       this.live.write(text)
-      this.log.write(text)
-      this.tailText = (this.tailText + text).slice(-TAIL_CHARS)
+      this.tailText = text.length >= TAIL_CHARS ? text.slice(-TAIL_CHARS) : (this.tailText + text).slice(-TAIL_CHARS)
+      if (this.log.write(text) || this.log.destroyed) return undefined
+      // A log that fails (a full disk) stops logging; the live output goes on.
+      return once(this.log, 'drain').then(
+        () => undefined,
+        () => undefined,
+      )
     }
     this.stdout = redactingStream(redactor, sink)
     this.stderr = redactingStream(redactor, sink)

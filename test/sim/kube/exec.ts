@@ -12,6 +12,8 @@ const STDERR = 2
 const STATUS = 3
 const RESIZE = 4
 const CLOSE = 255
+/** Output the server has sent but the socket has not yet written out; above this it stops reading the command. */
+const MAX_IN_FLIGHT = 1024 * 1024
 
 interface PodShape {
   spec: { containers: { name: string; env?: { name: string; value: string }[] }[] }
@@ -30,6 +32,8 @@ export class ExecServer {
     handleProtocols: (protocols) => this.faults.execProtocols.find((p) => protocols.has(p)) ?? false,
   })
   private readonly children = new Set<ChildProcess>()
+  /** Bytes read from the commands' stdout and stderr so far: a test compares it with what its client took in. */
+  outputBytesRead = 0
 
   constructor(
     private readonly store: ObjectStore,
@@ -87,8 +91,24 @@ export class ExecServer {
     const v5 = ws.protocol === 'v5.channel.k8s.io'
     const wantStdin = params.get('stdin') === 'true'
     const outputs = [STDOUT, STDERR].filter((ch) => params.get(ch === STDOUT ? 'stdout' : 'stderr') === 'true')
-    const send = (channel: number, data: Buffer): void => {
-      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]))
+    // The API server copies the kubelet's stream to the WebSocket with blocking writes (k8s.io/apiserver
+    // pkg/util/proxy/streamtranslator.go ServeHTTP, io.Copy into the websocket writer), so a client that reads
+    // slowly stalls the command's pipes: output beyond what the sockets hold waits in the command.
+    let inFlight = 0
+    const paused = new Set<NodeJS.ReadableStream>()
+    const send = (channel: number, data: Buffer, from?: NodeJS.ReadableStream): void => {
+      if (ws.readyState !== ws.OPEN) return
+      inFlight += data.length
+      ws.send(Buffer.concat([Buffer.from([channel]), data]), () => {
+        inFlight -= data.length
+        if (inFlight > MAX_IN_FLIGHT / 2) return
+        for (const stream of paused) stream.resume()
+        paused.clear()
+      })
+      if (from && inFlight > MAX_IN_FLIGHT) {
+        from.pause()
+        paused.add(from)
+      }
     }
     // The kubelet opens with one empty frame on the lowest requested output channel.
     if (outputs[0] !== undefined) send(outputs[0], Buffer.alloc(0))
@@ -102,17 +122,18 @@ export class ExecServer {
     this.children.add(child)
     let dropped = false
     const dropMarker = this.faults.execDropOnOutput
-    const forward = (channel: number) => (data: Buffer) => {
+    const forward = (channel: number, from: NodeJS.ReadableStream) => (data: Buffer) => {
+      this.outputBytesRead += data.length
       if (dropped) return
-      if (outputs.includes(channel)) send(channel, data)
+      if (outputs.includes(channel)) send(channel, data, from)
       if (dropMarker && data.includes(dropMarker)) {
         dropped = true
         // The connection dies mid-command: no status frame, and the process goes on.
         ws.terminate()
       }
     }
-    child.stdout.on('data', forward(STDOUT))
-    child.stderr.on('data', forward(STDERR))
+    child.stdout.on('data', forward(STDOUT, child.stdout))
+    child.stderr.on('data', forward(STDERR, child.stderr))
     child.stdin.on('error', () => undefined)
     if (!wantStdin) child.stdin.end()
     ws.on('message', (raw: Buffer, isBinary: boolean) => {

@@ -77,6 +77,8 @@ export interface KubeSim {
   devWorkspaces(namespace: string): string[]
   /** Every request the server received, as `METHOD path`. */
   readonly requests: string[]
+  /** Bytes the exec server has read from commands' stdout and stderr so far. */
+  readonly execOutputBytesRead: number
   /** Fields structural pruning dropped from DevWorkspaces written, as `<name>: <path>`. */
   readonly pruned: string[]
   close(): Promise<void>
@@ -191,6 +193,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     image,
     addEditor: (namespace, name) => void store.create(DWT, editorTemplate(namespace, name, image.idePort)),
     requests,
+    get execOutputBytesRead() {
+      return exec.outputBytesRead
+    },
     pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     close: async () => {

@@ -1,5 +1,5 @@
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node'
-import { PassThrough, type Writable } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import type WebSocket from 'ws'
 import { CancelledError, ExecStreamError, errorMessage } from '../../errors.js'
 import { normalizeKubeError } from './kube-errors.js'
@@ -43,6 +43,7 @@ export async function execInPod(
   if (options.signal?.aborted) throw new CancelledError()
   let status: V1Status | undefined
   const stdin = options.stdin === undefined ? null : new PassThrough()
+  const pacer = new SocketPacer()
   let ws: WebSocket
   try {
     ws = (await new Exec(kc).exec(
@@ -50,8 +51,8 @@ export async function execInPod(
       target.pod,
       target.container,
       [...argv],
-      stdout,
-      stderr,
+      pacer.wrap(stdout),
+      pacer.wrap(stderr),
       stdin,
       false,
       (s) => {
@@ -66,6 +67,7 @@ export async function execInPod(
     ws.close()
     throw new CancelledError()
   }
+  pacer.attach(ws)
   // Written after open and never ended: ending stdin closes a v4 stream.
   if (stdin && options.stdin) stdin.write(options.stdin)
 
@@ -116,12 +118,58 @@ export function exitCodeOf(status: V1Status): number {
   )
 }
 
+/**
+ * Backpressure from the output streams to the socket. client-node writes every
+ * frame to stdout/stderr and ignores write()'s answer, so each stream is wrapped:
+ * when the caller's stream says it is full, the WebSocket stops reading (the
+ * server's writes, and in the end the command, then wait) until it drains.
+ */
+class SocketPacer {
+  private ws: WebSocket | undefined
+  private readonly full = new Set<Writable>()
+
+  wrap(target: Writable): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (!target.write(chunk) && !target.destroyed) this.hold(target)
+        callback()
+      },
+      final: (callback) => {
+        target.end()
+        callback()
+      },
+    })
+  }
+
+  /** Frames can arrive before client-node hands the socket over; a stream already full pauses it now. */
+  attach(ws: WebSocket): void {
+    this.ws = ws
+    if (this.full.size > 0) ws.pause()
+  }
+
+  private hold(target: Writable): void {
+    if (this.full.has(target)) return
+    this.full.add(target)
+    this.ws?.pause()
+    const release = (): void => {
+      target.off('drain', release)
+      target.off('close', release)
+      this.full.delete(target)
+      if (this.full.size === 0) this.ws?.resume()
+    }
+    target.on('drain', release)
+    target.on('close', release)
+  }
+}
+
 function startHeartbeat(ws: WebSocket, heartbeat: Heartbeat, onDead: (why: string) => void): () => void {
   let lastPong = Date.now()
   ws.on('pong', () => {
     lastPong = Date.now()
   })
   const timer = setInterval(() => {
+    // A paused socket reads no pongs: the wait is ours (a slow sink), not a broken stream.
+    if (ws.isPaused) lastPong = Date.now()
     if (Date.now() - lastPong > heartbeat.deadlineMs) {
       clearInterval(timer)
       return onDead(`no answer to keep-alive pings for ${heartbeat.deadlineMs} ms`)
