@@ -58,24 +58,31 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
   }
 }
 
-/** Rebuilds the provider in a later step from what provision recorded. */
-export function providerForConnection(connection: ProviderConnection, target = ''): WorkspaceProvider {
+/** Rebuilds the provider in a later step from what provision recorded; `log` gets its connection notes. */
+export function providerForConnection(
+  connection: ProviderConnection,
+  target = '',
+  log?: (line: string) => void,
+): WorkspaceProvider {
   const c = connection.coder
   if (connection.provider === 'coder' && c) {
     const read = (file: string): string => (file ? readFileSync(file, 'utf8') : '')
-    return coderProvider({
-      url: c.url,
-      token: read(c.tokenFile),
-      organization: c.organization,
-      template: '',
-      templateVersion: '',
-      parameters: new Map(),
-      agent: c.agent || target,
-      ttlMs: 0,
-      sshTunnelCommand: c.sshTunnelCommand,
-      sshUser: c.sshUser,
-      sshPrivateKey: read(c.sshKeyFile),
-    })
+    return coderProvider(
+      {
+        url: c.url,
+        token: read(c.tokenFile),
+        organization: c.organization,
+        template: '',
+        templateVersion: '',
+        parameters: new Map(),
+        agent: c.agent || target,
+        ttlMs: 0,
+        sshTunnelCommand: c.sshTunnelCommand,
+        sshUser: c.sshUser,
+        sshPrivateKey: read(c.sshKeyFile),
+      },
+      log,
+    )
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
   return createCheProvider(
@@ -91,8 +98,11 @@ export function credentialFiles(connection: ProviderConnection): string[] {
   )
 }
 
-function coderProvider(settings: CoderSettings): WorkspaceProvider {
-  return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token }) })
+function coderProvider(settings: CoderSettings, log?: (line: string) => void): WorkspaceProvider {
+  return createCoderProvider(settings, {
+    client: createCoderClient({ url: settings.url, token: settings.token }),
+    ...(log ? { log } : {}),
+  })
 }
 
 /** The smoke check's view of the provider, over the same credentials as provisioning (see WorkspaceProbe). */

@@ -86,7 +86,8 @@ describe('SSH exec against a real OpenSSH sshd', () => {
       { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) },
     )
   })
-  after(() => {
+  after(async () => {
+    await provider?.close()
     sshd?.kill()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
@@ -103,7 +104,7 @@ describe('SSH exec against a real OpenSSH sshd', () => {
       })
       return { ...status, stdout: out.text(), stderr: err.text() }
     } finally {
-      ssh.close()
+      await ssh.close()
     }
   }
 

@@ -118,7 +118,8 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     const ready = state?.handle?.readyAt ? state : undefined
     if (ready?.handle) {
       const run = flowRun(ctx, ready, ready.handle, redactor, check, skip)
-      await flow.body(run)
+      // One SSH connection per workspace start for all the checks, ended before cleanup.
+      await flow.body(run).finally(() => run.provider.close())
     } else {
       for (const name of flow.names) skip(name, 'the workspace was not created')
     }
@@ -153,7 +154,7 @@ function flowRun(
   check: FlowRun['check'],
   skip: FlowRun['skip'],
 ): FlowRun {
-  const provider = providerForConnection(state.connection, handle.target)
+  const provider = providerForConnection(state.connection, handle.target, (line) => ctx.reporter.info(line))
   const logFile = path.join(state.evidenceDir, 'logs', 'command.log')
   mkdirSync(path.dirname(logFile), { recursive: true })
   const run: FlowRun = {
