@@ -98,7 +98,7 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   )
   client.once('handshake', (agreed) =>
     target.log?.(
-      `SSH through '${target.tunnelCommand.split(' ')[0]}…': ${agreed.cs.cipher} with ${agreed.kex}, on Node's crypto (${process.versions.openssl ? `OpenSSL ${process.versions.openssl}` : 'built in'}); ssh2's native addon is not used.`,
+      `SSH connection: ${agreed.cs.cipher} with ${agreed.kex}, on Node's crypto (OpenSSL ${process.versions.openssl}); ssh2's native addon is not shipped.`,
     ),
   )
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Readable, Writable } from 'node:stream'
 import ssh2 from 'ssh2'
 
 // ssh2 is CommonJS without named-export hints.
@@ -51,17 +52,22 @@ export class AgentSshServer {
           })
           this.children.add(child)
           let dropped = false
-          const forward = (target: { write(d: Buffer): unknown }) => (data: Buffer) => {
+          // agentssh copies the process's output into the session with io.Copy, and x/crypto/ssh's
+          // channel Write blocks while the client's window is full: the process waits for a slow reader.
+          const forward = (target: Writable, source: Readable) => (data: Buffer) => {
             if (dropped) return
-            target.write(data)
+            if (!target.write(data)) {
+              source.pause()
+              target.once('drain', () => source.resume())
+            }
             const marker = this.dropMarker()
             if (marker && data.includes(marker)) {
               dropped = true
               client.end()
             }
           }
-          child.stdout.on('data', forward(channel))
-          child.stderr.on('data', forward(channel.stderr))
+          child.stdout.on('data', forward(channel, child.stdout))
+          child.stderr.on('data', forward(channel.stderr, child.stderr))
           child.stdin.on('error', () => undefined)
           channel.on('data', (d: Buffer) => child.stdin.write(d))
           channel.on('eof', () => child.stdin.end())
