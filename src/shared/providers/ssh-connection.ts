@@ -79,10 +79,19 @@ export class SshChannelOpenError extends ExecStreamError {}
 export async function openSsh(target: SshTarget): Promise<SshConnection> {
   // child_process, not @actions/exec: the tunnel is a long-lived duplex byte stream for ssh2, not a
   // command whose output is read whole when it exits, which is what @actions/exec is for.
+  // A process group of its own, so that the shell and what it started end together.
   const tunnel = spawn('/bin/sh', ['-c', target.tunnelCommand], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: target.tunnelEnv,
+    detached: true,
   })
+  const signalTunnel = (signal: NodeJS.Signals): void => {
+    try {
+      if (tunnel.pid) process.kill(-tunnel.pid, signal)
+    } catch {
+      // Already gone.
+    }
+  }
   let tunnelError = ''
   tunnel.stderr.on('data', (d: Buffer) => (tunnelError = (tunnelError + d.toString()).slice(-2000)))
   tunnel.stdin.on('error', () => undefined)
@@ -108,7 +117,7 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
       failed = true
       // The tunnel's last words (e.g. coder's "workspace must be started") arrive as it exits.
       void Promise.race([tunnelClosed, new Promise((r) => setTimeout(r, 1_000))]).then(() => {
-        tunnel.kill()
+        signalTunnel('SIGTERM')
         reject(
           new ProviderUnavailableError(
             `The SSH connection through '${target.tunnelCommand}' failed: ${why}${describe()}`,
@@ -151,10 +160,11 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
     close: async () => {
       closed = true
       client.end()
-      tunnel.stdin.end()
       if (tunnelExited) return
-      // The tunnel ends when its stdin does (coder ssh --stdio, tcp tunnels); a stubborn one is ended.
-      const timer = setTimeout(() => tunnel.kill(), 2_000)
+      // As OpenSSH ends its ProxyCommand (sshconnect.c kill_proxy_command): a SIGHUP, not a wait
+      // for the tunnel to notice the end of its stdin; SIGKILL for one that ignores it.
+      signalTunnel('SIGHUP')
+      const timer = setTimeout(() => signalTunnel('SIGKILL'), 2_000)
       await tunnelClosed
       clearTimeout(timer)
     },
