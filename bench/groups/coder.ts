@@ -7,14 +7,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
-import { smokeFlow } from '../../src/shared/flows/smoke.js'
-import { consoleReporter } from '../../src/shared/reporter.js'
 import { createCoderClient } from '../../src/shared/providers/coder/coder-client.js'
 import { ensureCoderCli } from '../../src/shared/providers/coder/coder-cli.js'
 import { shellQuote } from '../../src/shared/providers/ssh-connection.js'
-import { getSmokeSettings } from '../../src/shared/settings/smoke-settings.js'
-import { StateStore } from '../../src/shared/state.js'
 import { execText } from '../../test/che/fixture.js'
 import { coderProvider, provisioned } from '../../test/coder/fixture.js'
 import { runActionStep } from '../../test/harness/action-runner.js'
@@ -22,9 +17,9 @@ import { type CoderJob, startCoderJob } from '../../test/harness/job.js'
 import type { CoderSim } from '../../test/sim/coderd/server.js'
 import { alternate, type BenchRow, timeRow } from '../lib.js'
 import { opensshThrough } from '../openssh-ref.js'
+import { smokeOnce } from './smoke.js'
 import { type MeasuredStep, runStepMeasured } from '../step-process.js'
 
-const silent = new Writable({ write: (_c, _e, cb) => cb() })
 const OUTPUT_BYTES = 200 * 1024 * 1024
 /** 200 MiB of 100-byte lines, as a chatty test suite prints them. */
 const OUTPUT_COMMAND = `yes 'ok 12345 - a test that passed, with its name and some detail about what it checked ......' | head -c ${OUTPUT_BYTES}`
@@ -111,9 +106,8 @@ async function execRows(coder: CoderSim): Promise<BenchRow[]> {
 
 /** SSH handshakes the simulated agents saw during one smoke run (checks, a stop and a start). */
 async function smokeConnections(coder: CoderSim): Promise<BenchRow> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-coder-smoke-'))
   const before = coder.engine.sshHandshakes
-  const inputs: Record<string, string> = {
+  const [checks] = await smokeOnce({
     provider: 'coder',
     'coder-url': coder.url,
     'coder-token': coder.token,
@@ -122,29 +116,15 @@ async function smokeConnections(coder: CoderSim): Promise<BenchRow> {
     tools: 'git',
     'checkout-path': '.',
     upload: 'false',
-  }
-  try {
-    const ctx = {
-      reporter: consoleReporter({ out: silent }),
-      store: new StateStore(dir),
-      env: { RUNNER_TOOL_CACHE: dir },
-      signal: new AbortController().signal,
-    }
-    const result = await smokeFlow(
-      ctx,
-      getSmokeSettings((name) => inputs[name] ?? '', ctx.env, dir),
-    )
-    const connections = coder.engine.sshHandshakes - before
-    return {
-      figure: `SSH connections per Coder smoke run (${result.checks.length} checks, one stop/start)`,
-      value: String(connections),
-      reference: 'one per workspace start: 2',
-      ratio: connections / 2,
-      target: '≤ 2',
-      met: connections <= 2,
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
+  })
+  const connections = coder.engine.sshHandshakes - before
+  return {
+    figure: `SSH connections per Coder smoke run (${checks.length} checks, one stop/start) [${checks}]`,
+    value: String(connections),
+    reference: 'one per workspace start: 2',
+    ratio: connections / 2,
+    target: '≤ 2',
+    met: connections <= 2,
   }
 }
 
