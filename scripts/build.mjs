@@ -4,6 +4,7 @@
 // terser then minifies (ncc minifies only the entry chunk). Run with `npm run build`;
 // CI checks that the committed dist/ is what this produces.
 import { execFileSync } from 'node:child_process'
+import path from 'node:path'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { minify } from 'terser'
 
@@ -36,6 +37,13 @@ execFileSync(
   ],
   { stdio: 'inherit' },
 )
+// No native addons in the bundle. ncc copies ssh2's sshcrypto.node and cpu-features' addon as
+// npm built them, for one Node ABI (they fail to load on another, e.g. node24 on a runner), and
+// ssh2's ChaCha20 addon path fails on node24's OpenSSL 3 even when rebuilt for it. Without them
+// ssh2 uses Node's own crypto (OpenSSL, AES-NI), and the toolkit offers AES-GCM first
+// (src/shared/providers/ssh-connection.ts SSH_ALGORITHMS); the step log names what was agreed.
+for (const file of readdirSync('dist/bundle', { recursive: true }).map(String))
+  if (file.endsWith('.node')) removeWithEmptyParents(`dist/bundle/${file}`)
 for (const chunk of readdirSync('dist/bundle').filter((f) => /^\d+\.index\.js$/.test(f))) {
   const file = `dist/bundle/${chunk}`
   const { code } = await minify(readFileSync(file, 'utf8'), { module: true, ecma: 2023 })
@@ -52,4 +60,11 @@ for (const [name, exported] of Object.entries(ENTRIES)) {
       `import { enableCompileCache } from 'node:module'\n\nenableCompileCache?.()\n` +
       `const { ${exported} } = await import('../bundle/index.js')\nawait ${exported}()\n`,
   )
+}
+
+/** Removes a file, then the folders above it (up to dist/bundle) that it leaves empty. */
+function removeWithEmptyParents(file) {
+  rmSync(file)
+  for (let dir = path.dirname(file); dir !== 'dist/bundle' && readdirSync(dir).length === 0; dir = path.dirname(dir))
+    rmSync(dir, { recursive: true })
 }

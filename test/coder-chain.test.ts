@@ -30,6 +30,7 @@ describe('dist bundles: the chain on Coder', () => {
   })
 
   it('passes, fails with exit 3, and errors on a dropped SSH connection, leaving no workspace', async () => {
+    const handshakes = coder.engine.sshHandshakes
     const passed = await runChain(
       job,
       'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite><testcase name="a"/></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"',
@@ -41,6 +42,7 @@ describe('dist bundles: the chain on Coder', () => {
     assert.equal(passed.collect.outputs.outcome, 'passed', passed.run.stdout)
     assert.equal(passed.collect.outputs['tests-total'], '1')
     assert.deepEqual(coder.workspaces(), [])
+    assert.equal(coder.engine.sshHandshakes - handshakes, 2, 'run and collect open one SSH connection each')
 
     const failed = await runChain(
       job,

@@ -242,9 +242,20 @@ describe('smoke action on Coder', () => {
   })
 
   it('passes every check through the app proxy, SSH and a stop/start, and deletes the workspace', async () => {
+    const handshakes = coder.engine.sshHandshakes
+    const tunnels = coder.requests.filter((r) => r.endsWith('/sim-ssh')).length
     const { step, checks, failed } = await smoke(job, inputs())
     assert.equal(step.code, 0, step.stdout)
     assert.deepEqual(failed, [])
+    assert.deepEqual(
+      [coder.engine.sshHandshakes - handshakes, coder.requests.filter((r) => r.endsWith('/sim-ssh')).length - tunnels],
+      [2, 2],
+      'one SSH connection (one tunnel process, one handshake) per workspace start: the first start and the restart',
+    )
+    assert.match(
+      step.stdout,
+      /SSH connection: aes128-gcm@openssh\.com with curve25519-sha256, on Node's crypto \(OpenSSL /,
+    )
     assert.match(
       checks[1]?.message ?? '',
       /GET http:\/\/127\.0\.0\.1:\d+\/@ci-bot\/rt-[^/]+\.main\/apps\/code-server\/ → 200/,

@@ -13,7 +13,8 @@ import { type BenchRow, fmtMs, timed } from '../lib.js'
 
 const silent = new Writable({ write: (_c, _e, cb) => cb() })
 
-async function smokeOnce(inputs: Record<string, string>): Promise<[string, number]> {
+/** One smoke run in this process; the checks' first letters and the time. */
+export async function smokeOnce(inputs: Record<string, string>): Promise<[string, number]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-smoke-'))
   try {
     const ctx = {

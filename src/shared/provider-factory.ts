@@ -69,25 +69,32 @@ export function connectionFor(settings: ProvisionSettings, store: StateStore, na
   }
 }
 
-/** Rebuilds the provider in a later step from what provision recorded. */
-export async function providerForConnection(connection: ProviderConnection, target = ''): Promise<WorkspaceProvider> {
+/** Rebuilds the provider in a later step from what provision recorded; `log` gets its connection notes. */
+export async function providerForConnection(
+  connection: ProviderConnection,
+  target = '',
+  log?: (line: string) => void,
+): Promise<WorkspaceProvider> {
   const c = connection.coder
   if (connection.provider === 'coder' && c) {
     const read = (file: string): string => (file ? readFileSync(file, 'utf8') : '')
-    return coderProvider({
-      url: c.url,
-      token: read(c.tokenFile),
-      organization: c.organization,
-      template: '',
-      templateVersion: '',
-      parameters: new Map(),
-      agent: c.agent || target,
-      ttlMs: 0,
-      sshTunnelCommand: c.sshTunnelCommand,
-      sshUser: c.sshUser,
-      sshPrivateKey: read(c.sshKeyFile),
-      sshKnownHosts: c.sshKnownHosts ?? '',
-    })
+    return coderProvider(
+      {
+        url: c.url,
+        token: read(c.tokenFile),
+        organization: c.organization,
+        template: '',
+        templateVersion: '',
+        parameters: new Map(),
+        agent: c.agent || target,
+        ttlMs: 0,
+        sshTunnelCommand: c.sshTunnelCommand,
+        sshUser: c.sshUser,
+        sshPrivateKey: read(c.sshKeyFile),
+        sshKnownHosts: c.sshKnownHosts ?? '',
+      },
+      log,
+    )
   }
   const kubeconfig = connection.kubeconfigFile ? readFileSync(connection.kubeconfigFile, 'utf8') : ''
   const { createCheProvider, loadKubeConfig } = await che()
@@ -104,9 +111,12 @@ export function credentialFiles(connection: ProviderConnection): string[] {
   )
 }
 
-async function coderProvider(settings: CoderSettings): Promise<WorkspaceProvider> {
+async function coderProvider(settings: CoderSettings, log?: (line: string) => void): Promise<WorkspaceProvider> {
   const { createCoderProvider, createCoderClient } = await coder()
-  return createCoderProvider(settings, { client: createCoderClient({ url: settings.url, token: settings.token }) })
+  return createCoderProvider(settings, {
+    client: createCoderClient({ url: settings.url, token: settings.token }),
+    ...(log ? { log } : {}),
+  })
 }
 
 /** The smoke check's view of the provider, over the same credentials as provisioning (see WorkspaceProbe). */

@@ -110,4 +110,10 @@ export interface WorkspaceProvider {
   destroy(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<DestroyResult>
   diagnose(handle: WorkspaceHandle): Promise<Diagnostics>
   sweep(request: SweepRequest, signal?: AbortSignal): Promise<string[]>
+  /**
+   * Ends the connections the provider keeps open between calls (Coder: the workspace's SSH
+   * connection and its tunnel process). Every step and flow calls it when done, so the
+   * process exits promptly; the provider stays usable and opens them again when needed.
+   */
+  close(): Promise<void>
 }

@@ -250,6 +250,62 @@ describe('Coder provider against the simulated coderd', () => {
     })
   })
 
+  describe('one SSH connection per workspace start', () => {
+    let provider: ReturnType<typeof coderProvider>
+    let handle: Awaited<ReturnType<typeof provisioned>>
+    before(async () => {
+      provider = coderProvider(sim)
+      handle = await provisioned(provider)
+    })
+    after(async () => provider.destroy(handle, 5_000))
+    const agent = () => [...sim.engine.workspaces.values()].find((w) => w.id === handle.id)?.agent.ssh
+    const counts = () => ({
+      handshakes: sim.engine.sshHandshakes,
+      tunnels: sim.requests.filter((r) => r.endsWith('/sim-ssh')).length,
+      buildinfo: sim.requests.filter((r) => r.endsWith('/buildinfo')).length,
+    })
+    const grown = (from: ReturnType<typeof counts>) => {
+      const now = counts()
+      return [now.handshakes - from.handshakes, now.tunnels - from.tunnels, now.buildinfo - from.buildinfo]
+    }
+
+    it('shares it between every exec and download, reads /buildinfo once, and opens another only after a stop/start', async () => {
+      const before = counts()
+      assert.equal((await execText(provider, handle, 'echo one')).stdout, 'one\n')
+      await execText(provider, handle, 'mkdir -p "$HOME/ev" && echo x > "$HOME/ev/x.txt"')
+      const both = await Promise.all([execText(provider, handle, 'echo a'), execText(provider, handle, 'echo b')])
+      assert.deepEqual(
+        both.map((r) => r.stdout),
+        ['a\n', 'b\n'],
+      )
+      const local = mkdtempSync(path.join(tmpdir(), 'coder-ev-'))
+      try {
+        assert.equal((await provider.download(handle, 'ev', local, { maxBytes: 1_000_000 })).files, 1)
+      } finally {
+        rmSync(local, { recursive: true, force: true })
+      }
+      assert.deepEqual(grown(before), [1, 1, 1], 'one handshake, one tunnel process, one /buildinfo')
+      await provider.stop(handle, 5_000)
+      handle = await provider.start(handle, 5_000)
+      await execText(provider, handle, 'true')
+      await execText(provider, handle, 'true')
+      assert.deepEqual(grown(before), [2, 2, 1], 'the start opened the second connection; the CLI was kept')
+      assert.equal(agent()?.openConnections, 1)
+      await provider.close()
+      await new Promise((r) => setTimeout(r, 100))
+      assert.equal(agent()?.openConnections, 0, 'close ends the connection and its tunnel')
+    })
+
+    it('opens a connection that died while idle again, once, and runs the command on it', async () => {
+      await execText(provider, handle, 'true')
+      const before = counts()
+      agent()?.dropConnections()
+      assert.equal((await execText(provider, handle, 'echo again')).stdout, 'again\n')
+      assert.deepEqual(grown(before).slice(0, 2), [1, 1])
+      await provider.close()
+    })
+  })
+
   it('sweeps its own stale workspaces by name prefix', async () => {
     const provider = coderProvider(sim)
     const handle = await provisioned(provider)

@@ -86,7 +86,8 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     }
     provider = providerFor(settings)
   })
-  after(() => {
+  after(async () => {
+    await provider?.close()
     sshd?.kill()
     rogue?.kill()
     if (dir) rmSync(dir, { recursive: true, force: true })
@@ -104,7 +105,7 @@ describe('SSH exec against a real OpenSSH sshd', () => {
       })
       return { ...status, stdout: out.text(), stderr: err.text() }
     } finally {
-      ssh.close()
+      await ssh.close()
     }
   }
 
@@ -210,6 +211,32 @@ describe('SSH exec against a real OpenSSH sshd', () => {
       { stdout: counter, stderr: counter },
     )
     assert.deepEqual([result.exitCode, bytes], [0, 52_428_800])
+  })
+
+  it('pauses the SSH channel while the sink is slow, so what waits in memory stays bounded', async () => {
+    let bytes = 0
+    let mostBuffered = 0
+    const slow = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _e, cb) {
+        bytes += chunk.length
+        setTimeout(cb, 2)
+      },
+    })
+    const watch = setInterval(() => (mostBuffered = Math.max(mostBuffered, slow.writableLength)), 1)
+    try {
+      const result = await provider.exec(
+        handle,
+        { command: 'head -c 16777216 /dev/zero', cwd: dir, env: new Map(), timeoutMs: 120_000 },
+        { stdout: slow, stderr: slow },
+      )
+      await new Promise<void>((resolve) => slow.end(resolve))
+      assert.deepEqual([result.exitCode, bytes], [0, 16_777_216])
+    } finally {
+      clearInterval(watch)
+    }
+    // Without backpressure the whole output would pile up in the sink while it drains 2 ms per chunk.
+    assert.ok(mostBuffered <= 512 * 1024, `at most ${mostBuffered} bytes waited for the slow sink`)
   })
 
   it('downloads the evidence directory as one tar', async () => {

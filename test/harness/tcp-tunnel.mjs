@@ -3,7 +3,8 @@
 import net from 'node:net'
 
 const [host, port] = process.argv.slice(2)
-const socket = net.connect(Number(port), host)
+// No Nagle, as coder ssh --stdio has none on its side (Go sets TCP_NODELAY).
+const socket = net.connect({ port: Number(port), host, noDelay: true })
 process.stdin.pipe(socket)
 socket.pipe(process.stdout)
 socket.on('close', () => process.exit(0))

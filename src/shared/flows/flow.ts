@@ -121,7 +121,8 @@ export async function runFlow(ctx: StepContext, settings: FlowSettings, flow: Fl
     const ready = state?.handle?.readyAt ? state : undefined
     if (ready?.handle) {
       const run = await flowRun(ctx, ready, ready.handle, redactor, check, skip)
-      await flow.body(run)
+      // One SSH connection per workspace start for all the checks, ended before cleanup.
+      await flow.body(run).finally(() => run.provider.close())
     } else {
       for (const name of flow.names) skip(name, 'the workspace was not created')
     }
@@ -156,7 +157,7 @@ async function flowRun(
   check: FlowRun['check'],
   skip: FlowRun['skip'],
 ): Promise<FlowRun> {
-  const provider = await providerForConnection(state.connection, handle.target)
+  const provider = await providerForConnection(state.connection, handle.target, (line) => ctx.reporter.info(line))
   const logFile = path.join(state.evidenceDir, 'logs', 'command.log')
   mkdirSync(path.dirname(logFile), { recursive: true })
   const run: FlowRun = {

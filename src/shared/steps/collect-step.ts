@@ -59,14 +59,13 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
     } else if (state.handle?.readyAt) {
       const remote = settings.evidencePath || state.run?.evidencePath || DEFAULT_EVIDENCE_PATH
       try {
-        const provider = await providerForConnection(state.connection, state.handle.target)
-        const result = await provider.download(
-          state.handle,
-          remote,
-          workspaceDir,
-          { maxBytes: settings.maxEvidenceBytes },
-          ctx.signal,
+        const provider = await providerForConnection(state.connection, state.handle.target, (line) =>
+          reporter.info(line),
         )
+        const handle = state.handle
+        const result = await provider
+          .download(handle, remote, workspaceDir, { maxBytes: settings.maxEvidenceBytes }, ctx.signal)
+          .finally(() => provider.close())
         Object.assign(evidence, { files: result.files, bytes: result.bytes, skipped: [...result.skipped] })
         reporter.info(
           result.found

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { CancelledError, RunTaskError } from '../errors.js'
 import { providerForConnection } from '../provider-factory.js'
+import type { WorkspaceHandle, WorkspaceProvider } from '../provider.js'
 import { Redactor } from '../redact.js'
 import type { RunSettings } from '../settings/run-settings.js'
 import { type Outcome, recordTiming, type RunRecord, type RunState } from '../state.js'
@@ -65,7 +66,23 @@ async function execute(
 ): Promise<RunRecord> {
   const handle = state.handle
   if (!handle) throw new Error('execute() needs a ready workspace')
-  const provider = await providerForConnection(state.connection, handle.target)
+  const provider = await providerForConnection(state.connection, handle.target, (line) => ctx.reporter.info(line))
+  try {
+    return await runCommand(ctx, provider, handle, settings, redactor, state, base)
+  } finally {
+    await provider.close()
+  }
+}
+
+async function runCommand(
+  ctx: StepContext,
+  provider: WorkspaceProvider,
+  handle: WorkspaceHandle,
+  settings: RunSettings,
+  redactor: Redactor,
+  state: RunState,
+  base: Pick<RunRecord, 'command' | 'workingDirectory' | 'evidencePath'>,
+): Promise<RunRecord> {
   const capture = new OutputCapture(ctx.reporter, redactor, path.join(state.evidenceDir, 'logs', 'command.log'))
   const env = new Map([
     ...settings.env,

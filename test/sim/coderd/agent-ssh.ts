@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Readable, Writable } from 'node:stream'
 import ssh2 from 'ssh2'
 
 // ssh2 is CommonJS without named-export hints.
@@ -18,7 +19,9 @@ const HOST_KEY = utils.generateKeyPairSync('ed25519').private
  */
 export class AgentSshServer {
   private readonly server: InstanceType<typeof Server>
+  private readonly listener: NetServer
   private readonly children = new Set<ChildProcess>()
+  private readonly sockets = new Set<Socket>()
   port = 0
 
   constructor(
@@ -30,9 +33,12 @@ export class AgentSshServer {
     private readonly dropMarker: () => string | undefined,
     /** The workspace user's login shell. */
     private readonly shell = '/bin/bash',
+    /** Told of every SSH handshake (a new connection that authenticated). */
+    private readonly onHandshake: () => void = () => undefined,
   ) {
     this.server = new Server({ hostKeys: [HOST_KEY] }, (client) => {
       client.on('authentication', (ctx) => ctx.accept())
+      client.once('ready', () => this.onHandshake())
       client.on('error', () => undefined)
       client.on('session', (acceptSession) => {
         const session = acceptSession()
@@ -46,17 +52,22 @@ export class AgentSshServer {
           })
           this.children.add(child)
           let dropped = false
-          const forward = (target: { write(d: Buffer): unknown }) => (data: Buffer) => {
+          // agentssh copies the process's output into the session with io.Copy, and x/crypto/ssh's
+          // channel Write blocks while the client's window is full: the process waits for a slow reader.
+          const forward = (target: Writable, source: Readable) => (data: Buffer) => {
             if (dropped) return
-            target.write(data)
+            if (!target.write(data)) {
+              source.pause()
+              target.once('drain', () => source.resume())
+            }
             const marker = this.dropMarker()
             if (marker && data.includes(marker)) {
               dropped = true
               client.end()
             }
           }
-          child.stdout.on('data', forward(channel))
-          child.stderr.on('data', forward(channel.stderr))
+          child.stdout.on('data', forward(channel, child.stdout))
+          child.stderr.on('data', forward(channel.stderr, child.stderr))
           child.stdin.on('error', () => undefined)
           channel.on('data', (d: Buffer) => child.stdin.write(d))
           channel.on('eof', () => child.stdin.end())
@@ -75,16 +86,40 @@ export class AgentSshServer {
         })
       })
     })
+    // The agent's SSH listener is a TCP endpoint of the tailnet's userspace netstack (coder/coder
+    // tailnet/conn.go Listen, agent/agent.go on workspacesdk.AgentSSHPort), and gVisor turns Nagle on
+    // only when the stack's TCPDelayEnabled option is set (pkg/tcpip/transport/tcp/endpoint.go
+    // newEndpoint), which tailscale's netstack leaves off; Go sets TCP_NODELAY on every socket it
+    // opens too (net/tcpsock_posix.go newTCPConn). So no Nagle here either: each small handshake
+    // packet would otherwise wait for the previous one's delayed ACK (~40 ms each, ~300 ms in all).
+    this.listener = createServer((socket) => {
+      socket.setNoDelay(true)
+      this.sockets.add(socket)
+      socket.once('close', () => this.sockets.delete(socket))
+      this.server.injectSocket(socket)
+    })
+  }
+
+  /** Connections open now. */
+  get openConnections(): number {
+    return this.sockets.size
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.port = (this.server.address() as AddressInfo).port
+    await new Promise<void>((resolve) => this.listener.listen(0, '127.0.0.1', resolve))
+    this.port = (this.listener.address() as AddressInfo).port
     return this.port
   }
 
+  /** Cuts every connection, as a network path that went away does (tests: a connection dead while idle). */
+  dropConnections(): void {
+    for (const socket of this.sockets) socket.destroy()
+  }
+
+  /** The agent goes away (a stop, a delete): its sessions end with it, as the agent's process does. */
   close(): void {
     for (const child of this.children) child.kill('SIGKILL')
-    this.server.close()
+    for (const socket of this.sockets) socket.destroy()
+    this.listener.close()
   }
 }

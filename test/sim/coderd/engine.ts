@@ -90,6 +90,8 @@ function newAgent(id: string, name: string): SimAgent {
  */
 export class WorkspaceEngine extends EventEmitter {
   readonly workspaces = new Map<string, SimWorkspace>()
+  /** SSH handshakes the agents have completed: one per connection a client opened. */
+  sshHandshakes = 0
   private readonly timers = new Set<NodeJS.Timeout>()
 
   constructor(
@@ -289,6 +291,7 @@ export class WorkspaceEngine extends EventEmitter {
         },
         () => this.faults.sshDropOnOutput,
         this.faults.loginShell,
+        () => (this.sshHandshakes += 1),
       )
       await ssh.listen()
       const shutdown = this.faults.agentShutsDown

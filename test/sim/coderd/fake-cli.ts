@@ -52,7 +52,8 @@ const agentsOf = (ws) => ws.latest_build.resources.flatMap((r) => r.agents || []
     await sleep(100)
   }
   const { port } = await call('GET', '/workspaceagents/' + agent.id + '/sim-ssh')
-  const socket = net.connect(port, '127.0.0.1')
+  // Go dials with TCP_NODELAY (net/tcpsock_posix.go newTCPConn); the tailnet path has no Nagle either.
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
   process.stdin.pipe(socket)
   socket.pipe(process.stdout)
   socket.on('close', () => process.exit(0))

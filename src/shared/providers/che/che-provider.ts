@@ -257,6 +257,9 @@ class CheProvider implements WorkspaceProvider {
     }
   }
 
+  /** Nothing stays open between calls: every exec has its own WebSocket. */
+  async close(): Promise<void> {}
+
   async sweep(request: SweepRequest, signal?: AbortSignal): Promise<string[]> {
     const list = (await this.call(`listing DevWorkspaces in ${this.settings.namespace}`, signal, () =>
       this.custom.listNamespacedCustomObject({

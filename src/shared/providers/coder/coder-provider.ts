@@ -17,7 +17,7 @@ import { Deadline, sleep } from '../../wait.js'
 import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
-import { openSsh, type SshConnection, shellQuote } from '../ssh-connection.js'
+import { SharedSsh, type SshConnection, type SshTarget, shellQuote } from '../ssh-connection.js'
 import { agentReadiness, topLevelAgents } from './coder-agent.js'
 import { ensureCoderCli } from './coder-cli.js'
 import { parseKnownHosts } from '../known-hosts.js'
@@ -45,6 +45,8 @@ export interface CoderDependencies {
   readonly pollIntervalMs?: number
   /** Where the downloaded coder CLI is cached. */
   readonly toolCache?: string
+  /** Lines for the step log (which SSH crypto a connection uses). */
+  readonly log?: (line: string) => void
 }
 
 const ACTIVE_JOB = new Set(['pending', 'running', 'canceling'])
@@ -63,6 +65,10 @@ export function createCoderProvider(settings: CoderSettings, deps: CoderDependen
 class CoderProvider implements WorkspaceProvider {
   readonly name = 'coder' as const
   private readonly client: CoderClient
+  /** One SSH connection per workspace start, shared by every exec and download (see SharedSsh). */
+  private readonly ssh = new SharedSsh()
+  /** The deployment's coder CLI: /buildinfo is read once per provider. */
+  private cli: Promise<string> | undefined
 
   constructor(
     private readonly settings: CoderSettings,
@@ -125,20 +131,18 @@ class CoderProvider implements WorkspaceProvider {
     streams: ExecStreams,
     signal?: AbortSignal,
   ): Promise<ExecResult> {
-    const ssh = await this.connect(handle)
     const wrapped = wrapCommand(request.command, request.cwd, request.env)
     const started = Date.now()
-    try {
-      const status = await withCommandDeadline(
-        request.timeoutMs,
-        signal,
-        (execSignal) => ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: execSignal }),
-        () => this.kill(handle, ssh, wrapped.token),
-      )
-      return { exitCode: status.code, signal: status.signal, durationMs: Date.now() - started }
-    } finally {
-      ssh.close()
-    }
+    const status = await withCommandDeadline(
+      request.timeoutMs,
+      signal,
+      (execSignal) =>
+        this.withSsh(handle, (ssh) =>
+          ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: execSignal }),
+        ),
+      () => this.kill(handle, wrapped.token),
+    )
+    return { exitCode: status.code, signal: status.signal, durationMs: Date.now() - started }
   }
 
   async download(
@@ -148,28 +152,35 @@ class CoderProvider implements WorkspaceProvider {
     limits: DownloadLimits,
     signal?: AbortSignal,
   ): Promise<DownloadResult> {
-    const ssh = await this.connect(handle)
-    try {
-      return await downloadTar(
-        async (stdout, stderr, tarSignal) =>
-          (await ssh.exec(remote(tarCommand(remoteDir)), { stdout, stderr, signal: tarSignal })).code,
-        remoteDir,
-        localDir,
-        limits.maxBytes,
-        signal,
-      )
-    } finally {
-      ssh.close()
-    }
+    return downloadTar(
+      async (stdout, stderr, tarSignal) =>
+        (
+          await this.withSsh(handle, (ssh) =>
+            ssh.exec(remote(tarCommand(remoteDir)), { stdout, stderr, signal: tarSignal }),
+          )
+        ).code,
+      remoteDir,
+      localDir,
+      limits.maxBytes,
+      signal,
+    )
+  }
+
+  /** Ends the SSH connection; a later exec or download opens a new one. */
+  async close(): Promise<void> {
+    await this.ssh.close()
   }
 
   async stop(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    // The agent goes away with the stop: its connection is of no further use.
+    await this.ssh.close()
     const deadline = new Deadline(timeoutMs)
     await this.build(handle, 'stop', deadline, signal)
     await this.waitForBuild(handle, 'stopped', deadline, signal)
   }
 
   async start(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<WorkspaceHandle> {
+    await this.ssh.close()
     const deadline = new Deadline(timeoutMs)
     await this.build(handle, 'start', deadline, signal)
     const agent = await this.waitForAgent(handle, deadline, undefined, undefined, signal)
@@ -177,6 +188,7 @@ class CoderProvider implements WorkspaceProvider {
   }
 
   async destroy(handle: WorkspaceHandle, timeoutMs: number, signal?: AbortSignal): Promise<DestroyResult> {
+    await this.ssh.close()
     const deadline = new Deadline(timeoutMs)
     const id = handle.id || (await this.findByName(handle.name, signal))?.id
     if (!id) return { alreadyGone: true }
@@ -587,18 +599,15 @@ class CoderProvider implements WorkspaceProvider {
     const target = { ...handle, target: agent.name }
     const sink = textSink()
     try {
-      const ssh = await this.connect(target)
-      try {
-        await withCommandDeadline(
-          15_000,
-          undefined,
-          (signal) =>
+      await withCommandDeadline(
+        15_000,
+        undefined,
+        (signal) =>
+          this.withSsh(target, (ssh) =>
             ssh.exec(remote(['sh', '-c', POST_CREATE_TAIL]), { stdout: sink.writable, stderr: sink.writable, signal }),
-          () => Promise.resolve(),
-        )
-      } finally {
-        ssh.close()
-      }
+          ),
+        () => Promise.resolve(),
+      )
     } catch {
       return []
     }
@@ -621,14 +630,31 @@ class CoderProvider implements WorkspaceProvider {
     }
   }
 
-  private async connect(handle: WorkspaceHandle): Promise<SshConnection> {
+  /** Runs `run` on the workspace's shared SSH connection, opening it when there is none. */
+  private withSsh<T>(handle: WorkspaceHandle, run: (ssh: SshConnection) => Promise<T>): Promise<T> {
+    return this.ssh.use(
+      `${handle.id}/${handle.scope}/${handle.name}.${handle.target}`,
+      () => this.sshTarget(handle),
+      run,
+    )
+  }
+
+  private coderCli(): Promise<string> {
+    this.cli ??= ensureCoderCli(this.client, this.deps.toolCache).catch((error: unknown) => {
+      this.cli = undefined
+      throw error
+    })
+    return this.cli
+  }
+
+  private async sshTarget(handle: WorkspaceHandle): Promise<SshTarget> {
     const s = this.settings
     const workspace = `${handle.scope}/${handle.name}.${handle.target}`
     let command = s.sshTunnelCommand
     // --disable-autostart: coder ssh would start a stopped workspace by itself (cli/ssh.go getWorkspaceAndAgent).
     if (isDefaultTunnel(command))
-      command = `${shellQuote(await ensureCoderCli(this.client, this.deps.toolCache))} ssh --stdio --disable-autostart {workspace}`
-    return openSsh({
+      command = `${shellQuote(await this.coderCli())} ssh --stdio --disable-autostart {workspace}`
+    return {
       tunnelCommand: command.replaceAll('{workspace}', shellQuote(workspace)),
       tunnelEnv: {
         ...tunnelEnvironment(),
@@ -640,24 +666,16 @@ class CoderProvider implements WorkspaceProvider {
       ...(s.sshPrivateKey ? { privateKey: s.sshPrivateKey } : {}),
       ...(s.sshKnownHosts.trim() ? { knownHosts: parseKnownHosts(s.sshKnownHosts).keys } : {}),
       readyTimeoutMs: 60_000,
-    })
+      ...(this.deps.log ? { log: this.deps.log } : {}),
+    }
   }
 
-  private async kill(handle: WorkspaceHandle, current: SshConnection, token: string): Promise<void> {
+  /** Stops the command's process tree; a connection that broke is replaced by a new one for it. */
+  private async kill(handle: WorkspaceHandle, token: string): Promise<void> {
     const sink = textSink()
-    const run = (ssh: SshConnection) =>
-      ssh.exec(remote(killCommand(token)), { stdout: sink.writable, stderr: sink.writable })
-    // The first connection may be the one that broke: fall back to a new one.
-    await run(current)
-      .catch(async () => {
-        const fresh = await this.connect(handle)
-        try {
-          await run(fresh)
-        } finally {
-          fresh.close()
-        }
-      })
-      .catch(() => undefined)
+    await this.withSsh(handle, (ssh) =>
+      ssh.exec(remote(killCommand(token)), { stdout: sink.writable, stderr: sink.writable }),
+    ).catch(() => undefined)
   }
 }
 

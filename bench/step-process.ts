@@ -1,0 +1,79 @@
+/**
+ * Runs a committed action step as the runner does (`node dist/<action>/index.js` with INPUT_*
+ * variables and the file commands), draining its stdout as the runner reads the job log, and
+ * reports its wall time and its own peak memory (the child's maxRSS, written as it exits).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parse } from 'yaml'
+import { parseFileCommand, ROOT } from '../test/harness/action-runner.js'
+import { mib } from './lib.js'
+
+export interface MeasuredStep {
+  readonly code: number | null
+  readonly ms: number
+  /** The step process's peak resident memory, MiB. */
+  readonly peakMiB: number
+  readonly stdoutBytes: number
+  readonly outputs: Record<string, string>
+  readonly stderr: string
+}
+
+// Loaded with --import before the entry: the child writes its own maxRSS (KiB) when it exits.
+const MAX_RSS_HOOK = `import { writeFileSync } from 'node:fs'
+process.on('exit', () => writeFileSync(process.env.BENCH_MAX_RSS_FILE, String(process.resourceUsage().maxRSS)))
+`
+
+export async function runStepMeasured(
+  action: string,
+  jobEnv: Record<string, string>,
+  inputs: Record<string, string>,
+): Promise<MeasuredStep> {
+  const actionDir = path.join(ROOT, 'actions', action)
+  const metadata = parse(readFileSync(path.join(actionDir, 'action.yml'), 'utf8')) as {
+    inputs?: Record<string, { default?: string }>
+    runs: { main: string }
+  }
+  const files = mkdtempSync(path.join(tmpdir(), `bench-step-${action}-`))
+  try {
+    const file = (name: string, text = ''): string => {
+      writeFileSync(path.join(files, name), text)
+      return path.join(files, name)
+    }
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...jobEnv,
+      GITHUB_OUTPUT: file('output'),
+      GITHUB_STATE: file('state'),
+      GITHUB_STEP_SUMMARY: file('summary'),
+      BENCH_MAX_RSS_FILE: file('max-rss', '0'),
+    }
+    for (const [name, spec] of Object.entries(metadata.inputs ?? {}))
+      env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
+    const started = performance.now()
+    const child = spawn(
+      process.execPath,
+      [`--import=${file('hook.mjs', MAX_RSS_HOOK)}`, path.resolve(actionDir, metadata.runs.main)],
+      { env, cwd: jobEnv.GITHUB_WORKSPACE ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let stdoutBytes = 0
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdoutBytes += d.length))
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+    const ms = performance.now() - started
+    return {
+      code,
+      ms,
+      peakMiB: mib(Number(readFileSync(path.join(files, 'max-rss'), 'utf8')) * 1024),
+      stdoutBytes,
+      outputs: parseFileCommand(readFileSync(path.join(files, 'output'), 'utf8')),
+      stderr,
+    }
+  } finally {
+    rmSync(files, { recursive: true, force: true })
+  }
+}
