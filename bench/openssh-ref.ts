@@ -52,9 +52,11 @@ export function opensshThrough(tunnelCommand: string, tunnelEnv: NodeJS.ProcessE
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
       child.on('error', reject)
       child.on('close', (code) => {
-        if (code !== 0) return reject(new Error(`ssh exited with ${code}: ${stderr}`))
+        if (code !== 0) return reject(new Error(`ssh exited with ${code ?? 'a signal'}: ${stderr}`))
         void sinkDone.then((sinkCode) =>
-          sinkCode === 0 ? resolve({ code, stdoutBytes }) : reject(new Error(`${into?.command} exited ${sinkCode}`)),
+          sinkCode === 0
+            ? resolve({ code, stdoutBytes })
+            : reject(new Error(`${into?.command ?? 'the sink'} exited ${sinkCode ?? 'by a signal'}`)),
         )
       })
     })

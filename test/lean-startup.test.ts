@@ -75,6 +75,8 @@ describe('dist bundles load only what the step uses', () => {
       assert.ok(!packages.has('artifactClient'), `${step} loaded @actions/artifact`)
     }
     assert.ok(steps.get('run-task main')?.has('ssh2'), 'the run step talks SSH')
+    for (const step of ['provision-workspace main', 'cleanup main'])
+      assert.ok(!steps.get(step)?.has('ssh2'), `${step} runs no command, so it never loads ssh2`)
   })
 
   it('no step of a Che chain loads ssh2; the collect step that uploads loads the artifact client', async () => {

@@ -154,7 +154,7 @@ async function stepRows(job: CoderJob): Promise<BenchRow[]> {
       async () => {
         const step = await runStepMeasured('run-task', job.env, { command: OUTPUT_COMMAND, timeout: '10m' })
         if (step.outputs.outcome !== 'passed')
-          throw new Error(`the run step ended ${step.outputs.outcome}: ${step.stderr}`)
+          throw new Error(`the run step ended ${step.outputs.outcome ?? 'without an outcome'}: ${step.stderr}`)
         runs.push(step)
       },
       () => openssh.run(OUTPUT_COMMAND),

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { Duplex, type Readable, type Writable } from 'node:stream'
-import ssh2, { type Algorithms, type Client as SshClient, type ClientChannel } from 'ssh2'
+import type { Algorithms, Client as SshClient, ClientChannel } from 'ssh2'
 import { CancelledError, ExecStreamError, ProviderUnavailableError } from '../errors.js'
 import { hostKeyProblem, type KnownHostKey } from './known-hosts.js'
 
@@ -82,6 +82,8 @@ export class SshChannelOpenError extends ExecStreamError {}
  * them; without, the tunnel itself is the authenticated channel (Coder's).
  */
 export async function openSsh(target: SshTarget): Promise<SshConnection> {
+  // Loaded on first use: a provision or cleanup step that never runs a command skips ssh2.
+  const { default: ssh2 } = await import('ssh2')
   // child_process, not @actions/exec: the tunnel is a long-lived duplex byte stream for ssh2, not a
   // command whose output is read whole when it exits, which is what @actions/exec is for.
   // A process group of its own, so that the shell and what it started end together.
@@ -192,8 +194,8 @@ function execOn(
 ): Promise<SshExitStatus> {
   return new Promise<SshExitStatus>((resolve, reject) => {
     if (io.signal?.aborted) return reject(new CancelledError())
-    if (connectionGone())
-      return reject(new SshChannelOpenError(`Starting the command over SSH failed: ${connectionGone()}.`))
+    const goneBefore = connectionGone()
+    if (goneBefore) return reject(new SshChannelOpenError(`Starting the command over SSH failed: ${goneBefore}.`))
     const openTimer = onOpenTimeout && setTimeout(onOpenTimeout, CHANNEL_OPEN_TIMEOUT_MS)
     const opened = (error: Error | undefined, channel: ClientChannel): void => {
       clearTimeout(openTimer)
@@ -203,6 +205,8 @@ function execOn(
         channel.close()
         reject(new CancelledError())
       }
+      // A deadline or cancel that fired while the channel was opening still stops the command.
+      if (io.signal?.aborted) return onAbort()
       io.signal?.addEventListener('abort', onAbort, { once: true })
       forward(channel, io.stdout)
       forward(channel.stderr, io.stderr)
