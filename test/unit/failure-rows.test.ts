@@ -107,7 +107,7 @@ describe('the failed-test table shows why and where each test failed', () => {
       convention: 'mocha-junit-reporter (Cypress): the file comes from the empty sibling Root Suite',
       fixture: 'mocha-junit-reporter-cypress.xml',
       rows: [
-        "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '&lt;span.total>' to have text '12.00', but the text was '0.00' |",
+        "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '<span.total>' to have text '12.00', but the text was '0.00' |",
       ],
     },
     {
