@@ -62,7 +62,7 @@ describe('dist bundles: reports become annotations, outputs and a check run', ()
     )
     assert.match(
       chain.collect.summary,
-      /\| tests\.test_math › test_sub \| `tests\/test_math\.py:8` \| assert 1 == 2 \|/,
+      /\| tests\.test\\_math › test\\_sub \| `tests\/test_math\.py:8` \| assert 1 == 2 \|/,
     )
     const run = github.checkRuns.at(-1)
     assert.deepEqual(

@@ -15,11 +15,22 @@ function meta(results: TestResults, command = 'ameide test'): EvidenceMeta {
   return evidenceMeta('failed', results.counts, { command })
 }
 
-/** The summary of one fixture, as collect-evidence renders it. */
+/**
+ * The summary of one fixture, as collect-evidence renders it, read as a reader sees it: the
+ * escapes that keep workspace text from rendering as Markdown and the zero-width spaces that
+ * break mentions removed (test/unit/summary-markdown.test.ts checks those).
+ */
 async function summaryOf(fixture: string, repoRoot?: string): Promise<string> {
   const results = await readReports(FIXTURES, [fixture])
   assert.deepEqual(results.problems, [])
-  return renderSummary({ meta: meta(results), cases: results.cases, artifactUrl: '', repoRoot, notes: results.notes })
+  const text = renderSummary({
+    meta: meta(results),
+    cases: results.cases,
+    artifactUrl: '',
+    repoRoot,
+    notes: results.notes,
+  })
+  return text.replace(/\\([\\`*_[\]<>!~&])/g, '$1').replace(/\u200B/g, '')
 }
 
 /** The rows of the "Failed tests" table. */
@@ -96,7 +107,7 @@ describe('the failed-test table shows why and where each test failed', () => {
       convention: 'mocha-junit-reporter (Cypress): the file comes from the empty sibling Root Suite',
       fixture: 'mocha-junit-reporter-cypress.xml',
       rows: [
-        "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '&lt;span.total>' to have text '12.00', but the text was '0.00' |",
+        "| cart shows the total | `cypress/e2e/cart.cy.ts` | Timed out retrying after 4000ms: expected '<span.total>' to have text '12.00', but the text was '0.00' |",
       ],
     },
     {
