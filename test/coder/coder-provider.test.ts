@@ -262,14 +262,14 @@ describe('Coder provider against the simulated coderd', () => {
     const counts = () => ({
       handshakes: sim.engine.sshHandshakes,
       tunnels: sim.requests.filter((r) => r.endsWith('/sim-ssh')).length,
-      buildinfo: sim.requests.filter((r) => r.endsWith('/buildinfo')).length,
+      cli: sim.requests.filter((r) => r.includes('/bin/coder-')).length,
     })
     const grown = (from: ReturnType<typeof counts>) => {
       const now = counts()
-      return [now.handshakes - from.handshakes, now.tunnels - from.tunnels, now.buildinfo - from.buildinfo]
+      return [now.handshakes - from.handshakes, now.tunnels - from.tunnels, now.cli - from.cli]
     }
 
-    it('shares it between every exec and download, reads /buildinfo once, and opens another only after a stop/start', async () => {
+    it('shares it between every exec and download, checks the CLI once, and opens another only after a stop/start', async () => {
       const before = counts()
       assert.equal((await execText(provider, handle, 'echo one')).stdout, 'one\n')
       await execText(provider, handle, 'mkdir -p "$HOME/ev" && echo x > "$HOME/ev/x.txt"')
@@ -284,7 +284,7 @@ describe('Coder provider against the simulated coderd', () => {
       } finally {
         rmSync(local, { recursive: true, force: true })
       }
-      assert.deepEqual(grown(before), [1, 1, 1], 'one handshake, one tunnel process, one /buildinfo')
+      assert.deepEqual(grown(before), [1, 1, 1], 'one handshake, one tunnel process, one CLI check')
       await provider.stop(handle, 5_000)
       handle = await provider.start(handle, 5_000)
       await execText(provider, handle, 'true')

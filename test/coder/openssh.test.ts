@@ -56,8 +56,15 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     sshPrivateKey: privateKey,
     sshKnownHosts,
   })
-  const providerFor = (settings: CoderSettings): WorkspaceProvider =>
-    createCoderProvider(settings, { client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }) })
+  // Every provider this file makes, to close in after(): an open SSH connection keeps the process alive.
+  const made: WorkspaceProvider[] = []
+  const providerFor = (settings: CoderSettings): WorkspaceProvider => {
+    const created = createCoderProvider(settings, {
+      client: createCoderClient({ url: 'http://127.0.0.1:1', token: 'unused' }),
+    })
+    made.push(created)
+    return created
+  }
 
   before(async () => {
     assert.ok(existsSync(SSHD), `${SSHD} is missing: run scripts/setup.sh (it installs openssh-server)`)
@@ -87,7 +94,7 @@ describe('SSH exec against a real OpenSSH sshd', () => {
     provider = providerFor(settings)
   })
   after(async () => {
-    await provider?.close()
+    await Promise.all(made.map((p) => p.close()))
     sshd?.kill()
     rogue?.kill()
     if (dir) rmSync(dir, { recursive: true, force: true })

@@ -67,7 +67,7 @@ class CoderProvider implements WorkspaceProvider {
   private readonly client: CoderClient
   /** One SSH connection per workspace start, shared by every exec and download (see SharedSsh). */
   private readonly ssh = new SharedSsh()
-  /** The deployment's coder CLI: /buildinfo is read once per provider. */
+  /** The deployment's coder CLI: fetched or re-checked once per provider. */
   private cli: Promise<string> | undefined
 
   constructor(
