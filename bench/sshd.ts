@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { closedPort } from '../test/harness/ports.js'
+import { loopbackSshdConfig } from '../test/harness/sshd-config.js'
 
 export interface LoopbackSshd {
   /** argv of `ssh` to the server, to which the remote command is appended. */
@@ -20,24 +21,7 @@ export async function startSshd(): Promise<LoopbackSshd> {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'user_key')])
   writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'user_key.pub')))
   const port = await closedPort()
-  writeFileSync(
-    path.join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${dir}/host_key`,
-      'PidFile none',
-      `AuthorizedKeysFile ${dir}/authorized_keys`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'LogLevel ERROR',
-      '',
-    ].join('\n'),
-  )
+  writeFileSync(path.join(dir, 'sshd_config'), loopbackSshdConfig(port, `${dir}/host_key`, `${dir}/authorized_keys`))
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
   const server: ChildProcess = spawn(sshd, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' })
   for (let i = 0; ; i++) {

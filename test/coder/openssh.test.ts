@@ -17,6 +17,7 @@ import { openSsh, type SshConnection, type SshTarget } from '../../src/shared/pr
 import { execText, sink } from '../che/fixture.js'
 import { ROOT } from '../harness/action-runner.js'
 import { closedPort as freePort } from '../harness/ports.js'
+import { loopbackSshdConfig } from '../harness/sshd-config.js'
 
 const SSHD = '/usr/sbin/sshd'
 
@@ -268,24 +269,7 @@ describe('SSH exec against a real OpenSSH sshd', () => {
 async function startSshd(dir: string, hostKey: string, port: number): Promise<ChildProcess> {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, hostKey)])
   const config = path.join(dir, `${hostKey}.sshd_config`)
-  writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${dir}/${hostKey}`,
-      'PidFile none',
-      `AuthorizedKeysFile ${dir}/authorized_keys`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'LogLevel ERROR',
-      '',
-    ].join('\n'),
-  )
+  writeFileSync(config, loopbackSshdConfig(port, `${dir}/${hostKey}`, `${dir}/authorized_keys`))
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
   const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   await waitForPort(port)
