@@ -1,7 +1,7 @@
 /**
  * Runs a committed action step as the runner does (`node dist/<action>/index.js` with INPUT_*
  * variables and the file commands), draining its stdout as the runner reads the job log, and
- * reports its wall time and its own peak memory (the child's maxRSS, written as it exits).
+ * reports its wall time and its own peak memory (the child's VmHWM, written as it exits).
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,9 +21,12 @@ export interface MeasuredStep {
   readonly stderr: string
 }
 
-// Loaded with --import before the entry: the child writes its own maxRSS (KiB) when it exits.
-const MAX_RSS_HOOK = `import { writeFileSync } from 'node:fs'
-process.on('exit', () => writeFileSync(process.env.BENCH_MAX_RSS_FILE, String(process.resourceUsage().maxRSS)))
+// Loaded with --import before the entry: the child writes its own peak RSS (KiB) when it exits.
+// VmHWM, not getrusage's maxRSS: that survives execve, so a child forked from the (large)
+// bench process would report the bench's own peak.
+const MAX_RSS_HOOK = `import { readFileSync, writeFileSync } from 'node:fs'
+const peak = () => /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
+process.on('exit', () => writeFileSync(process.env.BENCH_MAX_RSS_FILE, peak()))
 `
 
 export async function runStepMeasured(

@@ -77,7 +77,8 @@ async function runStep(job: Job, dir: string, file: string): Promise<number> {
   const rssFile = path.join(dir, 'peak-rss')
   writeFileSync(
     probe,
-    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)))\n`,
+    // VmHWM, not maxRSS: getrusage's maxRSS survives execve and would include the bench's own peak.
+    `process.on('exit', () => { const fs = require('node:fs'); fs.writeFileSync(${JSON.stringify(rssFile)}, /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) })\n`,
   )
   const run = await runActionStep('run-task', {
     env: job.env,

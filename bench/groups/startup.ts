@@ -1,7 +1,7 @@
 /**
  * Step start-up: each action's bundle as a runner starts it, timed from spawn to its
  * first request (provision) or to its exit (inputs that end the step early), against
- * `node -e 0` in the same run. Peak memory comes from the child's own maxRSS.
+ * `node -e 0` in the same run. Peak memory is the child's own VmHWM.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -14,7 +14,9 @@ import { type BenchRow, alternate, mib, timeRow } from '../lib.js'
 const NODE = process.execPath
 const RUNS = 9
 // Prints the child's peak RSS when it exits; used only in the memory run, not the timed ones.
-const PEAK_HOOK = `data:text/javascript,${encodeURIComponent("process.on('exit', () => process._rawDebug('PEAK_RSS ' + process.resourceUsage().maxRSS))")}`
+// VmHWM, not getrusage's maxRSS: that survives execve, so a child forked from the (large)
+// bench process would report the bench's own peak.
+const PEAK_HOOK = `data:text/javascript,${encodeURIComponent("const fs = process.getBuiltinModule('node:fs'); process.on('exit', () => process._rawDebug('PEAK_RSS ' + /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]))")}`
 
 interface Case {
   readonly figure: string
