@@ -518,6 +518,11 @@ export class DevWorkspaceController {
     const first = declared[0]
     const components = this.containerComponents(dw)
     const name = `${id}-${randomBytes(5).toString('hex').slice(0, 10)}-${randomBytes(3).toString('hex').slice(0, 5)}`
+    // What DWO puts into the pod beyond its defaults: the operator config's
+    // workspace.containerSecurityContext / podSecurityContext (devworkspace-operator pkg/config),
+    // applied in pkg/provision/workspace/deployment.go getSpecDeployment, and a devfile's
+    // pod-overrides / container-overrides (pkg/library/overrides ApplyPodOverrides,
+    // ApplyContainerOverrides). A hostPath volume can only come from a mutating webhook.
     const mutation = this.faults.podMutation
     const securityContext =
       this.faults.privilegedPod || mutation?.containerSecurityContext
