@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream'
-import { StringDecoder } from 'node:string_decoder'
 
 export const MASK = '***'
 const MIN_SECRET_LENGTH = 3
@@ -67,27 +66,24 @@ export function mergeRanges(ranges: Ranges): Ranges {
 }
 
 /**
- * Replaces every secret, in each of its forms (see secretForms), with `***`.
- * Secrets that overlap are masked as one stretch, so no part of either shows.
- * One combined expression (longest forms first) finds them in a single pass,
- * which keeps output streaming fast.
+ * Finds a set of literal forms with one combined expression (longest forms first),
+ * in a single pass, restarted one past each match so overlaps are found.
  */
-export class Redactor implements TextRedactor {
-  private patterns: string[] = []
-  private anyPattern: RegExp | undefined
-  private firstChars = new Set<number>()
+class FormMatcher {
+  private readonly forms: string[]
+  private readonly any: RegExp | undefined
+  private readonly firstChars: Set<number>
 
-  add(value: string): void {
-    this.patterns = [...new Set([...this.patterns, ...secretForms(value)])].sort((a, b) => b.length - a.length)
-    this.firstChars = new Set(this.patterns.map((p) => p.charCodeAt(0)))
-    this.anyPattern = this.patterns.length
-      ? new RegExp(this.patterns.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
+  constructor(forms: string[]) {
+    this.forms = [...forms].sort((a, b) => b.length - a.length)
+    this.firstChars = new Set(this.forms.map((f) => f.charCodeAt(0)))
+    this.any = this.forms.length
+      ? new RegExp(this.forms.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
       : undefined
   }
 
-  /** Where the secrets are in text: one pass of the combined expression, restarted one past each match so overlaps are found. */
   ranges(text: string): Ranges {
-    const pattern = this.anyPattern
+    const pattern = this.any
     if (!pattern) return []
     const found: Ranges = []
     pattern.lastIndex = 0
@@ -98,6 +94,40 @@ export class Redactor implements TextRedactor {
     return found.length ? mergeRanges(found) : found
   }
 
+  /** How many characters at the end of text, after `from`, could be the start of a form. */
+  heldTail(text: string, from = 0): number {
+    const longest = this.forms[0]?.length ?? 0
+    for (let at = Math.max(from, text.length - longest + 1, 0); at < text.length; at++) {
+      if (!this.firstChars.has(text.charCodeAt(at))) continue
+      const rest = text.slice(at)
+      if (this.forms.some((f) => f.startsWith(rest))) return text.length - at
+    }
+    return 0
+  }
+}
+
+/**
+ * Replaces every secret, in each of its forms (see secretForms), with `***`.
+ * Secrets that overlap are masked as one stretch, so no part of either shows.
+ * Text is searched as text; a byte stream is searched as its bytes (each form as
+ * its UTF-8 bytes, seen through a latin1 view), so output is never decoded.
+ */
+export class Redactor implements TextRedactor {
+  private forms: string[] = []
+  private text = new FormMatcher([])
+  private bytes = new FormMatcher([])
+
+  add(value: string): void {
+    this.forms = [...new Set([...this.forms, ...secretForms(value)])]
+    this.text = new FormMatcher(this.forms)
+    this.bytes = new FormMatcher(this.forms.map((f) => Buffer.from(f, 'utf8').toString('latin1')))
+  }
+
+  /** Where the secrets are in text. */
+  ranges(text: string): Ranges {
+    return this.text.ranges(text)
+  }
+
   redact(text: string): string {
     return applyRanges(text, this.ranges(text))
   }
@@ -105,16 +135,19 @@ export class Redactor implements TextRedactor {
   /**
    * How many characters at the end of text, after `from`, could be the start of
    * a secret: a stream must hold those back until it knows how they continue.
-   * Only the last (longest form - 1) characters can be, and only where a form's first character is.
    */
   heldTail(text: string, from = 0): number {
-    const longest = this.patterns[0]?.length ?? 0
-    for (let at = Math.max(from, text.length - longest + 1, 0); at < text.length; at++) {
-      if (!this.firstChars.has(text.charCodeAt(at))) continue
-      const rest = text.slice(at)
-      if (this.patterns.some((p) => p.startsWith(rest))) return text.length - at
-    }
-    return 0
+    return this.text.heldTail(text, from)
+  }
+
+  /** Where the secrets are in bytes, given as a latin1 view (one character per byte). */
+  byteRanges(latin1: string): Ranges {
+    return this.bytes.ranges(latin1)
+  }
+
+  /** heldTail for bytes, given as a latin1 view. */
+  heldByteTail(latin1: string): number {
+    return this.bytes.heldTail(latin1)
   }
 }
 
@@ -129,69 +162,105 @@ function applyRanges(text: string, ranges: Ranges): string {
   return out + text.slice(at)
 }
 
-/** What a redacting stream passes text to: it returns a promise when it wants the stream to wait (backpressure). */
-export type TextSink = (text: string) => unknown
+const MASK_BYTES = Buffer.from(MASK)
 
-/** A partial line is held for a whole one only up to this size; longer output without newlines flows on. */
-const MAX_HELD_LINE = 64 * 1024
+function applyByteRanges(bytes: Buffer, ranges: Ranges): Buffer {
+  if (ranges.length === 0) return bytes
+  const pieces: Buffer[] = []
+  let at = 0
+  for (const [start, end] of ranges) {
+    pieces.push(bytes.subarray(at, start), MASK_BYTES)
+    at = end
+  }
+  pieces.push(bytes.subarray(at))
+  return Buffer.concat(pieces)
+}
+
+const EMPTY = Buffer.alloc(0)
 
 /**
- * Redacts a stream of text in linear time. Each chunk is searched together with a
- * carry-over from the chunk before, and the carry-over is only the tail that could
- * still be the start of a secret form: never longer than the longest form.
+ * Redacts a stream of bytes in linear time, without decoding it. Each chunk is
+ * searched together with a carry-over from the chunk before, and the carry-over is
+ * only the tail that could still be the start of a secret form: never longer than
+ * the longest form. Multi-byte characters pass through as they came.
  */
 export class StreamRedactor {
-  private carry = ''
+  private carry = EMPTY
 
   constructor(private readonly redactor: Redactor) {}
 
-  /** How many characters are held back now. */
+  /** How many bytes are held back now. */
   get held(): number {
     return this.carry.length
   }
 
   /** Redacts `chunk` after the carry-over; returns what is safe to pass on, holding back a possible secret's start. */
-  push(chunk: string): string {
-    const text = this.carry + chunk
-    const ranges = this.redactor.ranges(text)
-    let cut = text.length - this.redactor.heldTail(text)
+  push(chunk: Buffer): Buffer {
+    const bytes = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk
+    const view = bytes.toString('latin1')
+    const ranges = this.redactor.byteRanges(view)
+    let cut = bytes.length - this.redactor.heldByteTail(view)
     // A secret that crosses the cut is held back whole, so it is searched again with what follows.
     for (let i = ranges.length - 1; i >= 0; i--) {
       const [start, end] = ranges[i] as [number, number]
       if (end <= cut) break
       if (start < cut) cut = start
     }
-    this.carry = text.slice(cut)
-    return applyRanges(text.slice(0, cut), cut === text.length ? ranges : ranges.filter(([, end]) => end <= cut))
+    // A copy, so a small carry-over does not keep a whole chunk alive.
+    this.carry = cut === bytes.length ? EMPTY : Buffer.from(bytes.subarray(cut))
+    return applyByteRanges(
+      bytes.subarray(0, cut),
+      cut === bytes.length ? ranges : ranges.filter(([, end]) => end <= cut),
+    )
   }
 
   /** The end of the stream: the carry-over, redacted. */
-  end(): string {
-    const rest = this.redactor.redact(this.carry)
-    this.carry = ''
-    return rest
+  end(): Buffer {
+    const rest = this.carry
+    this.carry = EMPTY
+    return applyByteRanges(rest, this.redactor.byteRanges(rest.toString('latin1')))
   }
 }
 
+/** What a redacting stream passes bytes to: it returns a promise when it wants the stream to wait (backpressure). */
+export type ByteSink = (bytes: Buffer) => unknown
+
+/** A partial line is held for a whole one only up to this size; longer output without newlines flows on. */
+const MAX_HELD_LINE = 64 * 1024
+const NEWLINE = 0x0a
+
 /**
- * A stream that redacts as it passes text on, with backpressure: a write completes
- * only once the sink has taken its text. It passes whole lines on and holds a
+ * A stream that redacts as it passes bytes on, with backpressure: a write completes
+ * only once the sink has taken its bytes. It passes whole lines on and holds a
  * partial line back (up to 64 KiB) until a newline, the end, or a short pause;
  * what it holds is already redacted, except a tail that could be the start of a
- * secret, which no pause lets out. Memory stays bounded whatever the output's shape.
+ * secret, which no pause lets out. Output is never decoded or copied unless a
+ * secret is masked or a partial line is joined, so memory stays bounded and flat
+ * whatever the output's size and shape.
  */
-export function redactingStream(redactor: Redactor, sink: TextSink, flushAfterMs = 200): Writable {
-  const decoder = new StringDecoder('utf8')
+export function redactingStream(redactor: Redactor, sink: ByteSink, flushAfterMs = 200): Writable {
   const stream = new StreamRedactor(redactor)
-  let line = ''
+  let line: Buffer[] = []
+  let lineBytes = 0
   let timer: NodeJS.Timeout | undefined
   let pendingSink: Promise<unknown> | undefined
+  // The held pieces go to the sink one by one, in one go: nothing can come between them, and nothing is copied.
+  const sinkLine = (): unknown => {
+    const pieces = line
+    line = []
+    lineBytes = 0
+    const waits = pieces.map((piece) => sink(piece)).filter((r) => r instanceof Promise)
+    return waits.length ? Promise.all(waits) : undefined
+  }
+  const hold = (bytes: Buffer): void => {
+    if (bytes.length === 0) return
+    line.push(bytes)
+    lineBytes += bytes.length
+  }
   const flushLine = (): void => {
     timer = undefined
-    const text = line
-    line = ''
     // A flush on a pause has no write to hold back; the next write waits for the sink instead.
-    const result = text ? sink(text) : undefined
+    const result = sinkLine()
     if (result instanceof Promise) pendingSink = result
   }
   const settle = (result: unknown, callback: (error?: Error | null) => void): void => {
@@ -201,21 +270,22 @@ export function redactingStream(redactor: Redactor, sink: TextSink, flushAfterMs
     Promise.all(waits).then(() => callback(), callback)
   }
   return new Writable({
-    decodeStrings: false,
-    write(chunk: Buffer | string, _encoding, callback) {
-      const held = line.length
-      line += stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+    write(chunk: Buffer, _encoding, callback) {
+      const clean = stream.push(chunk)
       let result: unknown
-      // Only the new text is searched for a newline: the held part has none.
-      const inNew = line.slice(held).lastIndexOf('\n')
-      const lastNewline = inNew >= 0 ? held + inNew : line.length > MAX_HELD_LINE ? line.length - 1 : -1
-      if (lastNewline >= 0) {
-        result = sink(line.slice(0, lastNewline + 1))
-        line = line.slice(lastNewline + 1)
+      // Only the new bytes are searched for a newline: the held part has none.
+      const newline = clean.lastIndexOf(NEWLINE)
+      if (newline >= 0) {
+        hold(clean.subarray(0, newline + 1))
+        result = sinkLine()
+        hold(clean.subarray(newline + 1))
+      } else {
+        hold(clean)
+        if (lineBytes > MAX_HELD_LINE) result = sinkLine()
       }
       // One timer, restarted by each write that leaves a partial line (refresh() allocates nothing).
-      if (line && timer) timer.refresh()
-      else if (line) {
+      if (lineBytes && timer) timer.refresh()
+      else if (lineBytes) {
         timer = setTimeout(flushLine, flushAfterMs)
         timer.unref()
       }
@@ -224,9 +294,8 @@ export function redactingStream(redactor: Redactor, sink: TextSink, flushAfterMs
     final(callback) {
       if (timer) clearTimeout(timer)
       timer = undefined
-      const rest = line + stream.push(decoder.end()) + stream.end()
-      line = ''
-      settle(rest ? sink(rest) : undefined, callback)
+      hold(stream.end())
+      settle(sinkLine(), callback)
     },
     destroy(error, callback) {
       if (timer) clearTimeout(timer)

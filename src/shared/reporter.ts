@@ -24,7 +24,13 @@ export interface Reporter {
   /** Appends markdown to the job summary (or prints it, outside Actions). */
   summary(markdown: string): Promise<void>
   /** Writes untrusted output verbatim: workflow commands inside it are not obeyed. */
-  rawOutput(): { write(text: string): void; end(): void }
+  rawOutput(): RawOutput
+}
+
+/** The job log, for a command's own output: bytes pass as they are. */
+export interface RawOutput {
+  write(output: string | Uint8Array): void
+  end(): void
 }
 
 /**
@@ -41,7 +47,10 @@ const COMMAND_LIKE = /::|##\[/
  * stopped, the runner obeys nothing but the token (ActionCommandManager
  * TryProcessCommand), and the workspace cannot guess a 128-bit token.
  */
-export function writeUntrusted(text: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
+export function writeUntrusted(
+  text: string,
+  write: (output: string | Uint8Array) => void = (t) => process.stdout.write(t),
+): void {
   if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
   const framed = withoutCommands(write)
   framed.write(text)
@@ -49,7 +58,7 @@ export function writeUntrusted(text: string, write: (text: string) => void = (t)
 }
 
 /** A stream of text during which the runner obeys no workflow command, until `end()`. */
-function withoutCommands(write: (text: string) => void): { write(text: string): void; end(): void } {
+function withoutCommands(write: (output: string | Uint8Array) => void): RawOutput {
   const token = randomBytes(16).toString('hex')
   write(`::stop-commands::${token}${EOL}`)
   return { write, end: () => write(`${EOL}::${token}::${EOL}`) }
@@ -92,7 +101,9 @@ export function redactingReporter(reporter: Reporter, redactor: TextRedactor): R
     summary: (markdown) => reporter.summary(r(markdown)),
     rawOutput: () => {
       const raw = reporter.rawOutput()
-      return { write: (text) => raw.write(r(text)), end: () => raw.end() }
+      const text = (output: string | Uint8Array): string =>
+        typeof output === 'string' ? output : Buffer.from(output).toString('utf8')
+      return { write: (output) => raw.write(r(text(output))), end: () => raw.end() }
     },
   }
 }
@@ -106,7 +117,7 @@ export function consoleReporter(
   options: { outputs?: Map<string, string>; out?: NodeJS.WritableStream; inActions?: boolean } = {},
 ): Reporter {
   const out = options.out ?? process.stderr
-  const write = (text: string): void => void out.write(text)
+  const write = (output: string | Uint8Array): void => void out.write(output)
   const inActions = options.inActions ?? process.env.GITHUB_ACTIONS === 'true'
   const line = (text: string): void => (inActions ? writeUntrusted(text, write) : write(`${text}\n`))
   return {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { codexAuthSecrets, kubeconfigSecrets } from '../../src/shared/credential-secrets.js'
+import { provisionSecrets } from '../../src/shared/provider-factory.js'
 import { Redactor } from '../../src/shared/redact.js'
+import type { ProvisionSettings } from '../../src/shared/settings/provision-settings.js'
 
 describe('secrets inside credential documents', () => {
   it('a kubeconfig gives its token and client key (base64 and each line of the decoded key)', () => {
@@ -24,11 +26,14 @@ current-context: x
     assert.ok(secrets.includes('kube-t0ken-canary-1234'))
     assert.ok(secrets.includes(keyData))
     const redactor = new Redactor()
-    for (const s of [kubeconfig, ...secrets]) redactor.add(s)
+    const settings = { provider: 'che', che: { kubeconfig } } as unknown as ProvisionSettings
+    for (const s of provisionSecrets(settings)) redactor.add(s)
     const keyLine = pem.split('\n')[1] as string
     assert.equal(redactor.redact('Bearer kube-t0ken-canary-1234 sent'), 'Bearer *** sent')
     assert.equal(redactor.redact(`key ${keyLine} leaked`), 'key *** leaked')
     assert.equal(redactor.redact('-----BEGIN PRIVATE KEY-----'), '-----BEGIN PRIVATE KEY-----', 'the PEM frame stays')
+    const structure = 'apiVersion: v1\nkind: Config\ncurrent-context: x\nusers:'
+    assert.equal(redactor.redact(structure), structure, "the kubeconfig's structure is not a secret")
   })
 
   it('a Codex auth.json gives its API key and every token, refresh token included', () => {

@@ -19,7 +19,7 @@ describe('redaction', () => {
     const r = new Redactor()
     r.add('s3cr3t-token')
     let out = ''
-    const stream = redactingStream(r, (t) => (out += t), 20)
+    const stream = redactingStream(r, (t) => (out += t.toString()), 20)
     stream.write('value: s3cr')
     await delay(50)
     stream.write('3t-tok')
@@ -29,14 +29,14 @@ describe('redaction', () => {
     assert.equal(out, 'value: *** done\ntail ***')
   })
 
-  it('does not split multi-byte characters between chunks', async () => {
-    let out = ''
-    const stream = redactingStream(new Redactor(), (t) => (out += t))
+  it('passes multi-byte characters split between chunks through unchanged', async () => {
+    const out: Buffer[] = []
+    const stream = redactingStream(new Redactor(), (t) => void out.push(t))
     const bytes = Buffer.from('héllo ✓\n')
     stream.write(bytes.subarray(0, 2))
     stream.write(bytes.subarray(2))
     await new Promise<void>((resolve) => stream.end(resolve))
-    assert.equal(out, 'héllo ✓\n')
+    assert.deepEqual(Buffer.concat(out), bytes)
   })
 
   it('on a pause, masks a whole secret and holds back the start of the next one', async () => {
@@ -44,7 +44,7 @@ describe('redaction', () => {
     r.add('alpha-secret-1')
     r.add('bravo-secret-2')
     let out = ''
-    const stream = redactingStream(r, (t) => (out += t), 20)
+    const stream = redactingStream(r, (t) => (out += t.toString()), 20)
     stream.write('x alpha-secret-1 y bravo-se')
     await delay(60)
     assert.equal(out, 'x *** y ', 'the start of the second secret is held back across the pause')
@@ -57,7 +57,7 @@ describe('redaction', () => {
     const r = new Redactor()
     r.add('alpha-secret-1')
     let out = ''
-    const stream = redactingStream(r, (t) => (out += t), 20)
+    const stream = redactingStream(r, (t) => (out += t.toString()), 20)
     stream.write('Password: ')
     await delay(60)
     assert.equal(out, 'Password: ')
@@ -104,11 +104,26 @@ describe('streaming redaction without newlines', () => {
       const stream = new StreamRedactor(r)
       let out = ''
       for (let at = 0; at < text.length; at += size) {
-        out += stream.push(text.slice(at, at + size))
-        assert.ok(stream.held < longest + size, `held ${stream.held} characters with chunks of ${size}`)
+        out += stream.push(Buffer.from(text.slice(at, at + size))).toString()
+        assert.ok(stream.held < longest + size, `held ${stream.held} bytes with chunks of ${size}`)
       }
-      out += stream.end()
+      out += stream.end().toString()
       assert.equal(out, whole, `chunks of ${size}`)
+    }
+  })
+
+  it('masks a multi-byte secret split inside a character, and passes other characters through byte for byte', () => {
+    const r = new Redactor()
+    const unicode = 'pässwörd-✓-ключ'
+    r.add(unicode)
+    const bytes = Buffer.from(`ü ${unicode} 漢字 ${encodeURIComponent(unicode)} ✓\n`)
+    const expected = Buffer.from(`ü *** 漢字 *** ✓\n`)
+    for (let size = 1; size <= 7; size++) {
+      const stream = new StreamRedactor(r)
+      const out: Buffer[] = []
+      for (let at = 0; at < bytes.length; at += size) out.push(stream.push(bytes.subarray(at, at + size)))
+      out.push(stream.end())
+      assert.deepEqual(Buffer.concat(out), expected, `chunks of ${size} bytes`)
     }
   })
 
@@ -118,7 +133,7 @@ describe('streaming redaction without newlines', () => {
     const stream = new StreamRedactor(r)
     let passed = 0
     for (let i = 0; i < 2_000; i++) {
-      passed += stream.push(`${'x'.repeat(4096)}${forms[i % forms.length]?.slice(0, 5)}`).length
+      passed += stream.push(Buffer.from(`${'x'.repeat(4096)}${forms[i % forms.length]?.slice(0, 5)}`)).length
       assert.ok(stream.held < longest, `held ${stream.held}`)
     }
     assert.ok(passed > 2_000 * 4096)
@@ -127,7 +142,7 @@ describe('streaming redaction without newlines', () => {
   it('passes a long line on in bounded pieces and masks a secret split across a pause', async () => {
     const r = new Redactor()
     r.add(secret)
-    const pieces: string[] = []
+    const pieces: Buffer[] = []
     const stream = redactingStream(r, (t) => void pieces.push(t), 20)
     for (let i = 0; i < 64; i++) stream.write(Buffer.from('y'.repeat(16 * 1024)))
     stream.write(`z ${secret.slice(0, 9)}`)
@@ -135,7 +150,7 @@ describe('streaming redaction without newlines', () => {
     stream.write(`${secret.slice(9)} z`)
     await new Promise<void>((resolve) => stream.end(resolve))
     assert.ok(Math.max(...pieces.map((p) => p.length)) <= 64 * 1024 + 16 * 1024)
-    assert.equal(pieces.join(''), `${'y'.repeat(64 * 16 * 1024)}z *** z`)
+    assert.equal(Buffer.concat(pieces).toString(), `${'y'.repeat(64 * 16 * 1024)}z *** z`)
   })
 
   it('waits for a slow sink before it takes the next write', async () => {

@@ -215,18 +215,21 @@ function unitProblem(maxCaseSeconds: number, maxSuiteSeconds: number): string | 
   return `its \`time\` values cannot be seconds (${what} says ${value} s, ${Math.round(value / 86_400).toLocaleString('en-US')} days; nanoseconds or milliseconds?), so its durations are not shown`
 }
 
+// Every case has the same fields in the same order (one object shape), which keeps a 100,000-case read fast.
 function openCase(a: Record<string, string>, suite: OpenSuite | undefined): OpenCase {
-  const line = Number(a.line)
+  const line = a.line === undefined ? 0 : Number(a.line)
   const file = a.file ?? suite?.file
   return {
     classname: clip(a.classname ?? a.class ?? suite?.name ?? '', MAX_NAME),
     name: clip(a.name ?? '(unnamed)', MAX_NAME),
-    ...(file ? { file: clip(file, MAX_NAME) } : {}),
-    ...(Number.isInteger(line) && line > 0 ? { line } : {}),
+    file: file ? clip(file, MAX_NAME) : undefined,
+    line: Number.isInteger(line) && line > 0 ? line : undefined,
     durationMs: seconds(a.time) * 1000,
     // ctest writes status="notrun" for skipped and "fail" for failed cases.
     status: a.status === 'notrun' || a.status === 'disabled' ? 'skipped' : a.status === 'fail' ? 'failed' : 'passed',
     flaky: false,
+    message: undefined,
+    type: undefined,
     details: '',
     systemOut: '',
     systemErr: '',
@@ -283,6 +286,7 @@ function withCut(text: string, cut: number): string {
 }
 
 function seconds(value: string | undefined): number {
-  const n = Number((value ?? '').replace(/,/g, ''))
+  if (value === undefined) return 0
+  const n = Number(value.includes(',') ? value.replace(/,/g, '') : value)
   return Number.isFinite(n) && n > 0 ? n : 0
 }

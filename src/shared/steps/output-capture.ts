@@ -5,9 +5,9 @@ import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { formatDuration } from '../parse.js'
 import { type Redactor, redactingStream } from '../redact.js'
-import type { Reporter } from '../reporter.js'
+import type { RawOutput, Reporter } from '../reporter.js'
 
-const TAIL_CHARS = 4_000
+const TAIL_BYTES = 4_000
 
 /**
  * Where a command's output goes: live into the job log, into logs/command.log,
@@ -19,8 +19,8 @@ export class OutputCapture {
   readonly stdout: Writable
   readonly stderr: Writable
   private readonly log: Writable
-  private readonly live: { write(text: string): void; end(): void }
-  private tailText = ''
+  private readonly live: RawOutput
+  private tailBytes = Buffer.alloc(0)
   private lastOutputAt = Date.now()
   private readonly startedAt = Date.now()
   private readonly progress: NodeJS.Timeout
@@ -45,11 +45,12 @@ export class OutputCapture {
         )
     }, progressIntervalMs)
     this.progress.unref()
-    const sink = (text: string): Promise<void> | undefined => {
+    // Output stays bytes all the way: it is never decoded, so it costs no heap.
+    const sink = (bytes: Buffer): Promise<void> | undefined => {
       this.lastOutputAt = Date.now()
-      this.live.write(text)
-      this.tailText = text.length >= TAIL_CHARS ? text.slice(-TAIL_CHARS) : (this.tailText + text).slice(-TAIL_CHARS)
-      if (this.log.write(text) || this.log.destroyed) return undefined
+      this.live.write(bytes)
+      this.keepTail(bytes)
+      if (this.log.write(bytes) || this.log.destroyed) return undefined
       // A log that fails (a full disk) stops logging; the live output goes on.
       return once(this.log, 'drain').then(
         () => undefined,
@@ -60,11 +61,21 @@ export class OutputCapture {
     this.stderr = redactingStream(redactor, sink)
   }
 
+  private keepTail(bytes: Buffer): void {
+    this.tailBytes =
+      bytes.length >= TAIL_BYTES
+        ? Buffer.from(bytes.subarray(-TAIL_BYTES))
+        : Buffer.concat([
+            this.tailBytes.subarray(Math.max(0, this.tailBytes.length + bytes.length - TAIL_BYTES)),
+            bytes,
+          ])
+  }
+
   /** The last lines of output, without a partial first line. */
   tail(): string {
-    const text =
-      this.tailText.length < TAIL_CHARS ? this.tailText : this.tailText.slice(this.tailText.indexOf('\n') + 1)
-    return text.trimEnd()
+    const bytes =
+      this.tailBytes.length < TAIL_BYTES ? this.tailBytes : this.tailBytes.subarray(this.tailBytes.indexOf(0x0a) + 1)
+    return bytes.toString('utf8').trimEnd()
   }
 
   /** Flushes everything; call once the command has ended, however it ended. */
