@@ -4,20 +4,24 @@
  * each with its own RUNNER_TEMP and matrix leg, against the ideal: one chain's time
  * × N ÷ the machine's cores.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { type ChainResult, type Job, cheInputs, runChain, startCoderJob, startJob } from '../../test/harness/job.js'
+import { createInterface } from 'node:readline'
+import { type ChainResult, type Job, runChain } from '../../test/harness/job.js'
 import { type BenchRow, fmtMs, median, timed } from '../lib.js'
+import type { SimulatedJob } from '../sim-process.js'
 
 const COMMAND =
   'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite><testcase name="a"/></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"'
 
-async function leg(job: Job, inputs: Record<string, string>, index: number): Promise<ChainResult> {
+async function leg(job: SimulatedJob, inputs: Record<string, string>, index: number): Promise<ChainResult> {
   const runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'bench-leg-'))
   try {
     const chain = await runChain(
-      job,
+      job as unknown as Job, // runChain reads only the job's env
       COMMAND,
       {},
       { ...inputs, matrix: `{"leg":${index}}` },
@@ -36,12 +40,8 @@ async function leg(job: Job, inputs: Record<string, string>, index: number): Pro
   }
 }
 
-async function chainsOn(
-  provider: string,
-  job: Job,
-  inputs: Record<string, string>,
-  counts: readonly number[],
-): Promise<BenchRow[]> {
+async function chainsOn(provider: string, job: SimulatedJob, counts: readonly number[]): Promise<BenchRow[]> {
+  const inputs = job.provisionInputs
   const rows: BenchRow[] = []
   const singles: number[] = []
   for (let i = 0; i < 3; i++) singles.push((await timed(() => leg(job, inputs, 1000 + i)))[1])
@@ -64,24 +64,46 @@ async function chainsOn(
 
 export async function benchChains(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
-  const che = await startJob('7001')
-  try {
-    rows.push(...(await chainsOn('Che', che, cheInputs(che), [10, 20])))
-  } finally {
-    await che.close()
-  }
-  const coder = await startCoderJob('7002')
-  try {
-    const inputs = {
-      provider: 'coder',
-      'coder-url': coder.coder.url,
-      'coder-token': coder.coder.token,
-      template: 'ci-docker',
-      parameters: 'repo_url: https://example.com/app.git\nregion: us',
+  for (const [provider, name, runId] of [
+    ['che', 'Che', '7001'],
+    ['coder', 'Coder', '7002'],
+  ] as const) {
+    const sim = await simulatorProcess(provider, runId)
+    try {
+      rows.push(...(await chainsOn(name, sim.job, [10, 20])))
+    } finally {
+      await sim.close()
     }
-    rows.push(...(await chainsOn('Coder', coder, inputs, [10, 20])))
-  } finally {
-    await coder.close()
   }
   return rows
+}
+
+/**
+ * The simulators run in a child process: on the bench's own event loop they would
+ * compete with the spawning and reading of 20 chains, and the figure would measure
+ * the bench. They still share the machine's cores with the chains, as a real
+ * control plane would not.
+ */
+async function simulatorProcess(
+  provider: string,
+  runId: string,
+): Promise<{ job: SimulatedJob; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, '..', 'sim-process.ts'), provider, runId],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  const lines = createInterface({ input: child.stdout })
+  const [first] = (await once(lines, 'line')) as [string]
+  lines.close()
+  child.stdout.resume()
+  return {
+    job: JSON.parse(first) as SimulatedJob,
+    close: async () => {
+      child.stdin.end()
+      if (child.exitCode === null) await once(child, 'exit')
+    },
+  }
 }

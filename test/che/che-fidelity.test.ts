@@ -1,10 +1,11 @@
 import { KubeConfig } from '@kubernetes/client-node'
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { InputError, PermissionError, WorkspaceStartError } from '../../src/shared/errors.js'
+import { InputError, PermissionError, ProviderRequestError, WorkspaceStartError } from '../../src/shared/errors.js'
 import { judgeIde } from '../../src/shared/flows/ide-verdict.js'
 import { identityFromEnv, identityLabels } from '../../src/shared/identity.js'
 import { createCheProbe } from '../../src/shared/providers/che/che-probe.js'
+import { createCheProvider } from '../../src/shared/providers/che/che-provider.js'
 import { noFaults } from '../sim/kube/faults.js'
 import type { KubeObject } from '../sim/kube/store.js'
 import { trustedFetch } from '../sim/trusted-fetch.js'
@@ -146,7 +147,10 @@ describe('Che: DevWorkspaces made the way Che makes them', () => {
       await assert.rejects(
         provider.checkPermissions(),
         (e: unknown) =>
-          e instanceof PermissionError && /lacks permissions in namespace ci: list events\./.test(e.message),
+          e instanceof PermissionError &&
+          /lacks permissions in namespace ci: list events\./.test(e.message) &&
+          // The name the API server authenticates (SelfSubjectReview), for an RBAC bound to another identity.
+          /authenticates it as user "system:serviceaccount:ci:run-task"/.test(e.message),
       )
       assert.deepEqual(sim.devWorkspaces(NAMESPACE), [])
       // The simulator enforces the same Role on real requests.
@@ -160,6 +164,31 @@ describe('Che: DevWorkspaces made the way Che makes them', () => {
     } finally {
       sim.rules = [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }]
     }
+  })
+
+  it('row 11b: a token the API server does not accept is a login problem (401), told apart from RBAC (403)', async () => {
+    const kubeconfig = sim.kubeconfig.replace(sim.token, 'expired-or-foreign-issuer-token')
+    assert.notEqual(kubeconfig, sim.kubeconfig)
+    const kubeConfig = new KubeConfig()
+    kubeConfig.loadFromString(kubeconfig)
+    const provider = createCheProvider(
+      {
+        kubeconfig,
+        namespace: NAMESPACE,
+        source: devfileSource(),
+        container: '',
+        routingClass: 'che',
+        allowUnsafePod: [],
+      },
+      { kubeConfig },
+    )
+    await assert.rejects(provider.checkPermissions(), (e: unknown) => {
+      assert.ok(e instanceof ProviderRequestError && e.status === 401, String(e))
+      assert.match(e.message, /code: 401\)\. .*login problem, not a permission.*OIDC/)
+      assert.doesNotMatch(e.message, /RoleBinding/)
+      return true
+    })
+    assert.deepEqual(sim.devWorkspaces(NAMESPACE), [])
   })
 
   it('row 12: through the stock gateway the IDE check is "routed, sign-in required", never a pass', async () => {

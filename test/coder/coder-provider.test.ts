@@ -7,6 +7,7 @@ import {
   CommandTimeoutError,
   ExecStreamError,
   InputError,
+  ProviderRequestError,
   ProviderUnavailableError,
   WorkspaceStartError,
 } from '../../src/shared/errors.js'
@@ -69,6 +70,17 @@ describe('Coder provider against the simulated coderd', () => {
       provisioned(coderProvider(sim, { template: 'nope' })),
       (e: unknown) => e instanceof InputError && /Input 'template' has the value "nope"/.test(e.message),
     )
+  })
+
+  it('tells a token coderd does not accept (401, a login problem) before anything is created', async () => {
+    const before = sim.requests.length
+    const provider = coderProvider(sim, { token: 'expired-or-revoked-token' })
+    await assert.rejects(provider.checkPermissions(), (e: unknown) => {
+      assert.ok(e instanceof ProviderRequestError && e.status === 401, String(e))
+      assert.match(e.message, /\(HTTP 401\)\. coderd did not accept the token \(a login problem, not a permission\)/)
+      return true
+    })
+    assert.ok(!sim.requests.slice(before).some((r) => r.startsWith('POST')), 'no create request was sent')
   })
 
   it('fails fast on an unreachable URL, naming it', async () => {

@@ -53,7 +53,22 @@ describe('normalizeKubeError', () => {
   it('explains a 401 without a body', () => {
     assert.match(
       normalizeKubeError(new ApiException(401, 'Unauthorized', undefined, {}), 'x').message,
-      /Unauthorized: the kubeconfig credentials were rejected \(code: 401\)/,
+      /Unauthorized: the kubeconfig credentials were rejected \(code: 401\)\. .*a login problem, not a permission.*--oidc-issuer-url/,
     )
+  })
+
+  it('tells a 403 (RBAC denies a known identity) from a 401 (credentials not accepted)', () => {
+    const body = JSON.stringify({
+      kind: 'Status',
+      reason: 'Forbidden',
+      code: 403,
+      message: 'pods is forbidden: User "u" cannot list resource "pods"',
+    })
+    const forbidden = normalizeKubeError(new ApiException(403, 'Forbidden', body, {}), 'listing pods').message
+    assert.match(
+      forbidden,
+      /User "u" cannot list .*\(reason: Forbidden, code: 403\)\. .*RBAC does not allow.*Role and RoleBinding/,
+    )
+    assert.doesNotMatch(forbidden, /login problem/)
   })
 })

@@ -1,4 +1,5 @@
 import {
+  AuthenticationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -63,6 +64,7 @@ class CheProvider implements WorkspaceProvider {
   private readonly custom: CustomObjectsApi
   private readonly core: CoreV1Api
   private readonly auth: AuthorizationV1Api
+  private readonly authn: AuthenticationV1Api
   private readonly retry: RetryPolicy
   private readonly heartbeat: Heartbeat
 
@@ -73,6 +75,7 @@ class CheProvider implements WorkspaceProvider {
     this.custom = deps.kubeConfig.makeApiClient(CustomObjectsApi)
     this.core = deps.kubeConfig.makeApiClient(CoreV1Api)
     this.auth = deps.kubeConfig.makeApiClient(AuthorizationV1Api)
+    this.authn = deps.kubeConfig.makeApiClient(AuthenticationV1Api)
     this.retry = deps.retry ?? DEFAULT_RETRY
     this.heartbeat = deps.heartbeat ?? DEFAULT_HEARTBEAT
   }
@@ -115,9 +118,30 @@ class CheProvider implements WorkspaceProvider {
       }),
     )
     if (denied.length > 0) {
+      const who = await this.whoAmI(signal)
+      const identity = who
+        ? `The kubeconfig's identity (the API server authenticates it as user "${who}")`
+        : "The kubeconfig's identity"
+      const bound = who
+        ? ` If a RoleBinding exists for another name, the API server maps the token to "${who}" (its OIDC username claim and prefix): bind that name, or change the claim.`
+        : ''
       throw new PermissionError(
-        `The kubeconfig's identity lacks permissions in namespace ${ns}: ${denied.sort().join(', ')}. Grant them with a Role bound to that identity.`,
+        `${identity} lacks permissions in namespace ${ns}: ${denied.sort().join(', ')}. Grant them with a Role bound to that identity.${bound}`,
       )
+    }
+  }
+
+  /** The user name the API server authenticates the kubeconfig as (SelfSubjectReview, Kubernetes 1.28+); undefined when it cannot say. */
+  private async whoAmI(signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      const review = await this.call('asking the API server who the kubeconfig is', signal, () =>
+        this.authn.createSelfSubjectReview({
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+        }),
+      )
+      return review.status?.userInfo?.username
+    } catch {
+      return undefined
     }
   }
 

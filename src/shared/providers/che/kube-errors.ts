@@ -57,7 +57,7 @@ export function normalizeKubeError(error: unknown, doing: string, server = ''): 
   const status = statusBody(error)
   const message = status?.message || (error instanceof ApiException ? undefined : errorMessage(error)) || httpText(code)
   const reason = status?.reason ? `reason: ${status.reason}, ` : ''
-  const text = `${doing}: ${message} (${reason}code: ${code})`
+  const text = `${doing}: ${message} (${reason}code: ${code})${authHint(code)}`
   if (code === 429 || code >= 500) return new ProviderUnavailableError(text, error)
   return new ProviderRequestError(text, code, error)
 }
@@ -113,6 +113,19 @@ function isNetworkError(error: unknown): boolean {
 function networkDetail(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause
   return cause?.code ?? cause?.message ?? errorMessage(error)
+}
+
+/**
+ * "Login works, RBAC fails" and its opposite have different fixes: a 401 is the API
+ * server not accepting the credentials at all, a 403 is an identity it knows that
+ * RBAC does not allow.
+ */
+function authHint(code: number): string {
+  if (code === 401)
+    return ". The API server did not accept the kubeconfig's credentials, so this is a login problem, not a permission: the token may have expired, or, for an OIDC token, the API server does not trust its issuer, audience or claims (its --oidc-issuer-url and --oidc-client-id, or the jwt issuer of its AuthenticationConfiguration)"
+  if (code === 403)
+    return '. The API server knows this identity, but RBAC does not allow the request: a Role and RoleBinding for it are missing'
+  return ''
 }
 
 function httpText(code: number): string {

@@ -33,7 +33,7 @@ export function isRetryableCoderError(error: unknown): boolean {
 export function normalizeCoderError(error: unknown, doing: string, url: string): RunTaskError {
   if (error instanceof RunTaskError) return error
   if (error instanceof CoderHttpError) {
-    const text = `${doing}: ${error.message} (HTTP ${error.status})`
+    const text = `${doing}: ${error.message} (HTTP ${error.status})${coderAuthHint(error.status)}`
     if (error.status === 429 || error.status >= 500) return new ProviderUnavailableError(text, error)
     return new ProviderRequestError(text, error.status, error)
   }
@@ -49,4 +49,13 @@ function isNetworkError(error: unknown): boolean {
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(
     text,
   )
+}
+
+/** A 401 is a token coderd does not accept; a 403 is a known user that coderd's RBAC does not allow. */
+function coderAuthHint(status: number): string {
+  if (status === 401)
+    return '. coderd did not accept the token (a login problem, not a permission): it has expired or was revoked, or it belongs to another deployment; create a new one with `coder tokens create`'
+  if (status === 403)
+    return ". coderd knows the token's user, but its roles do not allow this: the template's permissions (its groups or \"Everyone\" use) or the user's roles must grant it"
+  return ''
 }
