@@ -2,7 +2,8 @@
  * Shared pieces of `npm run bench`: the row every group returns, timing and
  * memory helpers, and the BENCHMARKS.md writer. Figures are reported, never asserted.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import os from 'node:os'
 
 /** One figure of the benchmark, next to its reference measured in the same run. */
@@ -126,6 +127,9 @@ export function renderBenchmarks(groups: ReadonlyArray<{ name: string; rows: rea
     }
     lines.push('')
   }
+  // The reasons and profiles behind any missed target: written by hand, kept with every run.
+  const notes = path.join(import.meta.dirname, 'missed-targets.md')
+  if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8'))
   return lines.join('\n')
 }
 
