@@ -6,7 +6,15 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/shared/providers/che/schemas/validators.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'src/shared/providers/che/schemas/validators.js',
+      'src/shared/contract/contract-schema.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

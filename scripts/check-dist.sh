@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 bash -c "${BUILD_COMMAND:-npm run build}"
-generated=(dist src/shared/providers/che/schemas/validators.js)
+generated=(dist src/shared/providers/che/schemas/validators.js src/shared/contract/contract-schema.js)
 if ! git diff --quiet --ignore-space-at-eol -- "${generated[@]}" || [ -n "$(git ls-files --others --exclude-standard -- "${generated[@]}")" ]; then
   echo "dist/ does not match src/ at $(git rev-parse --short HEAD): run 'npm run build' and commit dist/." >&2
   git status --short -- "${generated[@]}" >&2

@@ -17,6 +17,7 @@ import { provisionStep } from '../shared/steps/provision-step.js'
 import { runFails, runStep } from '../shared/steps/run-step.js'
 import type { StepContext } from '../shared/steps/step-context.js'
 import { cliInputReader, parseCliArguments } from './cli-inputs.js'
+import { contractCommand } from './contract-command.js'
 import { type CredentialDir, credentialDirFor } from './credential-dir.js'
 import { USAGE } from './usage.js'
 
@@ -41,6 +42,8 @@ export async function main(
   const cwd = options.cwd ?? process.cwd()
   let credentials: CredentialDir | undefined
   try {
+    // Contract commands touch no provider and no state.
+    if (argv[0] === 'contract') return contractCommand(argv.slice(1), cwd, reporter)
     const args = parseCliArguments(argv)
     if (args.help) {
       reporter.info(USAGE)

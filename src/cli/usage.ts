@@ -19,6 +19,10 @@ Commands:
              persistence across stop/start, check the control plane, delete
   e2e        the developer flow: clone a bot-writable repo in the workspace,
              change, commit, push, open a PR, check its diff, delete
+  contract generate|check [--contract environment-contract.yaml] [--root .]
+             write Coder's .devcontainer/coder/devcontainer.json and Che's
+             devfile.yaml from the environment contract, or fail with a diff
+             when a committed one has drifted
 
 State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions;
 credential copies go to a private folder under the system temp folder, removed at the
