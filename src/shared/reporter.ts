@@ -24,7 +24,33 @@ export interface Reporter {
   /** Appends markdown to the job summary (or prints it, outside Actions). */
   summary(markdown: string): Promise<void>
   /** Writes untrusted output verbatim: workflow commands inside it are not obeyed. */
-  rawOutput(): { write(text: string): void; end(): void }
+  rawOutput(): RawOutput
+}
+
+/**
+ * A stream of untrusted output. `write` returns a promise when the log behind it
+ * is full (the runner reads the pipe slower than output arrives): the caller waits
+ * for it, so output is never queued in memory without limit.
+ */
+export interface RawOutput {
+  write(text: string): Promise<void> | undefined
+  end(): void
+}
+
+/** Writes to a stream; a promise that settles on 'drain' (or the stream's end) when it is full. */
+export function writeWithBackpressure(out: NodeJS.WritableStream, text: string): Promise<void> | undefined {
+  if (out.write(text)) return undefined
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      out.off('drain', done)
+      out.off('close', done)
+      out.off('error', done)
+      resolve()
+    }
+    out.on('drain', done)
+    out.on('close', done)
+    out.on('error', done)
+  })
 }
 
 /**
@@ -49,10 +75,10 @@ export function writeUntrusted(text: string, write: (text: string) => void = (t)
 }
 
 /** A stream of text during which the runner obeys no workflow command, until `end()`. */
-function withoutCommands(write: (text: string) => void): { write(text: string): void; end(): void } {
+function withoutCommands(write: (text: string) => Promise<void> | undefined | void): RawOutput {
   const token = randomBytes(16).toString('hex')
-  write(`::stop-commands::${token}${EOL}`)
-  return { write, end: () => write(`${EOL}::${token}::${EOL}`) }
+  void write(`::stop-commands::${token}${EOL}`)
+  return { write: (text) => write(text) ?? undefined, end: () => void write(`${EOL}::${token}::${EOL}`) }
 }
 
 /**
@@ -74,7 +100,7 @@ export function actionsReporter(): Reporter {
       await core.summary.addRaw(markdown, true).write()
     },
     // The command's output must not be able to set outputs, add masks or end groups.
-    rawOutput: () => withoutCommands((text) => void process.stdout.write(text)),
+    rawOutput: () => withoutCommands((text) => writeWithBackpressure(process.stdout, text)),
   }
 }
 
@@ -107,6 +133,7 @@ export function consoleReporter(
 ): Reporter {
   const out = options.out ?? process.stderr
   const write = (text: string): void => void out.write(text)
+  const rawWrite = (text: string): Promise<void> | undefined => writeWithBackpressure(out, text)
   const inActions = options.inActions ?? process.env.GITHUB_ACTIONS === 'true'
   const line = (text: string): void => (inActions ? writeUntrusted(text, write) : write(`${text}\n`))
   return {
@@ -120,6 +147,6 @@ export function consoleReporter(
     setOutput: (n, v) => void options.outputs?.set(n, String(v)),
     setSecret: () => undefined,
     summary: (markdown) => Promise.resolve(line(`\n${markdown}`)),
-    rawOutput: () => (inActions ? withoutCommands(write) : { write, end: () => undefined }),
+    rawOutput: () => (inActions ? withoutCommands(rawWrite) : { write: rawWrite, end: () => undefined }),
   }
 }

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { formatDuration } from '../parse.js'
 import { type Redactor, redactingStream } from '../redact.js'
-import type { Reporter } from '../reporter.js'
+import type { RawOutput, Reporter } from '../reporter.js'
 
 const TAIL_CHARS = 4_000
 
@@ -19,7 +19,7 @@ export class OutputCapture {
   readonly stdout: Writable
   readonly stderr: Writable
   private readonly log: Writable
-  private readonly live: { write(text: string): void; end(): void }
+  private readonly live: RawOutput
   private tailText = ''
   private lastOutputAt = Date.now()
   private readonly startedAt = Date.now()
@@ -47,14 +47,18 @@ export class OutputCapture {
     this.progress.unref()
     const sink = (text: string): Promise<void> | undefined => {
       this.lastOutputAt = Date.now()
-      this.live.write(text)
+      const live = this.live.write(text)
       this.tailText = text.length >= TAIL_CHARS ? text.slice(-TAIL_CHARS) : (this.tailText + text).slice(-TAIL_CHARS)
-      if (this.log.write(text) || this.log.destroyed) return undefined
       // A log that fails (a full disk) stops logging; the live output goes on.
-      return once(this.log, 'drain').then(
-        () => undefined,
-        () => undefined,
-      )
+      const logged =
+        this.log.write(text) || this.log.destroyed
+          ? undefined
+          : once(this.log, 'drain').then(
+              () => undefined,
+              () => undefined,
+            )
+      // The job log (the runner's pipe) is a sink like the file: a full one holds the stream too.
+      return live || logged ? Promise.all([live, logged]).then(() => undefined) : undefined
     }
     this.stdout = redactingStream(redactor, sink)
     this.stderr = redactingStream(redactor, sink)
