@@ -70,7 +70,7 @@ const COMMAND_LIKE = /::|##\[/
 export function writeUntrusted(text: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
   if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
   const framed = withoutCommands(write)
-  framed.write(text)
+  void framed.write(text)
   framed.end()
 }
 

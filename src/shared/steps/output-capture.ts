@@ -40,7 +40,7 @@ export class OutputCapture {
     this.progress = setInterval(() => {
       const quiet = Date.now() - this.lastOutputAt
       if (quiet >= progressIntervalMs)
-        this.live.write(
+        void this.live.write(
           `[run-task] run: still running after ${formatDuration(Date.now() - this.startedAt)}; no output for ${formatDuration(quiet)}\n`,
         )
     }, progressIntervalMs)
