@@ -2,7 +2,8 @@
  * Shared pieces of `npm run bench`: the row every group returns, timing and
  * memory helpers, and the BENCHMARKS.md writer. Figures are reported, never asserted.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import os from 'node:os'
 
 /** One figure of the benchmark, next to its reference measured in the same run. */
@@ -133,5 +134,15 @@ export function writeBenchmarks(
   file: string,
   groups: ReadonlyArray<{ name: string; rows: readonly BenchRow[] }>,
 ): void {
-  writeFileSync(file, renderBenchmarks(groups))
+  writeFileSync(file, renderBenchmarks(groups) + missedTargetNotes())
+}
+
+/**
+ * The profiles and reasons for the targets a run misses: written by hand from
+ * `node --cpu-prof` and memory figures (bench/MISSED-TARGETS.md), kept in every
+ * BENCHMARKS.md the bench writes.
+ */
+function missedTargetNotes(): string {
+  const notes = path.join(import.meta.dirname, 'MISSED-TARGETS.md')
+  return existsSync(notes) ? `\n${readFileSync(notes, 'utf8')}` : ''
 }
