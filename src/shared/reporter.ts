@@ -27,10 +27,33 @@ export interface Reporter {
   rawOutput(): RawOutput
 }
 
-/** The job log, for a command's own output: bytes pass as they are. */
+/**
+ * The job log, for a command's own output: bytes pass as they are. `write` returns a
+ * promise when the log behind it is full (the runner reads the pipe slower than output
+ * arrives): the caller waits for it, so output is never queued in memory without limit.
+ */
 export interface RawOutput {
-  write(output: string | Uint8Array): void
+  write(output: string | Uint8Array): Promise<void> | undefined
   end(): void
+}
+
+/** Writes to a stream; a promise that settles on 'drain' (or the stream's end) when it is full. */
+export function writeWithBackpressure(
+  out: NodeJS.WritableStream,
+  output: string | Uint8Array,
+): Promise<void> | undefined {
+  if (out.write(output)) return undefined
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      out.off('drain', done)
+      out.off('close', done)
+      out.off('error', done)
+      resolve()
+    }
+    out.on('drain', done)
+    out.on('close', done)
+    out.on('error', done)
+  })
 }
 
 /**
@@ -53,15 +76,15 @@ export function writeUntrusted(
 ): void {
   if (!COMMAND_LIKE.test(text)) return void write(`${text}${EOL}`)
   const framed = withoutCommands(write)
-  framed.write(text)
+  void framed.write(text)
   framed.end()
 }
 
 /** A stream of text during which the runner obeys no workflow command, until `end()`. */
-function withoutCommands(write: (output: string | Uint8Array) => void): RawOutput {
+function withoutCommands(write: (output: string | Uint8Array) => Promise<void> | undefined | void): RawOutput {
   const token = randomBytes(16).toString('hex')
-  write(`::stop-commands::${token}${EOL}`)
-  return { write, end: () => write(`${EOL}::${token}::${EOL}`) }
+  void write(`::stop-commands::${token}${EOL}`)
+  return { write: (text) => write(text) ?? undefined, end: () => void write(`${EOL}::${token}::${EOL}`) }
 }
 
 /**
@@ -83,7 +106,7 @@ export function actionsReporter(): Reporter {
       await core.summary.addRaw(markdown, true).write()
     },
     // The command's output must not be able to set outputs, add masks or end groups.
-    rawOutput: () => withoutCommands((text) => void process.stdout.write(text)),
+    rawOutput: () => withoutCommands((text) => writeWithBackpressure(process.stdout, text)),
   }
 }
 
@@ -118,6 +141,7 @@ export function consoleReporter(
 ): Reporter {
   const out = options.out ?? process.stderr
   const write = (output: string | Uint8Array): void => void out.write(output)
+  const rawWrite = (output: string | Uint8Array): Promise<void> | undefined => writeWithBackpressure(out, output)
   const inActions = options.inActions ?? process.env.GITHUB_ACTIONS === 'true'
   const line = (text: string): void => (inActions ? writeUntrusted(text, write) : write(`${text}\n`))
   return {
@@ -131,6 +155,6 @@ export function consoleReporter(
     setOutput: (n, v) => void options.outputs?.set(n, String(v)),
     setSecret: () => undefined,
     summary: (markdown) => Promise.resolve(line(`\n${markdown}`)),
-    rawOutput: () => (inActions ? withoutCommands(write) : { write, end: () => undefined }),
+    rawOutput: () => (inActions ? withoutCommands(rawWrite) : { write: rawWrite, end: () => undefined }),
   }
 }

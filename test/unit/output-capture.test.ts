@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import { describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { Redactor } from '../../src/shared/redact.js'
-import type { Reporter } from '../../src/shared/reporter.js'
+import { consoleReporter, type Reporter } from '../../src/shared/reporter.js'
 import { OutputCapture } from '../../src/shared/steps/output-capture.js'
 
 describe('command output capture', () => {
@@ -70,6 +70,49 @@ describe('command output capture', () => {
       assert.equal(logged, total, 'all output reaches the log')
       assert.ok(pausedReads > 10, `the source was paused ${pausedReads} times`)
       assert.ok(maxAhead < 1024 * 1024, `at most ${maxAhead} bytes were produced ahead of the log`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('pauses its source while the job log (the runner pipe) falls behind, and keeps a split secret redacted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capture-'))
+    let shown = 0
+    let text = ''
+    const slowPipe = new Writable({
+      highWaterMark: 64 * 1024,
+      decodeStrings: false,
+      write(chunk: string | Buffer, _e, cb) {
+        shown += chunk.length
+        text = (text + chunk.toString()).slice(-4096)
+        setTimeout(cb, 2)
+      },
+    })
+    const reporter = consoleReporter({ out: slowPipe, inActions: false })
+    const redactor = new Redactor()
+    redactor.add('hunter22-secret')
+    const chunk = Buffer.from(`${'z'.repeat(1023)}\n`.repeat(64) + 'hunter2')
+    const tail = Buffer.from('2-secret\n')
+    const total = 16 * 1024 * 1024
+    let produced = 0
+    let maxAhead = 0
+    const source = new Readable({
+      read() {
+        maxAhead = Math.max(maxAhead, produced - shown)
+        if (produced >= total) return void this.push(null)
+        produced += chunk.length + tail.length
+        this.push(chunk)
+        this.push(tail)
+      },
+    })
+    try {
+      const capture = new OutputCapture(reporter, redactor, path.join(dir, 'command.log'), 60_000)
+      await pipeline(source, capture.stdout)
+      await capture.close()
+      assert.ok(maxAhead < 1024 * 1024, `at most ${maxAhead} bytes were produced ahead of the job log`)
+      assert.ok(!text.includes('hunter2'), 'a secret split across chunks is not shown')
+      assert.match(text, /\*\*\*\n$/)
+      assert.ok(!readFileSync(path.join(dir, 'command.log'), 'utf8').includes('hunter2'))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

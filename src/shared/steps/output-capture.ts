@@ -40,7 +40,7 @@ export class OutputCapture {
     this.progress = setInterval(() => {
       const quiet = Date.now() - this.lastOutputAt
       if (quiet >= progressIntervalMs)
-        this.live.write(
+        void this.live.write(
           `[run-task] run: still running after ${formatDuration(Date.now() - this.startedAt)}; no output for ${formatDuration(quiet)}\n`,
         )
     }, progressIntervalMs)
@@ -48,14 +48,18 @@ export class OutputCapture {
     // Output stays bytes all the way: it is never decoded, so it costs no heap.
     const sink = (bytes: Buffer): Promise<void> | undefined => {
       this.lastOutputAt = Date.now()
-      this.live.write(bytes)
+      const live = this.live.write(bytes)
       this.keepTail(bytes)
-      if (this.log.write(bytes) || this.log.destroyed) return undefined
       // A log that fails (a full disk) stops logging; the live output goes on.
-      return once(this.log, 'drain').then(
-        () => undefined,
-        () => undefined,
-      )
+      const logged =
+        this.log.write(bytes) || this.log.destroyed
+          ? undefined
+          : once(this.log, 'drain').then(
+              () => undefined,
+              () => undefined,
+            )
+      // The job log (the runner's pipe) is a sink like the file: a full one holds the stream too.
+      return live || logged ? Promise.all([live, logged]).then(() => undefined) : undefined
     }
     this.stdout = redactingStream(redactor, sink)
     this.stderr = redactingStream(redactor, sink)
