@@ -76,6 +76,12 @@ describe('the run-task CLI bundle', () => {
       /Input 'devfile' .*must have required property 'image'/,
     ],
     ['an unknown run timeout', ['--timeout', 'forever'], /Input 'timeout'/],
+    [
+      'retries above 5',
+      ['--retries', '6'],
+      /Input 'retries' has the value "6", but expected a whole number from 0 to 5/,
+    ],
+    ['fractional retries', ['--retries', '1.5'], /Input 'retries' has the value "1.5"/],
   ]
   for (const [what, override, message] of badInputs) {
     it(`rejects ${what} with exit 2 before anything is created`, async () => {

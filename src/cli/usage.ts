@@ -27,5 +27,6 @@ Commands:
 State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions;
 credential copies go to a private folder under the system temp folder, removed at the
 end (by cleanup for the split commands). --kubeconfig-file keeps only the current
-context, or the one --kube-context names.
+context, or the one --kube-context names. --retries N (0 to 5) re-provisions a new
+workspace after an infrastructure error in provision; a failing test is never retried.
 Exit status: 0 passed, 1 failed, 2 bad input, 3 infrastructure error.`

@@ -4,6 +4,7 @@ import type { ErrorKind } from './errors.js'
 import type { RunIdentity } from './identity.js'
 import type { ProviderName, WorkspaceHandle } from './provider.js'
 import type { UnsafePodField } from './providers/che/pod-guardrails.js'
+import type { ProvisionAttempt } from './retry-attempts.js'
 import { SecretStore } from './secret-store.js'
 
 /** The one outcome of a run. */
@@ -84,6 +85,8 @@ export interface RunState {
   runnerReports?: string[]
   /** E2E with Codex: the input its auth.json came from (`codex-auth-rotating-1`, or the seed `codex-auth-1`), never the content. */
   codexAuthSlot?: string
+  /** issue 15: with `retries` above 0, every provision attempt, the last one this workspace's. */
+  attempts?: ProvisionAttempt[]
 }
 
 /**

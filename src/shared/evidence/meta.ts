@@ -1,6 +1,7 @@
 import type { PodSecurity } from '../providers/che/pod-guardrails.js'
 import type { TestCounts } from './test-results.js'
 import type { Outcome, RecordedError, RunState } from '../state.js'
+import type { ProvisionAttempt } from '../retry-attempts.js'
 
 /** The meta.json document: the contract evidence consumers read. */
 export interface EvidenceMeta {
@@ -29,6 +30,8 @@ export interface EvidenceMeta {
   readonly codexAuthSlot: string | null
   /** Che: runAsNonRoot of the pod and the command's container, and the unsafe settings allow-unsafe-pod let through; null on Coder. */
   readonly podSecurity: PodSecurity | null
+  /** issue 15: every provision attempt when the `retries` input is above 0; absent otherwise. */
+  readonly attempts?: readonly ProvisionAttempt[]
 }
 
 /** The outcome of a workspace's run, from whatever was recorded. */
@@ -77,5 +80,6 @@ export function buildMeta(
     artifactId,
     codexAuthSlot: state.codexAuthSlot ?? null,
     podSecurity: state.handle?.podSecurity ?? null,
+    ...(state.attempts ? { attempts: state.attempts } : {}),
   }
 }

@@ -5,6 +5,7 @@ import { inlineText } from './markdown.js'
 import type { EvidenceMeta } from './meta.js'
 import { caseTitle, repoRelative } from './test-results.js'
 import { firstLine } from '../text.js'
+import { attemptLines } from '../retry-attempts.js'
 
 const HEADLINE = { passed: '✅ Passed', failed: '❌ Failed', error: '⚠️ Infrastructure error' } as const
 const MAX_DIAGNOSTIC_LINES = 40
@@ -31,7 +32,13 @@ export interface SummaryInput {
  */
 export function renderSummary(input: SummaryInput): string {
   const { meta } = input
-  const head = [...headerLines(meta), ...phaseLines(meta), ...countLines(meta), ...errorLines(meta)]
+  const head = [
+    ...headerLines(meta),
+    ...phaseLines(meta),
+    ...countLines(meta),
+    ...errorLines(meta),
+    ...attemptLines(meta.attempts),
+  ]
   const tail = [...slowestLines(input.cases, input.notes ?? []), ...footerLines(meta, input.artifactUrl)]
   const budget = (input.budgetBytes ?? SUMMARY_BUDGET_BYTES) - byteLength(head) - byteLength(tail) - 200
   return `${[...head, ...failedLines(input, budget), ...tail].join('\n')}\n`

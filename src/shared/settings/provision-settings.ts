@@ -7,6 +7,7 @@ import type { CheSettings } from '../providers/che/che-settings.js'
 import { checkCoderWorkspaceName, getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import type { TemplateRef } from '../providers/che/devworkspace.js'
+import { parseRetries } from '../retry-attempts.js'
 
 /** Validated inputs of the provision step. */
 export interface ProvisionSettings {
@@ -22,6 +23,8 @@ export interface ProvisionSettings {
   readonly workspaceNamePrefix: string
   readonly startTimeoutMs: number
   readonly identity: RunIdentity
+  /** issue 15: how many times an infrastructure error in provision re-provisions (0 to 5). */
+  readonly retries: number
 }
 
 /**
@@ -46,6 +49,7 @@ export async function getProvisionSettings(
   const identity = identityFromEnv(env, read('matrix'))
   if (provider === 'coder') checkCoderWorkspaceName(workspaceNamePrefix, workspaceName(workspaceNamePrefix, identity))
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
+  const retries = parseRetries(read)
   const che = provider === 'che' ? (await import('./che-inputs.js')).getCheSettings(read, env, cwd) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
   const source = coder
@@ -61,6 +65,7 @@ export async function getProvisionSettings(
     workspaceNamePrefix,
     startTimeoutMs,
     identity,
+    retries,
   }
 }
 
