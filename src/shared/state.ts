@@ -85,6 +85,8 @@ export interface RunState {
   runnerReports?: string[]
   /** E2E with Codex: the input its auth.json came from (`codex-auth-rotating-1`, or the seed `codex-auth-1`), never the content. */
   codexAuthSlot?: string
+  /** issue 15: the evidence copy broke (stream dropped, runner's disk full): a passed run is then an error. */
+  collectError?: RecordedError
   /** issue 15: with `retries` above 0, every provision attempt, the last one this workspace's. */
   attempts?: ProvisionAttempt[]
 }

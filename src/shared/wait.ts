@@ -24,6 +24,7 @@ export interface RetryPolicy {
 }
 
 const MAX_RETRY_AFTER_MS = 120_000
+const MAX_RETRY_AFTER_JITTER_MS = 5_000
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 }
 
@@ -45,15 +46,25 @@ export async function withRetry<T>(
       return await fn(attempt)
     } catch (error) {
       if (attempt >= options.policy.attempts || !options.isRetryable(error) || options.signal?.aborted) throw error
-      const backoff = Math.min(options.policy.maxDelayMs, options.policy.baseDelayMs * 2 ** (attempt - 1))
-      // A server's Retry-After is honoured as given, up to two minutes.
-      const retryAfter = options.retryAfterMs?.(error)
-      await sleep(
-        retryAfter === undefined ? Math.random() * backoff : Math.min(retryAfter, MAX_RETRY_AFTER_MS),
-        options.signal,
-      )
+      await sleep(retryDelayMs(attempt, options.policy, options.retryAfterMs?.(error)), options.signal)
     }
   }
+}
+
+/**
+ * How long to wait before retry number `attempt` + 1: exponential backoff with full jitter, or a server's
+ * Retry-After (up to two minutes) plus up to half of it again (at most 5 s more), so the clients a 429 turned
+ * away together never come back in lockstep; never sooner than the server asked.
+ */
+export function retryDelayMs(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterMs === undefined) return random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
+  const honoured = Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS)
+  return honoured + random() * Math.min(Math.max(honoured / 2, 100), MAX_RETRY_AFTER_JITTER_MS)
 }
 
 /** A point in time that every wait in one phase shares. */

@@ -28,6 +28,8 @@ export interface StepOptions {
   readonly interruptOn?: string
   /** The signal interruptOn sends: SIGKILL stands for a runner that gave up waiting. */
   readonly interruptWith?: NodeJS.Signals
+  /** After interruptOn's signal, SIGTERM this many ms later if the step still runs (the runner's cancel: 7.5 s). */
+  readonly escalateAfterMs?: number
   /** Options for node before the entry file (the benchmark preloads a peak-memory probe). */
   readonly nodeArgs?: readonly string[]
   /** Counts stdout instead of keeping it (stdout is then its byte count): the benchmark sends hundreds of MiB. */
@@ -79,6 +81,10 @@ export async function runActionStep(action: string, options: StepOptions): Promi
     if (options.interruptOn && !interrupted && stdout.includes(options.interruptOn)) {
       interrupted = true
       child.kill(options.interruptWith ?? 'SIGINT')
+      if (options.escalateAfterMs !== undefined) {
+        const timer = setTimeout(() => child.kill('SIGTERM'), options.escalateAfterMs)
+        child.on('close', () => clearTimeout(timer))
+      }
     }
   })
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))

@@ -36,6 +36,8 @@ export interface EvidenceMeta {
 
 /** The outcome of a workspace's run, from whatever was recorded. */
 export function outcomeOf(state: RunState): { outcome: Outcome; error: RecordedError | null } {
+  // A passed command whose evidence could not be copied is unproven: its reports may say otherwise.
+  if (state.run?.outcome === 'passed' && state.collectError) return { outcome: 'error', error: state.collectError }
   if (state.run) return { outcome: state.run.outcome, error: state.run.error ?? null }
   if (state.provisionError) return { outcome: 'error', error: state.provisionError }
   return {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import { canUploadArtifacts, uploadEvidence } from '../evidence/artifact.js'
@@ -12,7 +12,7 @@ import { renderSummary } from '../evidence/summary.js'
 import { providerForConnection } from '../provider-factory.js'
 import type { CollectSettings } from '../settings/collect-settings.js'
 import { DEFAULT_EVIDENCE_PATH } from '../settings/run-settings.js'
-import { recordTiming, type RunState } from '../state.js'
+import { type RecordedError, recordTiming, type RunState } from '../state.js'
 import { identityFromEnv } from '../identity.js'
 import { InputError } from '../errors.js'
 import type { TextRedactor } from '../redact.js'
@@ -75,6 +75,7 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
         for (const skipped of result.skipped) reporter.warning(`Evidence entry skipped: ${skipped}`)
       } catch (error) {
         problems.push(`downloading evidence failed: ${errorMessage(error)}`)
+        state.collectError = evidenceCopyError(error, workspaceDir)
       }
     } else {
       reporter.info('The workspace was never ready: there is no workspace evidence to copy.')
@@ -258,4 +259,17 @@ function loadStateOrPlaceholder(ctx: StepContext, requested: string): RunState {
       timings: {},
     }
   }
+}
+
+/**
+ * issue 15: the error a broken evidence copy records. A runner whose disk filled up loses the partial copy, so
+ * meta.json, the JUnit report and the outputs can still be written; a dropped stream keeps what arrived.
+ */
+function evidenceCopyError(error: unknown, workspaceDir: string): RecordedError {
+  const diskFull = (error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || /ENOSPC/.test(errorMessage(error))
+  if (diskFull) rmSync(workspaceDir, { recursive: true, force: true })
+  const message = diskFull
+    ? `The runner's disk is full: copying the evidence failed (${errorMessage(error)}); the partial copy was removed to make room for meta.json and the report.`
+    : `Copying the evidence failed: ${errorMessage(error)}`
+  return { phase: 'collect', kind: 'evidence', message, diagnostics: [] }
 }

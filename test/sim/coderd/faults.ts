@@ -1,3 +1,5 @@
+import type { RequestFault } from '../request-faults.js'
+
 /** Fault switches of the simulated coderd. */
 export interface CoderFaults {
   /** The next start build fails with this error and these log lines. */
@@ -51,6 +53,10 @@ export interface CoderFaults {
   bootstrapLogs: boolean
   /** `/bin/coder-*` bodies are altered on the way (a proxy or cache in between): the ETag no longer matches them. */
   cliTampered: boolean
+  /** Breaks matching requests: 429/5xx, a reset connection, a lost answer (see RequestFault; `expired` is Kubernetes only). */
+  requestFaults: RequestFault[]
+  /** Closes every /watch SSE stream after this many `data` events (a proxy's idle or max-lifetime cut); clients must resume. */
+  watchCloseAfterEvents: number | undefined
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -79,5 +85,7 @@ export function noCoderFaults(): CoderFaults {
     pvcGoneOnStop: false,
     bootstrapLogs: false,
     cliTampered: false,
+    requestFaults: [],
+    watchCloseAfterEvents: undefined,
   }
 }

@@ -8,6 +8,7 @@ import { type SimBuild, type SimTemplate, type SimVersion, type SimWorkspace, Wo
 import { FAKE_CODER_CLI } from './fake-cli.js'
 import { coderListener } from './https.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
+import { loseResponse, requestKey, resetConnection, takeRequestFault } from '../request-faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
 const VERSION = 'v2.99.1-sim+0000001'
@@ -130,8 +131,36 @@ export async function startCoderSim(
         return res
       }) as typeof res.end
     }
+    if (answerRequestFault(req, res)) return
     route(req, res).catch((error: unknown) => send(res, 500, { message: 'Internal error.', detail: String(error) }))
   })
+
+  /** Applies the first matching request fault; true when the request was answered (or its connection reset). */
+  const answerRequestFault = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const fault = takeRequestFault(faults.requestFaults, requestKey(req))
+    if (!fault) return false
+    if (fault.kind === 'reset') return (resetConnection(req.socket), true)
+    if (fault.kind === 'lose') return (loseResponse(req, res), false)
+    const status = fault.status ?? 503
+    res.setHeader('X-Coder-Build-Version', VERSION)
+    if (status === 429) {
+      // coderd/httpmw/ratelimit.go RateLimit: go-chi/httprate's limit handler sets Retry-After, and coderd answers
+      // with httpapi.Write and this message.
+      res.setHeader('Retry-After', String(fault.retryAfterSeconds ?? 1))
+      send(res, 429, { message: "You've been rate limited for sending more than 512 requests in 1m0s." })
+      return true
+    }
+    // A 502/503 from the load balancer while coderd restarts, or coderd's own 500 (httpapi.InternalServerError).
+    if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds))
+    send(
+      res,
+      status,
+      status === 500
+        ? { message: 'Internal error.', detail: 'pq: canceling statement due to statement timeout' }
+        : { message: 'Service Unavailable', detail: 'coderd is restarting' },
+    )
+    return true
+  }
 
   /**
    * site/site.go New, the `/bin/` handler: underscores in the name become hyphens, only the
@@ -424,8 +453,12 @@ export async function startCoderSim(
       void res.write(`event: ${type}\n${data === undefined ? '' : `data: ${JSON.stringify(data)}\n`}\n`)
     event('ping')
     event('data', workspaceJson(w))
+    let sent = 1
     const onChange = (changed: SimWorkspace): void => {
-      if (changed.id === id) event('data', workspaceJson(changed))
+      if (changed.id !== id || res.writableEnded) return
+      event('data', workspaceJson(changed))
+      // A proxy in front (nginx proxy_read_timeout, a load balancer's stream limit) ends the SSE stream mid-wait.
+      if (faults.watchCloseAfterEvents !== undefined && ++sent >= faults.watchCloseAfterEvents) res.end()
     }
     engine.on('change', onChange)
     const ping = setInterval(() => event('ping'), 15_000)

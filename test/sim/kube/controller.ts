@@ -110,6 +110,15 @@ export class DevWorkspaceController {
     })
   }
 
+  /**
+   * The operator restarts (after a fix): controller-runtime's informers list every object on start and
+   * reconcile each one (sigs.k8s.io/controller-runtime pkg/internal/controller/controller.go Start), so a
+   * workspace whose finalizer hung is finalised now.
+   */
+  resync(): void {
+    for (const dw of this.store.list(DW, undefined)) this.schedule(dw.metadata.namespace ?? '', dw.metadata.name)
+  }
+
   stop(): void {
     this.stopped = true
     for (const { timer } of this.pending.values()) clearTimeout(timer)

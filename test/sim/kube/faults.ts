@@ -1,3 +1,5 @@
+import type { RequestFault } from '../request-faults.js'
+
 /**
  * Fault switches. Tests set them on a running simulator; each one reproduces a
  * failure seen on real clusters.
@@ -46,6 +48,8 @@ export interface KubeFaults {
   loseProjectsOnStop: boolean
   /** The storage cleanup Job fails, so deletion ends in phase Error with the storage finalizer kept. */
   failCleanupJob: boolean
+  /** Breaks matching requests: 429/5xx, a reset connection, a lost answer, an expired watch (see RequestFault). */
+  requestFaults: RequestFault[]
 }
 
 /** See KubeFaults.podMutation. */
@@ -76,6 +80,7 @@ export function noFaults(): KubeFaults {
     gatewayStatus: undefined,
     loseProjectsOnStop: false,
     failCleanupJob: false,
+    requestFaults: [],
   }
 }
 

@@ -17,6 +17,7 @@ import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspac
 import { answerDiscovery } from './discovery.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
+import { loseResponse, requestKey, resetConnection, takeRequestFault } from '../request-faults.js'
 import { jsonPatch, mergePatch } from './patch.js'
 import { bodyAsJson } from './protobuf.js'
 import { runCertificateAuthority } from './pki.js'
@@ -75,6 +76,8 @@ export interface KubeSim {
   addEditor(namespace: string, name: string): void
   /** Names of the DevWorkspaces in a namespace. */
   devWorkspaces(namespace: string): string[]
+  /** The operator restarts and reconciles every DevWorkspace (after a fault is lifted). */
+  resyncController(): void
   /** Every request the server received, as `METHOD path`. */
   readonly requests: string[]
   /** Bytes the exec server has read from commands' stdout and stderr so far. */
@@ -141,10 +144,14 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const server: Server = createHttpsServer(tls, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
     if (answerBeforeHandlers(req, res, tokens)) return
+    if (answerRequestFault(req, res, ctx)) return
     handle(req, res, ctx).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
+    const fault = takeRequestFault(faults.requestFaults, requestKey(req, true))
+    // An exec upgrade is a long-running request: APF and max-in-flight exempt it, so only a reset reaches it here.
+    if (fault) return void resetConnection(socket)
     const refusal = refuseUpgrade(req, tokens)
     if (refusal) return void socket.end(refusal)
     // Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) authorises the exec upgrade GET as both get and create.
@@ -198,6 +205,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     },
     pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
+    resyncController: () => controller.resync(),
     close: async () => {
       controller.stop()
       exec.close()
@@ -223,6 +231,34 @@ interface Context {
   rules: PolicyRule[]
   readonly gatewayTakesBearer: boolean
   readonly pruned: string[]
+}
+
+/** Applies the first matching request fault; true when the request was answered (or its connection reset). */
+function answerRequestFault(req: IncomingMessage, res: ServerResponse, ctx: Context): boolean {
+  const fault = takeRequestFault(ctx.faults.requestFaults, requestKey(req))
+  if (!fault) return false
+  if (fault.kind === 'reset') return (resetConnection(req.socket), true)
+  if (fault.kind === 'lose') return (loseResponse(req, res), false)
+  // apiserver storage/cacher watch_cache.go: a watch from a compacted resourceVersion ends with ERROR 410 Expired.
+  if (fault.kind === 'expired') return (ctx.store.compact(), false)
+  const status = fault.status ?? 503
+  if (status === 429) {
+    // apiserver pkg/server/filters/maxinflight.go tooManyRequests (also used by APF, priority-and-fairness.go):
+    // a Retry-After header and a plain-text body, not a Status object.
+    res.writeHead(429, {
+      'Retry-After': String(fault.retryAfterSeconds ?? 1),
+      'Content-Type': 'text/plain; charset=utf-8',
+    })
+    res.end('Too many requests, please try again later.\n')
+    return true
+  }
+  // A 500 InternalError (etcd: "etcdserver: request timed out") or a 503 from the aggregator in front.
+  const reason = status === 500 ? 'InternalError' : 'ServiceUnavailable'
+  const message =
+    status === 500 ? 'etcdserver: request timed out' : 'the server is currently unable to handle the request'
+  if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds))
+  send(res, status, statusBody(status, reason, message))
+  return true
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
