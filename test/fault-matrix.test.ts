@@ -484,7 +484,8 @@ async function runRow(
     steps.cleanup = await runActionStep('cleanup', { env, inputs: scenario.cleanup ?? {} })
     hook('post')
     steps.post = await runActionStep('provision-workspace', { env, post: steps.provision.state })
-    const log = (step: StepName): string => `${step}:\n${steps[step]?.stdout ?? ''}`
+    const log = (step: StepName): string =>
+      `${step} (exit ${String(steps[step]?.code)}):\n${steps[step]?.stdout ?? ''}${steps[step]?.stderr ?? ''}`
     const all = (['provision', 'run', 'collect', 'cleanup', 'post'] as const).map(log).join('\n')
 
     // 1. The outcome.

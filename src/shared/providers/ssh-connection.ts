@@ -213,15 +213,30 @@ function execOn(
       channel.on('exit', (code: number | null, signal?: string) => {
         status = { code: typeof code === 'number' ? code : null, signal: signal ?? null }
       })
-      channel.on('close', () => {
-        io.signal?.removeEventListener('abort', onAbort)
-        if (status) return resolve(status)
+      const streamBroke = (): void => {
         const gone = connectionGone()
         reject(
           new ExecStreamError(
             `The SSH channel closed before the command's exit status arrived${gone ? ` (${gone})` : ''}.`,
           ),
         )
+      }
+      // A channel paused by a full sink never ends, so it never closes, when the connection drops under it:
+      // the connection's own close settles the command then (or the process would wait on nothing).
+      const connectionClosed = (): void =>
+        void setImmediate(() => {
+          if (channelClosed) return
+          io.signal?.removeEventListener('abort', onAbort)
+          streamBroke()
+        })
+      let channelClosed = false
+      client.once('close', connectionClosed)
+      channel.on('close', () => {
+        channelClosed = true
+        client.off('close', connectionClosed)
+        io.signal?.removeEventListener('abort', onAbort)
+        if (status) return resolve(status)
+        streamBroke()
       })
       if (io.stdin !== undefined) channel.write(io.stdin)
       channel.end()
