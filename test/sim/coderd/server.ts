@@ -150,13 +150,14 @@ export async function startCoderSim(
       send(res, 429, { message: "You've been rate limited for sending more than 512 requests in 1m0s." })
       return true
     }
-    // A 502/503 from the load balancer while coderd restarts, or coderd's own 500 (httpapi.InternalServerError).
+    // coderd's own 500: coderd/httpapi/httpapi.go InternalServerError ("An internal server error occurred." with the
+    // error as detail). A 503 stands for the proxy in front while coderd restarts (not coderd's code; its body is ours).
     if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds))
     send(
       res,
       status,
       status === 500
-        ? { message: 'Internal error.', detail: 'pq: canceling statement due to statement timeout' }
+        ? { message: 'An internal server error occurred.', detail: 'pq: canceling statement due to statement timeout' }
         : { message: 'Service Unavailable', detail: 'coderd is restarting' },
     )
     return true

@@ -150,7 +150,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   server.on('upgrade', (req, socket, head) => {
     requests.push(`UPGRADE ${req.url}`)
     const fault = takeRequestFault(faults.requestFaults, requestKey(req, true))
-    // An exec upgrade is a long-running request: APF and max-in-flight exempt it, so only a reset reaches it here.
+    // An exec upgrade is a long-running request, which apiserver pkg/server/filters/maxinflight.go
+    // WithMaxInFlightLimit (and APF) let through untracked, so no 429 reaches it; only a reset does.
     if (fault) return void resetConnection(socket)
     const refusal = refuseUpgrade(req, tokens)
     if (refusal) return void socket.end(refusal)
@@ -252,7 +253,9 @@ function answerRequestFault(req: IncomingMessage, res: ServerResponse, ctx: Cont
     res.end('Too many requests, please try again later.\n')
     return true
   }
-  // A 500 InternalError (etcd: "etcdserver: request timed out") or a 503 from the aggregator in front.
+  // A 500 InternalError carrying etcd's "etcdserver: request timed out" (apiserver pkg/storage/etcd3 errors pass
+  // through as InternalError), or a 503 with apimachinery's wording for it (k8s.io/apimachinery pkg/api/errors
+  // errors.go NewGenericServerResponse, StatusReasonServiceUnavailable).
   const reason = status === 500 ? 'InternalError' : 'ServiceUnavailable'
   const message =
     status === 500 ? 'etcdserver: request timed out' : 'the server is currently unable to handle the request'
