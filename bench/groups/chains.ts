@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { type ChainResult, type Job, runChain } from '../../test/harness/job.js'
+import { machineCpuMs, ownCpuMs, processTreeCpuMs, waitedChildrenCpuMs } from '../cpu-time.js'
 import { type BenchRow, fmtMs, median, timed } from '../lib.js'
 import type { SimulatedJob } from '../sim-process.js'
 
@@ -40,15 +41,56 @@ async function leg(job: SimulatedJob, inputs: Record<string, string>, index: num
   }
 }
 
-async function chainsOn(provider: string, job: SimulatedJob, counts: readonly number[]): Promise<BenchRow[]> {
-  const inputs = job.provisionInputs
+/** CPU milliseconds spent so far by the step processes, the simulator process and the bench itself. */
+interface CpuSpent {
+  readonly steps: number
+  readonly sim: number
+  readonly bench: number
+}
+
+function cpuSpent(simPid: number): CpuSpent {
+  return { steps: waitedChildrenCpuMs(), sim: processTreeCpuMs(simPid), bench: ownCpuMs() }
+}
+
+const cpuSince = (start: CpuSpent, end: CpuSpent): CpuSpent => ({
+  steps: end.steps - start.steps,
+  sim: end.sim - start.sim,
+  bench: end.bench - start.bench,
+})
+const cpuTotal = (cpu: CpuSpent): number => cpu.steps + cpu.sim + cpu.bench
+const fmtS = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
+
+/** Runs `count` chains at once; their wall time and the CPU every process spent on them. */
+async function chainsAtOnce(
+  sim: SimulatorProcess,
+  count: number,
+  firstLeg: number,
+): Promise<{ ms: number; cpu: CpuSpent; machineBusy: number }> {
+  const start = cpuSpent(sim.pid)
+  const machineStart = machineCpuMs()
+  const [, ms] = await timed(() =>
+    Promise.all(Array.from({ length: count }, (_, i) => leg(sim.job, sim.job.provisionInputs, firstLeg + i))),
+  )
+  const machineEnd = machineCpuMs()
+  const machineBusy = (machineEnd.busy - machineStart.busy) / (machineEnd.total - machineStart.total)
+  return { ms, cpu: cpuSince(start, cpuSpent(sim.pid)), machineBusy }
+}
+
+async function chainsOn(provider: string, sim: SimulatorProcess, counts: readonly number[]): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
-  const singles: number[] = []
-  for (let i = 0; i < 3; i++) singles.push((await timed(() => leg(job, inputs, 1000 + i)))[1])
-  const single = median(singles)
+  const singles: Array<{ ms: number; cpu: CpuSpent; machineBusy: number }> = []
+  for (let i = 0; i < 3; i++) singles.push(await chainsAtOnce(sim, 1, 1000 + i))
+  const single = median(singles.map((s) => s.ms))
+  const singleCpu = median(singles.map((s) => cpuTotal(s.cpu)))
   const cores = os.availableParallelism()
+  rows.push({
+    figure: `one chain on ${provider}: CPU of steps + simulator + bench, against its wall time`,
+    value: fmtS(singleCpu),
+    reference: `wall ${fmtS(single)}`,
+    ratio: singleCpu / single,
+  })
   for (const count of counts) {
-    const [, ms] = await timed(() => Promise.all(Array.from({ length: count }, (_, i) => leg(job, inputs, i))))
+    const { ms, cpu, machineBusy } = await chainsAtOnce(sim, count, count * 100)
     const ideal = (single * count) / cores
     rows.push({
       figure: `${count} parallel chains on ${provider} (bundles, sim)`,
@@ -57,6 +99,14 @@ async function chainsOn(provider: string, job: SimulatedJob, counts: readonly nu
       ratio: ms / ideal,
       target: '≤ 1.15×',
       met: ms / ideal <= 1.15,
+    })
+    // The floor no scheduler can beat: all the CPU the chains needed, spread over every core.
+    const floor = cpuTotal(cpu) / cores
+    rows.push({
+      figure: `${count} parallel chains on ${provider}: wall against the CPU floor`,
+      value: `${fmtMs(ms)}, cores busy ${(machineBusy * 100).toFixed(0)}%`,
+      reference: `CPU ${fmtS(cpuTotal(cpu))} (steps ${fmtS(cpu.steps)}, simulator ${fmtS(cpu.sim)}, bench ${fmtS(cpu.bench)}; one chain alone ${fmtS(singleCpu)} × ${count} = ${fmtS(singleCpu * count)}) ÷ ${cores} cores = ${fmtMs(floor)}`,
+      ratio: ms / floor,
     })
   }
   return rows
@@ -70,7 +120,7 @@ export async function benchChains(): Promise<BenchRow[]> {
   ] as const) {
     const sim = await simulatorProcess(provider, runId)
     try {
-      rows.push(...(await chainsOn(name, sim.job, [10, 20])))
+      rows.push(...(await chainsOn(name, sim, [10, 20])))
     } finally {
       await sim.close()
     }
@@ -84,10 +134,13 @@ export async function benchChains(): Promise<BenchRow[]> {
  * the bench. They still share the machine's cores with the chains, as a real
  * control plane would not.
  */
-async function simulatorProcess(
-  provider: string,
-  runId: string,
-): Promise<{ job: SimulatedJob; close(): Promise<void> }> {
+interface SimulatorProcess {
+  readonly job: SimulatedJob
+  readonly pid: number
+  close(): Promise<void>
+}
+
+async function simulatorProcess(provider: string, runId: string): Promise<SimulatorProcess> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(import.meta.dirname, '..', 'sim-process.ts'), provider, runId],
@@ -101,6 +154,7 @@ async function simulatorProcess(
   child.stdout.resume()
   return {
     job: JSON.parse(first) as SimulatedJob,
+    pid: child.pid as number,
     close: async () => {
       child.stdin.end()
       if (child.exitCode === null) await once(child, 'exit')

@@ -5,8 +5,11 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { cheProvider, execText, provisioned, startKubeSim } from '../../test/che/fixture.js'
 import { spawn } from 'node:child_process'
+import { runActionStep } from '../../test/harness/action-runner.js'
+import { cheInputs, startJob } from '../../test/harness/job.js'
 import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
 import { startSshd } from '../sshd.js'
+import { type MeasuredStep, runStepMeasured } from '../step-process.js'
 
 export async function benchChe(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
@@ -72,48 +75,60 @@ export async function benchChe(): Promise<BenchRow[]> {
     } finally {
       rmSync(local, { recursive: true, force: true })
     }
-    rows.push(await evidenceRow(provider, handle, memory))
     await provider.destroy(handle, 10_000)
   } finally {
     memory.stop()
     await sim.close()
   }
+  rows.push(await collectStepRow())
   return rows
 }
 
-/** 200 MB in 2,000 files collected from the workspace, against OpenSSH `ssh host tar -c | tar -x` of the same folder. */
-async function evidenceRow(
-  provider: ReturnType<typeof cheProvider>,
-  handle: Awaited<ReturnType<typeof provisioned>>,
-  memory: ReturnType<typeof rssSampler>,
-): Promise<BenchRow> {
-  const remote = await execText(
-    provider,
-    handle,
-    'd="$PROJECTS_ROOT/ev200"; mkdir -p "$d"; for i in $(seq 1 2000); do head -c 100000 /dev/urandom > "$d/f$i.bin"; done; printf %s "$d"',
-    { timeoutMs: 300_000 },
-  )
+const EVIDENCE_FILES = 2_000
+const EVIDENCE_FILE_BYTES = 100_000
+const MAKE_EVIDENCE = `d="$RUN_TASK_EVIDENCE_DIR/files"; mkdir -p "$d" && cd "$RUN_TASK_EVIDENCE_DIR" && for i in $(seq ${EVIDENCE_FILES}); do head -c ${EVIDENCE_FILE_BYTES} /dev/urandom > "files/f$i.bin"; done; echo "EVIDENCE_AT=$(pwd)"`
+
+/**
+ * 200 MB in 2,000 files through the Che collect step (dist, a child process as the runner runs it, with its own
+ * peak memory), against OpenSSH `ssh host tar -c | tar -x` of the same folder.
+ */
+async function collectStepRow(): Promise<BenchRow> {
+  const job = await startJob('7272', { stepDelayMs: 10 })
   const sshd = await startSshd()
   const local = mkdtempSync(path.join(tmpdir(), 'bench-ev200-'))
   try {
+    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: cheInputs(job) })
+    if (provision.code !== 0) throw new Error(`provision failed: ${provision.stdout}`)
+    const made = await runActionStep('run-task', { env: job.env, inputs: { command: MAKE_EVIDENCE, timeout: '10m' } })
+    const remote = /EVIDENCE_AT=(\/\S+)/.exec(made.stdout)?.[1] // the log also shows the command itself
+    if (!remote) throw new Error(`the evidence was not written: ${made.stdout}`)
     let run = 0
-    const fresh = (): string => path.join(local, String(run++))
-    memory.start()
+    const collects: MeasuredStep[] = []
     const both = await alternate(
       3,
-      () => provider.download(handle, 'ev200', fresh(), { maxBytes: 1024 ** 3 }),
-      () => sshTarTar(sshd.ssh, remote.stdout, fresh()),
+      async () => {
+        const step = await runStepMeasured('collect-evidence', job.env, {
+          upload: 'false',
+          'max-evidence-size': '1GiB',
+        })
+        if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
+        collects.push(step)
+        rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
+      },
+      () => sshTarTar(sshd.ssh, remote, path.join(local, String(run++))),
     )
     return timeRow(
-      'Che: collect evidence, 200 MB in 2,000 files',
+      `Che: evidence, ${(EVIDENCE_FILES * EVIDENCE_FILE_BYTES) / 1e6} MB in ${EVIDENCE_FILES} files, collect step (dist)`,
       both.subjectMs,
       { name: 'OpenSSH `ssh host tar -c | tar -x`', ms: both.referenceMs },
       1.5,
-      mib(memory.peak()),
+      Math.max(...collects.map((c) => c.peakMiB)),
     )
   } finally {
+    await runActionStep('cleanup', { env: job.env })
     sshd.close()
     rmSync(local, { recursive: true, force: true })
+    await job.close()
   }
 }
 

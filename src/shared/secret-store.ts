@@ -28,8 +28,9 @@ import { MASK, mergeRanges, type Ranges, secretForms, type TextRedactor } from '
  *    store per job, and collect redacts everything it publishes against the store.
  * The second is used. The store never holds a secret, only, per form, its length,
  * 16 bits of a keyed rolling hash of its first 8 bytes (a fast
- * filter that tells next to nothing) and its HMAC-SHA256 under a random per-job key, which
- * confirms a match. The file is 0600 in `$RUNNER_TEMP/run-task`, outside the
+ * filter that tells next to nothing), the 32-bit keyed rolling hash of the whole form (a second filter, so
+ * random evidence does not cost an HMAC every few thousand bytes; it tells no more than the HMAC does) and its
+ * HMAC-SHA256 under a random per-job key, which confirms a match. The file is 0600 in `$RUNNER_TEMP/run-task`, outside the
  * evidence, and is removed when the job's workspaces are cleaned up (the
  * provision post step, or the end of a flow or CLI chain). Someone who reads the
  * file can test guesses, as with any digest; a secret worth protecting is not
@@ -40,6 +41,8 @@ interface Digest {
   readonly length: number
   /** 16 bits of a keyed rolling hash of the first `min(length, 8)` bytes: a fast filter. */
   readonly prefix: number
+  /** The keyed rolling hash of all `length` bytes, checked before the HMAC (absent in a store an older step wrote). */
+  readonly whole?: number
   readonly hmac: string
 }
 
@@ -81,7 +84,12 @@ export class SecretStore {
       if (known.has(hmac)) continue
       known.add(hmac)
       const window = Math.min(WINDOW, bytes.length)
-      digests.push({ length: bytes.length, prefix: fold(rollingHash(bytes, 0, window, store.base)), hmac })
+      digests.push({
+        length: bytes.length,
+        prefix: fold(rollingHash(bytes, 0, window, store.base)),
+        whole: rollingHash(bytes, 0, bytes.length, store.base),
+        hmac,
+      })
     }
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
     writeFileSync(`${this.file}.tmp`, JSON.stringify({ ...store, digests }), { mode: 0o600 })
@@ -108,7 +116,7 @@ export class SecretStore {
  * candidate confirms them.
  */
 export class DigestRedactor implements TextRedactor {
-  private readonly byWindow = new Map<number, { pow: number; filter: Uint8Array; candidates: Map<number, Digest[]> }>()
+  private readonly byWindow = new Map<number, { filter: Uint8Array; candidates: Map<number, Digest[]> }>()
   private readonly key: string
   private readonly base: number
   /** The longest form, in bytes; a chunked scan overlaps chunks by this much. */
@@ -122,7 +130,7 @@ export class DigestRedactor implements TextRedactor {
       const window = Math.min(WINDOW, d.length)
       let entry = this.byWindow.get(window)
       if (!entry) {
-        entry = { pow: power(this.base, window - 1), filter: new Uint8Array(1 << 16), candidates: new Map() }
+        entry = { filter: new Uint8Array(1 << 16), candidates: new Map() }
         this.byWindow.set(window, entry)
       }
       entry.filter[d.prefix] = 1
@@ -140,18 +148,11 @@ export class DigestRedactor implements TextRedactor {
     const found: Ranges = []
     // A plain Uint8Array view keeps the hot loop monomorphic.
     const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length)
-    const base = this.base
-    for (const [window, { pow, filter, candidates }] of this.byWindow) {
+    for (const [window, { filter, candidates }] of this.byWindow) {
       if (window > bytes.length) continue
-      let hash = rollingHash(buffer, 0, window, this.base)
-      for (let start = 0; ; start++) {
-        if (filter[(hash ^ (hash >>> 16)) & 0xffff])
-          for (const d of candidates.get(fold(hash)) ?? [])
-            if (this.confirmed(d, buffer, start)) found.push([start, start + d.length])
-        const next = start + window
-        if (next >= bytes.length) break
-        hash = (Math.imul((hash - Math.imul(bytes[start] as number, pow)) | 0, base) + (bytes[next] as number)) | 0
-      }
+      for (const start of filterHits(bytes, window, this.base, filter))
+        for (const d of candidates.get(fold(rollingHash(buffer, start, window, this.base))) ?? [])
+          if (this.confirmed(d, buffer, start)) found.push([start, start + d.length])
     }
     return mergeRanges(found)
   }
@@ -237,6 +238,7 @@ export class DigestRedactor implements TextRedactor {
 
   private confirmed(digest: Digest, bytes: Buffer, start: number): boolean {
     if (start + digest.length > bytes.length) return false
+    if (digest.whole !== undefined && rollingHash(bytes, start, digest.length, this.base) !== digest.whole) return false
     const actual = createHmac('sha256', this.key)
       .update(bytes.subarray(start, start + digest.length))
       .digest()
@@ -253,6 +255,24 @@ function rollingHash(bytes: Buffer, start: number, length: number, base: number)
   let hash = 0
   for (let i = start; i < start + length; i++) hash = (Math.imul(hash, base) + (bytes[i] as number)) | 0
   return hash
+}
+
+/**
+ * The positions whose next `window` bytes hash into the filter: the only ones worth an HMAC. The hot loop of the
+ * evidence scan, kept in a function of its own with only integer locals: inside the class method it ran four
+ * times slower (8 against 1.9 ns a byte).
+ */
+function filterHits(bytes: Uint8Array, window: number, base: number, filter: Uint8Array): number[] {
+  const hits: number[] = []
+  const leaving = power(base, window)
+  let hash = 0
+  for (let i = 0; i < window; i++) hash = (Math.imul(hash, base) + (bytes[i] as number)) | 0
+  for (let start = 0; ; start++) {
+    if (filter[(hash ^ (hash >>> 16)) & 0xffff] === 1) hits.push(start)
+    const next = start + window
+    if (next >= bytes.length) return hits
+    hash = (Math.imul(hash, base) - Math.imul(bytes[start] as number, leaving) + (bytes[next] as number)) | 0
+  }
 }
 
 function fold(hash: number): number {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Redactor, redactingStream, secretForms, StreamRedactor } from '../../src/shared/redact.js'
-import { SecretStore } from '../../src/shared/secret-store.js'
+import { DigestRedactor, SecretStore } from '../../src/shared/secret-store.js'
 
 describe('redaction', () => {
   it('masks every secret and every line of a multi-line secret', () => {
@@ -201,4 +202,33 @@ describe('secret store (keyed digests between steps)', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it('finds a secret at every offset of random bytes, short secrets included, and reads a store without whole-form hashes', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'secret-store-'))
+    try {
+      const secrets = ['tok-2f9c81aa0e5d47b1', 'k3y', 'pw_12345']
+      new SecretStore(dir).add(secrets)
+      const noise = randomBytes(4096)
+      for (const redactor of [new SecretStore(dir).redactor(), olderStoreRedactor(dir)])
+        for (const secret of secrets)
+          for (const at of [0, 1, 7, 8, 2048, noise.length - 1, noise.length]) {
+            const bytes = Buffer.concat([noise.subarray(0, at), Buffer.from(secret), noise.subarray(at)])
+            assert.deepEqual(
+              redactor.ranges(bytes).filter(([start]) => start === at),
+              [[at, at + secret.length]],
+              `${secret} at ${at}`,
+            )
+          }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
+
+/** A redactor over the store as a step before the whole-form hash would have written it. */
+function olderStoreRedactor(dir: string): DigestRedactor {
+  const file = path.join(dir, 'secret-digests.json')
+  const store = JSON.parse(readFileSync(file, 'utf8')) as { digests: Array<Record<string, unknown>> }
+  for (const digest of store.digests) delete digest.whole
+  return new DigestRedactor(store as unknown as ConstructorParameters<typeof DigestRedactor>[0])
+}
