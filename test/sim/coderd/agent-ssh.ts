@@ -2,9 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import ssh2 from 'ssh2'
+import { killProcessTree } from '../process-tree.js'
+import type { CoderFaults } from './faults.js'
 
 // ssh2 is CommonJS without named-export hints.
 const { Server, utils } = ssh2
+type Connection = ssh2.Connection
+type ServerChannel = ssh2.ServerChannel
 
 const HOST_KEY = utils.generateKeyPairSync('ed25519').private
 
@@ -29,8 +33,8 @@ export class AgentSshServer {
     private readonly directory: string,
     private readonly home: string,
     private readonly env: Record<string, string>,
-    /** Cuts the connection (no exit status) once a command's output contains this marker. */
-    private readonly dropMarker: () => string | undefined,
+    /** The deployment's fault switches this agent obeys: sshDropOnOutput and execHoldMs. */
+    private readonly faults: () => Pick<CoderFaults, 'sshDropOnOutput' | 'execHoldMs'>,
     /** The workspace user's login shell. */
     private readonly shell = '/bin/bash',
     /** Told of every SSH handshake (a new connection that authenticated). */
@@ -45,44 +49,10 @@ export class AgentSshServer {
         session.on('env', (accept) => accept?.())
         session.on('exec', (accept, _reject, info) => {
           const channel = accept()
-          const child = spawn(this.shell, ['-c', info.command], {
-            cwd: this.directory,
-            env: { ...this.env, HOME: this.home, SHELL: this.shell },
-            stdio: ['pipe', 'pipe', 'pipe'],
-          })
-          this.children.add(child)
-          let dropped = false
-          // agentssh copies the process's output into the session with io.Copy, and x/crypto/ssh's
-          // channel Write blocks while the client's window is full: the process waits for a slow reader.
-          const forward = (target: Writable, source: Readable) => (data: Buffer) => {
-            if (dropped) return
-            if (!target.write(data)) {
-              source.pause()
-              target.once('drain', () => source.resume())
-            }
-            const marker = this.dropMarker()
-            if (marker && data.includes(marker)) {
-              dropped = true
-              client.end()
-            }
-          }
-          child.stdout.on('data', forward(channel, child.stdout))
-          child.stderr.on('data', forward(channel.stderr, child.stderr))
-          child.stdin.on('error', () => undefined)
-          channel.on('data', (d: Buffer) => child.stdin.write(d))
-          channel.on('eof', () => child.stdin.end())
-          channel.on('error', () => undefined)
-          child.on('close', (code, signal) => {
-            this.children.delete(child)
-            if (dropped) return
-            channel.exit(signal ? 255 : (code ?? 0))
-            channel.end()
-          })
-          child.on('error', (error) => {
-            channel.stderr.write(`sh: ${error.message}\n`)
-            channel.exit(127)
-            channel.end()
-          })
+          // A loaded workspace: the command starts late (tests use it to hold a step mid-exec).
+          const hold = this.faults().execHoldMs
+          if (hold > 0) setTimeout(() => this.run(client, channel, info.command), hold)
+          else this.run(client, channel, info.command)
         })
       })
     })
@@ -97,6 +67,48 @@ export class AgentSshServer {
       this.sockets.add(socket)
       socket.once('close', () => this.sockets.delete(socket))
       this.server.injectSocket(socket)
+    })
+  }
+
+  /** Runs one exec request's command in the session's channel. */
+  private run(client: Connection, channel: ServerChannel, command: string): void {
+    const child = spawn(this.shell, ['-c', command], {
+      cwd: this.directory,
+      env: { ...this.env, HOME: this.home, SHELL: this.shell },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    this.children.add(child)
+    let dropped = false
+    // agentssh copies the process's output into the session with io.Copy, and x/crypto/ssh's
+    // channel Write blocks while the client's window is full: the process waits for a slow reader.
+    const forward = (target: Writable, source: Readable) => (data: Buffer) => {
+      if (dropped) return
+      if (!target.write(data)) {
+        source.pause()
+        target.once('drain', () => source.resume())
+      }
+      const marker = this.faults().sshDropOnOutput
+      if (marker && data.includes(marker)) {
+        dropped = true
+        client.end()
+      }
+    }
+    child.stdout.on('data', forward(channel, child.stdout))
+    child.stderr.on('data', forward(channel.stderr, child.stderr))
+    child.stdin.on('error', () => undefined)
+    channel.on('data', (d: Buffer) => child.stdin.write(d))
+    channel.on('eof', () => child.stdin.end())
+    channel.on('error', () => undefined)
+    child.on('close', (code, signal) => {
+      this.children.delete(child)
+      if (dropped) return
+      channel.exit(signal ? 255 : (code ?? 0))
+      channel.end()
+    })
+    child.on('error', (error) => {
+      channel.stderr.write(`sh: ${error.message}\n`)
+      channel.exit(127)
+      channel.end()
     })
   }
 
@@ -116,9 +128,12 @@ export class AgentSshServer {
     for (const socket of this.sockets) socket.destroy()
   }
 
-  /** The agent goes away (a stop, a delete): its sessions end with it, as the agent's process does. */
+  /**
+   * The agent goes away (a stop, a delete): the template's container or VM goes with it, and every process in it,
+   * the commands' own sessions included (killProcessTree).
+   */
   close(): void {
-    for (const child of this.children) child.kill('SIGKILL')
+    for (const child of this.children) if (child.pid) killProcessTree(child.pid)
     for (const socket of this.sockets) socket.destroy()
     this.listener.close()
   }

@@ -289,7 +289,7 @@ export class WorkspaceEngine extends EventEmitter {
           CODER_WORKSPACE_OWNER_NAME: w.owner_name,
           CODER_WORKSPACE_AGENT_NAME: w.agent.name,
         },
-        () => this.faults.sshDropOnOutput,
+        () => this.faults,
         this.faults.loginShell,
         () => (this.sshHandshakes += 1),
       )

@@ -39,6 +39,8 @@ export interface CoderFaults {
   noInitialUser: boolean
   /** Cuts SSH connections once a command's output contains this marker. */
   sshDropOnOutput: string | undefined
+  /** The agent holds each exec request this long before starting its command (a loaded workspace). */
+  execHoldMs: number
   /** The app proxy answers with this status (502: the app is unreachable; 403: a fronting proxy refuses). */
   appProxyStatus: number | undefined
   /** Path-based apps are switched off by the administrator: the app proxy answers 401. */
@@ -78,6 +80,7 @@ export function noCoderFaults(): CoderFaults {
     watchUnavailable: false,
     noInitialUser: false,
     sshDropOnOutput: undefined,
+    execHoldMs: 0,
     appProxyStatus: undefined,
     pathAppsDisabled: false,
     loseHomeOnStop: false,

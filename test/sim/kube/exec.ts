@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { PODS } from './controller.js'
 import { type KubeFaults, statusBody } from './faults.js'
 import type { ObjectStore } from './store.js'
+import { killProcessTree } from '../process-tree.js'
 
 const STDIN = 0
 const STDOUT = 1
@@ -31,14 +32,20 @@ export class ExecServer {
     noServer: true,
     handleProtocols: (protocols) => this.faults.execProtocols.find((p) => protocols.has(p)) ?? false,
   })
-  private readonly children = new Set<ChildProcess>()
+  /** The commands running in each pod (`namespace/name`): they die with the pod. */
+  private readonly children = new Map<string, Set<ChildProcess>>()
   /** Bytes read from the commands' stdout and stderr so far: a test compares it with what its client took in. */
   outputBytesRead = 0
 
   constructor(
     private readonly store: ObjectStore,
     private readonly faults: KubeFaults,
-  ) {}
+  ) {
+    store.subscribe((event) => {
+      if (event.resource === PODS && event.type === 'DELETED')
+        this.killPod(`${event.object.metadata.namespace ?? ''}/${event.object.metadata.name}`)
+    })
+  }
 
   /** Handles an HTTP upgrade on `/api/v1/namespaces/{ns}/pods/{pod}/exec`. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -76,18 +83,32 @@ export class ExecServer {
     const command = url.searchParams.getAll('command')
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
     const accept = (): void =>
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.run(ws, command, env, url.searchParams))
+      this.wss.handleUpgrade(req, socket, head, (ws) =>
+        this.run(ws, `${ns}/${podName}`, command, env, url.searchParams),
+      )
     if (this.faults.execUpgradeDelayMs > 0) setTimeout(accept, this.faults.execUpgradeDelayMs)
     else accept()
   }
 
   /** Kills every command still running. */
   close(): void {
-    for (const child of this.children) child.kill('SIGKILL')
+    for (const pod of this.children.keys()) this.killPod(pod)
     this.wss.close()
   }
 
-  private run(ws: WebSocket, command: string[], env: Record<string, string>, params: URLSearchParams): void {
+  /** A deleted pod's containers are gone, and every process in them with them. */
+  private killPod(pod: string): void {
+    for (const child of this.children.get(pod) ?? []) if (child.pid) killProcessTree(child.pid)
+    this.children.delete(pod)
+  }
+
+  private run(
+    ws: WebSocket,
+    pod: string,
+    command: string[],
+    env: Record<string, string>,
+    params: URLSearchParams,
+  ): void {
     const v5 = ws.protocol === 'v5.channel.k8s.io'
     const wantStdin = params.get('stdin') === 'true'
     const outputs = [STDOUT, STDERR].filter((ch) => params.get(ch === STDOUT ? 'stdout' : 'stderr') === 'true')
@@ -119,7 +140,8 @@ export class ExecServer {
       )
 
     const child = spawn(command[0] as string, command.slice(1), { cwd: env.HOME, env, stdio: ['pipe', 'pipe', 'pipe'] })
-    this.children.add(child)
+    const running = this.children.get(pod) ?? new Set<ChildProcess>()
+    this.children.set(pod, running.add(child))
     let dropped = false
     const dropMarker = this.faults.execDropOnOutput
     const forward = (channel: number, from: NodeJS.ReadableStream) => (data: Buffer) => {
@@ -144,7 +166,7 @@ export class ExecServer {
       else if (channel === RESIZE) return
     })
     child.on('error', (error: NodeJS.ErrnoException) => {
-      this.children.delete(child)
+      running.delete(child)
       const message =
         error.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : error.message
       this.finish(
@@ -157,7 +179,7 @@ export class ExecServer {
       )
     })
     child.on('close', (code, signal) => {
-      this.children.delete(child)
+      running.delete(child)
       if (dropped) return
       const exitCode = code ?? 128 + signalNumber(signal)
       this.finish(ws, exitCode === 0 ? { metadata: {}, status: 'Success' } : nonZeroExit(exitCode))
