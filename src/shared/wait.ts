@@ -29,8 +29,15 @@ const MAX_RETRY_AFTER_JITTER_MS = 5_000
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 }
 
 /**
- * Calls `fn` until it succeeds, `isRetryable` says no, or attempts run out.
- * Backoff is exponential with full jitter; `retryAfterMs` (from a 429) wins when given.
+ * The tries a call gets while the server answers with a Retry-After (a 429 from a rate limiter or API Priority and
+ * Fairness): it says when to come back, so it is not a failure to give up on after the policy's few attempts.
+ * client-go retries such answers 10 times (rest.Request maxRetries); so does this, whatever the policy's attempts.
+ */
+export const RETRY_AFTER_ATTEMPTS = 11
+
+/**
+ * Calls `fn` until it succeeds, `isRetryable` says no, or attempts run out (RETRY_AFTER_ATTEMPTS while the
+ * server sends Retry-After). Backoff is exponential with full jitter; `retryAfterMs` (from a 429) wins when given.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -45,8 +52,11 @@ export async function withRetry<T>(
     try {
       return await fn(attempt)
     } catch (error) {
-      if (attempt >= options.policy.attempts || !options.isRetryable(error) || options.signal?.aborted) throw error
-      await sleep(retryDelayMs(attempt, options.policy, options.retryAfterMs?.(error)), options.signal)
+      const retryAfter = options.isRetryable(error) ? options.retryAfterMs?.(error) : undefined
+      const attempts =
+        retryAfter === undefined ? options.policy.attempts : Math.max(options.policy.attempts, RETRY_AFTER_ATTEMPTS)
+      if (attempt >= attempts || !options.isRetryable(error) || options.signal?.aborted) throw error
+      await sleep(retryDelayMs(attempt, options.policy, retryAfter), options.signal)
     }
   }
 }

@@ -87,6 +87,38 @@ describe('Che provider against the simulated cluster', () => {
     await provider.destroy(handle, 5_000)
   })
 
+  it('retries a pod list answered 429, while waiting for the pod and before an exec', async () => {
+    // An API server under load throttles the pod list like any other call (the load test found it was not retried).
+    const podList = { match: /^GET \/api\/v1\/namespaces\/ci\/pods$/, kind: 'status' as const, status: 429 }
+    const provider = cheProvider(sim)
+    const throttled = { ...podList, count: 2, retryAfterSeconds: 0 }
+    sim.faults.requestFaults.push(throttled)
+    const handle = await provisioned(provider)
+    assert.equal(throttled.count, 0, 'both 429s were answered while provisioning')
+    const again = { ...podList, count: 2, retryAfterSeconds: 0 }
+    sim.faults.requestFaults.push(again)
+    assert.equal((await execText(provider, handle, 'echo after-429')).stdout, 'after-429\n')
+    assert.equal(again.count, 0, 'both 429s were answered before the exec')
+    await provider.destroy(handle, 5_000)
+  })
+
+  it('waits for the Retry-After of a 429 on the status list before listing again', async () => {
+    const throttled = {
+      match: /^GET \/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/ci\/devworkspaces$/,
+      kind: 'status' as const,
+      status: 429,
+      retryAfterSeconds: 1,
+      count: 1,
+    }
+    const provider = cheProvider(sim)
+    sim.faults.requestFaults.push(throttled)
+    const started = Date.now()
+    const handle = await provisioned(provider)
+    assert.equal(throttled.count, 0)
+    assert.ok(Date.now() - started >= 1_000, 'listed again only after Retry-After: 1')
+    await provider.destroy(handle, 5_000)
+  })
+
   it('reports an API server that stays down as unavailable, naming what it was doing', async () => {
     sim.faults.unavailable = true
     const provider = cheProvider(sim)

@@ -152,6 +152,28 @@ describe('Coder provider against the simulated coderd', () => {
     await provider.destroy(handle, 5_000)
   })
 
+  it('opens the SSH tunnel again when coderd rate limited the coder CLI (429), and only then', async () => {
+    // coderd rate limits the CLI's own calls too, and the CLI gives up on a 429 (the load test found it).
+    const provider = coderProvider(sim)
+    const handle = await provisioned(provider)
+    try {
+      const throttled = {
+        match: /^GET \/api\/v2\/workspaceagents\/[^/]+\/sim-ssh$/,
+        kind: 'status' as const,
+        status: 429,
+        count: 2,
+      }
+      sim.faults.requestFaults.push(throttled)
+      const started = Date.now()
+      assert.equal((await execText(provider, handle, 'echo through')).stdout, 'through\n')
+      assert.equal(throttled.count, 0, 'the CLI was turned away twice')
+      assert.ok(Date.now() - started >= 2_000, "each try waited for coderd's shortest Retry-After (1 s)")
+    } finally {
+      await provider.close()
+      await provider.destroy(handle, 5_000)
+    }
+  })
+
   it('falls back to polling when the watch stream is not available', async () => {
     sim.faults.watchUnavailable = true
     const provider = coderProvider(sim)

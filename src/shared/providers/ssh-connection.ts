@@ -276,6 +276,9 @@ export class SharedSsh {
   /** Connections opened so far, for the log and tests. */
   opened = 0
 
+  /** `open` makes a connection (a provider's own retries around openSsh). */
+  constructor(private readonly open: (target: SshTarget) => Promise<SshConnection> = openSsh) {}
+
   /** Runs `run` on the connection for `key`; `target` says how to open one when there is none. */
   async use<T>(key: string, target: () => Promise<SshTarget>, run: (ssh: SshConnection) => Promise<T>): Promise<T> {
     const { ssh, fresh } = await this.connection(key, target)
@@ -307,7 +310,7 @@ export class SharedSsh {
       if (ssh) void ssh.close()
     } else await this.close()
     if (this.current?.key === key) return this.connection(key, target)
-    const connection = target().then(openSsh)
+    const connection = target().then((t) => this.open(t))
     this.current = { key, connection }
     this.opened += 1
     try {

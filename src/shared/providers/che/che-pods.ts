@@ -1,7 +1,7 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node'
 import { WorkspaceStartError } from '../../errors.js'
-import { Deadline, sleep } from '../../wait.js'
-import { normalizeKubeError } from './kube-errors.js'
+import { DEFAULT_RETRY, Deadline, type RetryPolicy, sleep, withRetry } from '../../wait.js'
+import { isRetryableKubeError, kubeRetryAfterMs, normalizeKubeError } from './kube-errors.js'
 
 export const DW_ID_LABEL = 'controller.devfile.io/devworkspace_id'
 const INIT_CONTAINERS_TO_SKIP = new Set(['project-clone', 'che-code-injector', 'init-persistent-home'])
@@ -9,19 +9,23 @@ const INIT_CONTAINERS_TO_SKIP = new Set(['project-clone', 'che-code-injector', '
 /**
  * The workspace pod to exec in: labelled with the devworkspaceId, not terminating
  * (the Recreate strategy can leave an old pod behind), Running, with the container ready.
- * Returns undefined when there is none yet.
+ * Returns undefined when there is none yet. The list is retried like every other API call (429 with its
+ * Retry-After, 5xx, network errors): an API server under load throttles it as it throttles the rest.
  */
 export async function findReadyPod(
   core: CoreV1Api,
   namespace: string,
   devworkspaceId: string,
   container: string,
+  retry: RetryPolicy = DEFAULT_RETRY,
+  signal?: AbortSignal,
 ): Promise<V1Pod | undefined> {
-  const pods = await core
-    .listNamespacedPod({ namespace, labelSelector: `${DW_ID_LABEL}=${devworkspaceId}` })
-    .catch((error: unknown) => {
-      throw normalizeKubeError(error, `listing the pods of DevWorkspace ${devworkspaceId} in ${namespace}`)
-    })
+  const pods = await withRetry(
+    () => core.listNamespacedPod({ namespace, labelSelector: `${DW_ID_LABEL}=${devworkspaceId}` }),
+    { policy: retry, isRetryable: isRetryableKubeError, retryAfterMs: kubeRetryAfterMs, signal },
+  ).catch((error: unknown) => {
+    throw normalizeKubeError(error, `listing the pods of DevWorkspace ${devworkspaceId} in ${namespace}`)
+  })
   return pods.items.find((pod) => {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running') return false
     const statuses = pod.status?.containerStatuses ?? []
@@ -38,9 +42,10 @@ export async function waitForReadyPod(
   container: string,
   deadline: Deadline,
   signal?: AbortSignal,
+  retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<V1Pod> {
   for (let attempt = 0; ; attempt++) {
-    const pod = await findReadyPod(core, namespace, devworkspaceId, container)
+    const pod = await findReadyPod(core, namespace, devworkspaceId, container, retry, signal)
     if (pod) return pod
     if (deadline.expired()) {
       throw new WorkspaceStartError(

@@ -377,14 +377,22 @@ class CheProvider implements WorkspaceProvider {
   }
 
   private async attachPod(handle: WorkspaceHandle, deadline: Deadline, signal?: AbortSignal): Promise<WorkspaceHandle> {
-    const pod = await waitForReadyPod(this.core, handle.scope, handle.id, this.settings.container, deadline, signal)
+    const pod = await waitForReadyPod(
+      this.core,
+      handle.scope,
+      handle.id,
+      this.settings.container,
+      deadline,
+      signal,
+      this.retry,
+    )
     const target = pickContainer(pod, this.settings.container)
     const podSecurity = checkPodGuardrails(pod, target, this.settings.allowUnsafePod ?? [])
     return { ...handle, target, readyAt: new Date().toISOString(), podSecurity }
   }
 
   private async podTarget(handle: WorkspaceHandle): Promise<PodTarget> {
-    const pod = await findReadyPod(this.core, handle.scope, handle.id, handle.target)
+    const pod = await findReadyPod(this.core, handle.scope, handle.id, handle.target, this.retry)
     if (!pod?.metadata?.name) {
       throw new WorkspaceStartError(
         `DevWorkspace ${handle.scope}/${handle.name} has no ready pod with container '${handle.target}'.`,

@@ -1,8 +1,8 @@
 import { type CustomObjectsApi, type KubeConfig, Watch } from '@kubernetes/client-node'
 import { CancelledError, RunTaskError } from '../../errors.js'
-import { Deadline, sleep } from '../../wait.js'
+import { DEFAULT_RETRY, Deadline, retryDelayMs, sleep } from '../../wait.js'
 import { DW_GROUP, DW_PLURAL, DW_VERSION, type DevWorkspaceObject } from './devworkspace.js'
-import { isRetryableKubeError, kubeStatusCode, normalizeKubeError } from './kube-errors.js'
+import { isRetryableKubeError, kubeRetryAfterMs, kubeStatusCode, normalizeKubeError } from './kube-errors.js'
 
 /** What a predicate says about the latest state of the watched DevWorkspace (null: it is gone). */
 export type WatchVerdict<T> = { done: T } | { fail: RunTaskError } | undefined
@@ -25,7 +25,8 @@ export interface WatchDevWorkspaceOptions<T> {
  * Follows one DevWorkspace with a watch until `judge` returns a verdict.
  * Lists first (for a resourceVersion), then watches from it; a watch that closes is
  * resumed from the last resourceVersion seen, and a 410 Gone starts over with a new
- * list. Network failures back off and retry. Every wait is bounded by `deadline`.
+ * list. Network failures and 5xx back off and retry; a 429 waits its Retry-After.
+ * Every wait is bounded by `deadline`.
  */
 export async function watchDevWorkspace<T>(options: WatchDevWorkspaceOptions<T>): Promise<T> {
   const state: { last: DevWorkspaceObject | null | undefined } = { last: undefined }
@@ -63,7 +64,13 @@ export async function watchDevWorkspace<T>(options: WatchDevWorkspaceOptions<T>)
         if (!isRetryableKubeError(error))
           throw normalizeKubeError(error, `watching DevWorkspace ${options.namespace}/${options.name}`)
         failures += 1
-        await sleep(Math.min(options.deadline.remainingMs(), Math.min(5_000, 100 * 2 ** failures)), options.signal)
+        // A 429 (or 503) list says when to come back: never sooner, with jitter (a watch's error carries no headers).
+        const retryAfter = kubeRetryAfterMs(error)
+        const wait =
+          retryAfter === undefined
+            ? Math.min(5_000, 100 * 2 ** failures)
+            : retryDelayMs(failures, DEFAULT_RETRY, retryAfter)
+        await sleep(Math.min(options.deadline.remainingMs(), wait), options.signal)
       }
     }
     throw await options.onTimeout(state.last)

@@ -20,6 +20,7 @@ import { downloadTar, textSink } from '../tar-download.js'
 import { SharedSsh, type SshConnection, type SshTarget, shellQuote } from '../ssh-connection.js'
 import { agentReadiness, topLevelAgents } from './coder-agent.js'
 import { ensureCoderCli } from './coder-cli.js'
+import { openCoderTunnel } from './coder-tunnel.js'
 import { parseKnownHosts } from '../known-hosts.js'
 import type { CoderClient } from './coder-client.js'
 import { checkParameters } from './coder-parameters.js'
@@ -66,7 +67,7 @@ class CoderProvider implements WorkspaceProvider {
   readonly name = 'coder' as const
   private readonly client: CoderClient
   /** One SSH connection per workspace start, shared by every exec and download (see SharedSsh). */
-  private readonly ssh = new SharedSsh()
+  private readonly ssh = new SharedSsh((target) => openCoderTunnel(target))
   /** The deployment's coder CLI: fetched or re-checked once per provider. */
   private cli: Promise<string> | undefined
 
