@@ -102,6 +102,23 @@ describe('Che provider against the simulated cluster', () => {
     await provider.destroy(handle, 5_000)
   })
 
+  it('retries the CheCluster list answered 429 before the create (it failed the provision)', async () => {
+    // The load test found 429s here failed provision: discovery normalized the error before the retry saw it, so
+    // its Retry-After was lost and the call got the policy's 5 attempts, not the 10 retries Retry-After earns.
+    const throttled = {
+      match: /^GET \/apis\/org\.eclipse\.che\/v2\/checlusters$/,
+      kind: 'status' as const,
+      status: 429,
+      count: 5,
+      retryAfterSeconds: 0,
+    }
+    sim.faults.requestFaults.push(throttled)
+    const provider = cheProvider(sim)
+    const handle = await provisioned(provider)
+    assert.equal(throttled.count, 0, 'all five 429s were answered')
+    await provider.destroy(handle, 5_000)
+  })
+
   it('waits for the Retry-After of a 429 on the status list before listing again', async () => {
     const throttled = {
       match: /^GET \/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/ci\/devworkspaces$/,

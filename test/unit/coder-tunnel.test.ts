@@ -75,4 +75,22 @@ describe('the coder CLI tunnel is opened again when coderd rate limited the CLI'
     assert.ok(tries > 2, `${tries} tries`)
     assert.ok(Date.now() - started < 1_000, 'bounded by the ready timeout')
   })
+
+  it('stops retrying when the step is cancelled', async () => {
+    const controller = new AbortController()
+    let tries = 0
+    const opening = openCoderTunnel(
+      { ...TARGET, readyTimeoutMs: 60_000, signal: controller.signal },
+      {
+        retryAfterMs: 10_000,
+        open: () => {
+          tries += 1
+          return Promise.reject(tunnelSaid(RATE_LIMITED))
+        },
+      },
+    )
+    setTimeout(() => controller.abort(), 20)
+    await assert.rejects(opening, (error: Error) => error.name === 'CancelledError')
+    assert.equal(tries, 1, 'no try after the cancel')
+  })
 })

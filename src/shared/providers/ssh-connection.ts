@@ -48,6 +48,8 @@ export interface SshTarget {
   readonly readyTimeoutMs: number
   /** Told once per connection which algorithms were agreed and whose crypto runs them. */
   readonly log?: (line: string) => void
+  /** A cancelled step: ends retries of the opening (a provider's own, around openSsh). */
+  readonly signal?: AbortSignal
 }
 
 export interface SshExecIo {

@@ -1,6 +1,6 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node'
 import type { ConfigRef } from './devworkspace.js'
-import { kubeStatusCode, normalizeKubeError } from './kube-errors.js'
+import { kubeStatusCode } from './kube-errors.js'
 
 /** The DevWorkspaceOperatorConfig che-operator writes next to its CheCluster (pkg/deploy/devworkspace/dev_workspace_config.go). */
 export const CHE_DWOC_NAME = 'devworkspace-config'
@@ -34,6 +34,7 @@ export async function findCheConfig(custom: CustomObjectsApi): Promise<CheDiscov
       return {
         note: `CheClusters could not be read (${status === 403 ? 'forbidden' : 'not served'}): the DevWorkspace gets the DevWorkspace operator's global configuration, not Che's devEnvironments.`,
       }
-    throw normalizeKubeError(error, 'listing CheClusters')
+    // Raw, so the caller's retry still sees a 429 or 5xx as one (it normalizes what it gives up on).
+    throw error
   }
 }

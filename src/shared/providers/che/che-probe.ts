@@ -3,7 +3,7 @@ import { RunTaskError } from '../../errors.js'
 import { DEFAULT_RETRY, withRetry } from '../../wait.js'
 import type { ControlPlaneFinding, ControlPlaneRequest, IdeEndpoint, Persistence, WorkspaceProbe } from '../probe.js'
 import { DW_GROUP, DW_PLURAL, DW_VERSION, DWT_PLURAL, type DevWorkspaceObject } from './devworkspace.js'
-import { isRetryableKubeError, kubeStatusCode, normalizeKubeError } from './kube-errors.js'
+import { isRetryableKubeError, kubeRetryAfterMs, kubeStatusCode, normalizeKubeError } from './kube-errors.js'
 
 /** che-code's main endpoint port, when the editor's own definition cannot be read. */
 const DEFAULT_EDITOR_PORT = 3100
@@ -30,9 +30,11 @@ export function createCheProbe(kubeConfig: KubeConfig, namespace: string): Works
   const custom = kubeConfig.makeApiClient(CustomObjectsApi)
   const core = kubeConfig.makeApiClient(CoreV1Api)
   const call = <T>(doing: string, fn: () => Promise<T>): Promise<T> =>
-    withRetry(fn, { policy: DEFAULT_RETRY, isRetryable: isRetryableKubeError }).catch((error: unknown) => {
-      throw normalizeKubeError(error, doing, kubeConfig.getCurrentCluster()?.server)
-    })
+    withRetry(fn, { policy: DEFAULT_RETRY, isRetryable: isRetryableKubeError, retryAfterMs: kubeRetryAfterMs }).catch(
+      (error: unknown) => {
+        throw normalizeKubeError(error, doing, kubeConfig.getCurrentCluster()?.server)
+      },
+    )
   const get = (name: string): Promise<DevWorkspaceObject> =>
     call(`reading DevWorkspace ${namespace}/${name}`, () =>
       custom.getNamespacedCustomObject({ group: DW_GROUP, version: DW_VERSION, namespace, plural: DW_PLURAL, name }),

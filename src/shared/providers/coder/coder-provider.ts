@@ -138,8 +138,10 @@ class CoderProvider implements WorkspaceProvider {
       request.timeoutMs,
       signal,
       (execSignal) =>
-        this.withSsh(handle, (ssh) =>
-          ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: execSignal }),
+        this.withSsh(
+          handle,
+          (ssh) => ssh.exec(remote(wrapped.argv), { ...streams, stdin: wrapped.stdin, signal: execSignal }),
+          execSignal,
         ),
       () => this.kill(handle, wrapped.token),
     )
@@ -156,8 +158,10 @@ class CoderProvider implements WorkspaceProvider {
     return downloadTar(
       async (stdout, stderr, tarSignal) =>
         (
-          await this.withSsh(handle, (ssh) =>
-            ssh.exec(remote(tarCommand(remoteDir)), { stdout, stderr, signal: tarSignal }),
+          await this.withSsh(
+            handle,
+            (ssh) => ssh.exec(remote(tarCommand(remoteDir)), { stdout, stderr, signal: tarSignal }),
+            tarSignal,
           )
         ).code,
       remoteDir,
@@ -631,11 +635,18 @@ class CoderProvider implements WorkspaceProvider {
     }
   }
 
-  /** Runs `run` on the workspace's shared SSH connection, opening it when there is none. */
-  private withSsh<T>(handle: WorkspaceHandle, run: (ssh: SshConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` on the workspace's shared SSH connection, opening it when there is none; `signal` (a cancelled step)
+   * also ends the opening's retries.
+   */
+  private withSsh<T>(
+    handle: WorkspaceHandle,
+    run: (ssh: SshConnection) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return this.ssh.use(
       `${handle.id}/${handle.scope}/${handle.name}.${handle.target}`,
-      () => this.sshTarget(handle),
+      () => this.sshTarget(handle, signal),
       run,
     )
   }
@@ -648,7 +659,7 @@ class CoderProvider implements WorkspaceProvider {
     return this.cli
   }
 
-  private async sshTarget(handle: WorkspaceHandle): Promise<SshTarget> {
+  private async sshTarget(handle: WorkspaceHandle, signal?: AbortSignal): Promise<SshTarget> {
     const s = this.settings
     const workspace = `${handle.scope}/${handle.name}.${handle.target}`
     let command = s.sshTunnelCommand
@@ -668,6 +679,7 @@ class CoderProvider implements WorkspaceProvider {
       ...(s.sshKnownHosts.trim() ? { knownHosts: parseKnownHosts(s.sshKnownHosts).keys } : {}),
       readyTimeoutMs: 60_000,
       ...(this.deps.log ? { log: this.deps.log } : {}),
+      ...(signal ? { signal } : {}),
     }
   }
 

@@ -32,13 +32,16 @@ export async function openCoderTunnel(target: SshTarget, options: TunnelRetryOpt
     try {
       return await open(target)
     } catch (error) {
-      if (!isThrottledTunnel(error)) throw error
+      if (!isThrottledTunnel(error) || target.signal?.aborted) throw error
       if (deadline.expired())
         throw new ProviderUnavailableError(
           `${(error as Error).message} (coderd rate limited the coder CLI on all ${attempt} tries within ${formatDuration(deadline.totalMs)})`,
           error,
         )
-      await sleep(Math.min(deadline.remainingMs(), retryDelayMs(attempt, DEFAULT_RETRY, options.retryAfterMs ?? 1_000)))
+      await sleep(
+        Math.min(deadline.remainingMs(), retryDelayMs(attempt, DEFAULT_RETRY, options.retryAfterMs ?? 1_000)),
+        target.signal,
+      )
     }
   }
 }
