@@ -4,7 +4,7 @@ import { actionsReporter, consoleReporter, type Reporter } from '../shared/repor
 import { getCleanupSettings } from '../shared/settings/cleanup-settings.js'
 import { getCollectSettings } from '../shared/settings/collect-settings.js'
 import { getProvisionSettings } from '../shared/settings/provision-settings.js'
-import { type FailOn, getRunSettings } from '../shared/settings/run-settings.js'
+import { type FailOn, getRunSettings, withContractDefaults } from '../shared/settings/run-settings.js'
 import { getSmokeSettings } from '../shared/settings/smoke-settings.js'
 import { type FlowResult, setFlowOutputs } from '../shared/flows/flow.js'
 import { smokeFlow } from '../shared/flows/smoke.js'
@@ -132,7 +132,7 @@ function capturing(reporter: Reporter, outputs: Map<string, string>): Reporter {
  */
 async function runChain(ctx: StepContext, read: InputReader, cwd: string): Promise<Outcome> {
   const provision = await getProvisionSettings(read, ctx.env, cwd)
-  const run = getRunSettings(read)
+  const run = withContractDefaults(getRunSettings(read), provision.contract)
   const collect = getCollectSettings(read)
   const cleanup = getCleanupSettings(read)
   let state

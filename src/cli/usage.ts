@@ -8,6 +8,8 @@ or an environment variable RUN_TASK_<INPUT_NAME> (for example RUN_TASK_NAMESPACE
            --devfile devfile.yaml --command 'ameide test'
   RUN_TASK_CODER_TOKEN=... run-task --provider coder --coder-url https://coder.example.com \\
            --template ci-docker --parameters 'cpu: 4' --command 'ameide test'
+  run-task --provider che --kubeconfig-file ~/.kube/config --contract environment-contract.yaml
+           (the contract is the workspace; its first entrypoint is the command)
 
 Commands:
   all        (default) the whole chain; cleanup always runs

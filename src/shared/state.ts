@@ -6,6 +6,7 @@ import type { ProviderName, WorkspaceHandle } from './provider.js'
 import type { UnsafePodField } from './providers/che/pod-guardrails.js'
 import type { ProvisionAttempt } from './retry-attempts.js'
 import { SecretStore } from './secret-store.js'
+import type { ContractDefaults } from './contract/provision-contract.js'
 
 /** The one outcome of a run. */
 export const OUTCOMES = ['passed', 'failed', 'error'] as const
@@ -89,6 +90,8 @@ export interface RunState {
   collectError?: RecordedError
   /** issue 15: with `retries` above 0, every provision attempt, the last one this workspace's. */
   attempts?: ProvisionAttempt[]
+  /** issue 13: the environment contract provision used: the run and collect steps' defaults. */
+  contract?: ContractDefaults
 }
 
 /**

@@ -8,7 +8,7 @@ import type { InputReader } from '../../src/shared/inputs.js'
 import { getCleanupSettings } from '../../src/shared/settings/cleanup-settings.js'
 import { getCollectSettings } from '../../src/shared/settings/collect-settings.js'
 import { getProvisionSettings } from '../../src/shared/settings/provision-settings.js'
-import { getRunSettings } from '../../src/shared/settings/run-settings.js'
+import { getRunSettings, withContractDefaults } from '../../src/shared/settings/run-settings.js'
 import { DEVFILE } from '../harness/job.js'
 
 const KUBECONFIG =
@@ -81,8 +81,27 @@ describe('provision settings', () => {
 })
 
 describe('run, collect and cleanup settings', () => {
-  it('requires a command', () =>
-    assert.throws(() => getRunSettings(reader({})), inputError('command', /one command line to run/)))
+  it('requires a command, unless provision used a contract (its first entrypoint and evidence path)', () => {
+    const empty = getRunSettings(reader({}))
+    assert.throws(() => withContractDefaults(empty, undefined), inputError('command', /one command line to run/))
+    const contract = {
+      file: 'environment-contract.yaml',
+      entrypoint: 'ameide test',
+      evidencePath: 'out/evidence',
+      junitPatterns: [],
+      tools: [],
+      checkoutDirectory: 'app',
+    }
+    const filled = withContractDefaults(empty, contract)
+    assert.equal(filled.command, 'ameide test')
+    assert.equal(filled.evidencePath, 'out/evidence')
+    const given = withContractDefaults(getRunSettings(reader({ command: 'make', 'evidence-path': 'e' })), contract)
+    assert.deepEqual([given.command, given.evidencePath], ['make', 'e'])
+    assert.equal(
+      withContractDefaults(getRunSettings(reader({ command: 'x' })), undefined).evidencePath,
+      '.run-task/evidence',
+    )
+  })
   it('maps git-token to GIT_TOKEN and GH_TOKEN as secrets', () => {
     const s = getRunSettings(reader({ command: 'ameide test', 'git-token': 'ghs_x' }))
     assert.equal(s.secretEnv.get('GIT_TOKEN'), 'ghs_x')

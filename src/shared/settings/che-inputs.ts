@@ -19,6 +19,7 @@ import {
 } from '../providers/che/devworkspace.js'
 import { firstLine } from '../text.js'
 import { applyEnvProxy } from '../proxy.js'
+import type { ProvisionContract } from '../contract/provision-contract.js'
 
 // The Che inputs live apart from provision-settings.ts so that a Coder step never
 // loads @kubernetes/client-node or the devfile schemas (see provision-settings.ts).
@@ -26,7 +27,12 @@ import { applyEnvProxy } from '../proxy.js'
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 /** Reads and checks the Che inputs of the provision step. */
-export function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): CheSettings {
+export function getCheSettings(
+  read: InputReader,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  contract?: ProvisionContract,
+): CheSettings {
   const kubeconfig = read('kubeconfig')
   const kc = loadKubeConfig(kubeconfig)
   checkExecPlugin(kc)
@@ -39,7 +45,7 @@ export function getCheSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: s
       "a Kubernetes namespace (a DNS label); the kubeconfig's context names none",
     )
   }
-  const devfile = readDevfile(read, env, cwd)
+  const devfile = contract ? contractDevfile(read, env, cwd, contract) : readDevfile(read, env, cwd)
   const templateValue = read('devworkspace-template').trim()
   const template = templateValue ? parseTemplateRef('devworkspace-template', templateValue) : undefined
   if (!devfile && !template) {
@@ -118,6 +124,33 @@ function readDevfile(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): De
   if (read('devworkspace-template').trim()) return undefined
   const found = ['devfile.yaml', '.devfile.yaml'].find((f) => existsSync(path.join(baseDir, f)))
   return found ? loadDevfile('devfile', found, baseDir) : undefined
+}
+
+/**
+ * The contract's task devfile, with the repository as its project (the checkout convention: cloned into
+ * `/projects/<checkout.directory>` at the commit under test) when the job names one.
+ */
+function contractDevfile(read: InputReader, env: NodeJS.ProcessEnv, cwd: string, contract: ProvisionContract): Devfile {
+  for (const input of ['devfile', 'devworkspace-template'])
+    if (read(input).trim())
+      throw new InputError(
+        input,
+        read(input).trim(),
+        `nothing when a contract is given: the contract's devfile is the workspace`,
+      )
+  const loaded = loadDevfile('contract', contract.taskDevfile, env.GITHUB_WORKSPACE ?? cwd)
+  const document = { ...loaded.document }
+  if (env.GITHUB_REPOSITORY && !document.projects)
+    document.projects = [
+      {
+        name: contract.defaults.checkoutDirectory,
+        git: {
+          remotes: { origin: `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}.git` },
+          ...(env.GITHUB_SHA ? { checkoutFrom: { revision: env.GITHUB_SHA } } : {}),
+        },
+      },
+    ]
+  return { origin: `contract ${contract.defaults.file}`, document }
 }
 
 function checkContainer(devfile: Devfile | undefined, template: TemplateRef | undefined, container: string): void {

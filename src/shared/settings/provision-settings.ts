@@ -8,6 +8,7 @@ import { checkCoderWorkspaceName, getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import type { TemplateRef } from '../providers/che/devworkspace.js'
 import { parseRetries } from '../retry-attempts.js'
+import { type ContractDefaults, readProvisionContract } from '../contract/provision-contract.js'
 
 /** Validated inputs of the provision step. */
 export interface ProvisionSettings {
@@ -25,6 +26,8 @@ export interface ProvisionSettings {
   readonly identity: RunIdentity
   /** issue 15: how many times an infrastructure error in provision re-provisions (0 to 5). */
   readonly retries: number
+  /** issue 13: the environment contract the workspace is made from, and the defaults it gives later steps. */
+  readonly contract?: ContractDefaults
 }
 
 /**
@@ -50,7 +53,9 @@ export async function getProvisionSettings(
   if (provider === 'coder') checkCoderWorkspaceName(workspaceNamePrefix, workspaceName(workspaceNamePrefix, identity))
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
   const retries = parseRetries(read)
-  const che = provider === 'che' ? (await import('./che-inputs.js')).getCheSettings(read, env, cwd) : undefined
+  const contract = readProvisionContract(read, env.GITHUB_WORKSPACE ?? cwd, provider)
+  const che =
+    provider === 'che' ? (await import('./che-inputs.js')).getCheSettings(read, env, cwd, contract) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
   const source = coder
     ? `template ${coder.template}${coder.templateVersion ? `@${coder.templateVersion}` : ''}`
@@ -66,6 +71,7 @@ export async function getProvisionSettings(
     startTimeoutMs,
     identity,
     retries,
+    ...(contract ? { contract: contract.defaults } : {}),
   }
 }
 

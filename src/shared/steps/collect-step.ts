@@ -57,7 +57,8 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
     if (state.cleanup?.done && !state.cleanup.kept) {
       reporter.info('The workspace was deleted before collect: there is no workspace evidence to copy.')
     } else if (state.handle?.readyAt) {
-      const remote = settings.evidencePath || state.run?.evidencePath || DEFAULT_EVIDENCE_PATH
+      const remote =
+        settings.evidencePath || state.run?.evidencePath || state.contract?.evidencePath || DEFAULT_EVIDENCE_PATH
       try {
         const provider = await providerForConnection(state.connection, state.handle.target, (line) =>
           reporter.info(line),
@@ -83,7 +84,9 @@ export async function collectStep(stepCtx: StepContext, settings: CollectSetting
   })
 
   redactEvidence(reporter, state.evidenceDir, redactor)
-  const results = await gatherJunit(state, workspaceDir, settings.junitPatterns, redactor)
+  // The contract's report patterns are looked for as well as the step's.
+  const patterns = [...new Set([...settings.junitPatterns, ...(state.contract?.junitPatterns ?? [])])]
+  const results = await gatherJunit(state, workspaceDir, patterns, redactor)
   problems.push(...results.problems)
   let artifactId = ''
   recordTiming(state, 'collect', started)

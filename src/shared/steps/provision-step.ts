@@ -61,6 +61,7 @@ function newAttemptState(ctx: StepContext, settings: ProvisionSettings): RunStat
     connection: connectionFor(settings, ctx.store, name),
     evidenceDir: path.join(ctx.store.workspaceDir(name), 'evidence'),
     timings: {},
+    ...(settings.contract ? { contract: settings.contract } : {}),
   }
   ctx.store.save(state)
   ctx.reporter.setOutput('provider', settings.provider)

@@ -3,7 +3,7 @@ import { CancelledError, RunTaskError } from '../errors.js'
 import { providerForConnection } from '../provider-factory.js'
 import type { WorkspaceHandle, WorkspaceProvider } from '../provider.js'
 import { Redactor } from '../redact.js'
-import type { RunSettings } from '../settings/run-settings.js'
+import { type RunSettings, withContractDefaults } from '../settings/run-settings.js'
 import { type Outcome, recordTiming, type RunRecord, type RunState } from '../state.js'
 import { OutputCapture } from './output-capture.js'
 import { loadState, logDiagnostics, recordError, type StepContext } from './step-context.js'
@@ -14,15 +14,16 @@ import { exitDescription } from '../text.js'
  * the outcome: `passed`, `failed` (it ran and exited non-zero), or `error` (the
  * infrastructure broke, the time limit ran out, or the workspace was never ready).
  */
-export async function runStep(ctx: StepContext, settings: RunSettings, redactor = new Redactor()): Promise<RunRecord> {
+export async function runStep(ctx: StepContext, given: RunSettings, redactor = new Redactor()): Promise<RunRecord> {
   const { reporter, store } = ctx
+  const state = loadState(store, given.workspaceName)
+  const settings = withContractDefaults(given, state.contract)
   for (const value of settings.secretEnv.values()) {
     reporter.setSecret(value)
     redactor.add(value)
   }
   // Collect, a later step, redacts what it publishes with these digests.
   store.secrets.add(settings.secretEnv.values())
-  const state = loadState(store, settings.workspaceName)
   const started = Date.now()
   const base = {
     command: settings.command,
