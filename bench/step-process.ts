@@ -4,7 +4,7 @@
  * reports its wall time and its own peak memory (the child's VmHWM, written as it exits).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
@@ -79,4 +79,13 @@ export async function runStepMeasured(
   } finally {
     rmSync(files, { recursive: true, force: true })
   }
+}
+
+/** A collect row measures nothing unless the files were really copied (an evidence path that found nothing is fast). */
+export function assertCopied(step: MeasuredStep, files: number): void {
+  const dir = path.join(step.outputs['evidence-dir'] as string, 'workspace')
+  const copied = existsSync(dir)
+    ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length
+    : 0
+  if (copied !== files) throw new Error(`the collect step copied ${copied} files, not ${files}`)
 }

@@ -9,7 +9,7 @@ import { runActionStep } from '../../test/harness/action-runner.js'
 import { cheInputs, startJob } from '../../test/harness/job.js'
 import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
 import { startSshd } from '../sshd.js'
-import { type MeasuredStep, runStepMeasured } from '../step-process.js'
+import { assertCopied, type MeasuredStep, runStepMeasured } from '../step-process.js'
 
 export async function benchChe(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
@@ -112,6 +112,7 @@ async function collectStepRow(): Promise<BenchRow> {
           'max-evidence-size': '1GiB',
         })
         if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
+        assertCopied(step, EVIDENCE_FILES)
         collects.push(step)
         rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
       },

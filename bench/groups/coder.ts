@@ -18,7 +18,7 @@ import type { CoderSim } from '../../test/sim/coderd/server.js'
 import { alternate, type BenchRow, timeRow } from '../lib.js'
 import { opensshThrough } from '../openssh-ref.js'
 import { smokeOnce } from './smoke.js'
-import { type MeasuredStep, runStepMeasured } from '../step-process.js'
+import { assertCopied, type MeasuredStep, runStepMeasured } from '../step-process.js'
 
 const OUTPUT_BYTES = 200 * 1024 * 1024
 /** 200 MiB of 100-byte lines, as a chatty test suite prints them. */
@@ -168,7 +168,8 @@ async function stepRows(job: CoderJob): Promise<BenchRow[]> {
       outputPeak,
     )
 
-    const evidence = '.run-task/evidence'
+    // Where collect looks: a relative evidence path is under $PROJECTS_ROOT, else $HOME (src/shared/providers/exec-script.ts).
+    const evidence = '"$HOME/.run-task/evidence"'
     await openssh.run(
       `mkdir -p ${evidence}/files && cd ${evidence}/files && for i in $(seq ${EVIDENCE_FILES}); do head -c ${EVIDENCE_FILE_BYTES} /dev/urandom > f$i.bin; done`,
     )
@@ -181,6 +182,7 @@ async function stepRows(job: CoderJob): Promise<BenchRow[]> {
           'max-evidence-size': '1GiB',
         })
         if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
+        assertCopied(step, EVIDENCE_FILES)
         collects.push(step)
         rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
       },
