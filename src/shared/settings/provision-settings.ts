@@ -8,7 +8,7 @@ import { checkCoderWorkspaceName, getCoderSettings } from './coder-inputs.js'
 import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import type { TemplateRef } from '../providers/che/devworkspace.js'
 import { parseRetries } from '../retry-attempts.js'
-import { type ContractDefaults, readProvisionContract } from '../contract/provision-contract.js'
+import type { ContractDefaults } from '../contract/provision-contract.js'
 
 /** Validated inputs of the provision step. */
 export interface ProvisionSettings {
@@ -53,7 +53,14 @@ export async function getProvisionSettings(
   if (provider === 'coder') checkCoderWorkspaceName(workspaceNamePrefix, workspaceName(workspaceNamePrefix, identity))
   const startTimeoutMs = parseDuration('start-timeout', inputOr(read, 'start-timeout', '15m'))
   const retries = parseRetries(read)
-  const contract = readProvisionContract(read, env.GITHUB_WORKSPACE ?? cwd, provider)
+  // Loaded only when asked for: a step without a contract does not compile its schema and generators.
+  const contract = read('contract').trim()
+    ? (await import('../contract/provision-contract.js')).readProvisionContract(
+        read,
+        env.GITHUB_WORKSPACE ?? cwd,
+        provider,
+      )
+    : undefined
   const che =
     provider === 'che' ? (await import('./che-inputs.js')).getCheSettings(read, env, cwd, contract) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
