@@ -16,6 +16,7 @@ export const ENTRIES = {
   cleanup: 'cleanup',
   smoke: 'smoke',
   e2e: 'e2e',
+  'contract-check': 'contractCheck',
   cli: 'runCli',
 }
 

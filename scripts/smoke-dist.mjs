@@ -24,7 +24,12 @@ const checks = [
     expect: /coderd at http:\/\/127\.0\.0\.1:9 could not be reached/,
     status: 1,
   },
-  { entry: 'dist/run-task/index.js', env: { INPUT_COMMAND: '' }, expect: /Input 'command'/, status: 1 },
+  {
+    entry: 'dist/run-task/index.js',
+    env: { INPUT_COMMAND: 'true', INPUT_TIMEOUT: '10x' },
+    expect: /Input 'timeout'/,
+    status: 1,
+  },
   {
     entry: 'dist/collect-evidence/index.js',
     env: { 'INPUT_MAX-EVIDENCE-SIZE': 'lots' },
@@ -48,6 +53,12 @@ const checks = [
     entry: 'dist/smoke/index.js',
     env: { INPUT_PROVIDER: 'che', INPUT_KUBECONFIG: 'x', INPUT_NAMESPACE: 'ci', INPUT_TOOLS: 'git;' },
     expect: /Input 'tools' has the value "git;"/,
+    status: 1,
+  },
+  {
+    entry: 'dist/contract-check/index.js',
+    env: { GITHUB_WORKSPACE: '/nonexistent-run-task-smoke' },
+    expect: /Input 'contract' has the value "environment-contract\.yaml"/,
     status: 1,
   },
   {

@@ -13,4 +13,5 @@ export const collectEvidence = async (): Promise<void> => (await import('./actio
 export const cleanup = async (): Promise<void> => (await import('./actions/cleanup/main.js')).run()
 export const smoke = async (): Promise<void> => (await import('./actions/smoke/main.js')).run()
 export const e2e = async (): Promise<void> => (await import('./actions/e2e/main.js')).run()
+export const contractCheck = async (): Promise<void> => (await import('./actions/contract-check/main.js')).run()
 export const runCli = async (): Promise<void> => (await import('./cli/run-cli.js')).runCli()

@@ -83,6 +83,16 @@ describe('one environment contract drives both providers', () => {
     assert.deepEqual(job.coder.workspaces(), [])
   })
 
+  it("smoke-checks the contract's tools on Coder when the tools input is empty", async () => {
+    const smoke = await runActionStep('smoke', {
+      env: job.env,
+      inputs: { ...inputs('coder'), 'admin-token': job.coder.adminToken },
+    })
+    assert.match(smoke.stdout, /git present; checkout found/, smoke.stdout)
+    assert.doesNotMatch(smoke.stdout, /git, gh present/, 'not the smoke default (git gh)')
+    assert.deepEqual(job.coder.workspaces(), [])
+  })
+
   it('refuses a Coder provision whose devcontainer.json drifted from the contract, before anything is created', async () => {
     const file = path.join(job.workspace, '.devcontainer/coder/devcontainer.json')
     const generated = readFileSync(file, 'utf8')

@@ -11,7 +11,7 @@ import { parseContract } from '../src/shared/contract/contract.js'
 import { GENERATED_FILES } from '../src/shared/contract/generate.js'
 import { toolCheckCommand } from '../src/shared/contract/tools.js'
 import { devfileProblems } from '../src/shared/providers/che/schema.js'
-import { ROOT } from './harness/action-runner.js'
+import { ROOT, runActionStep } from './harness/action-runner.js'
 
 const EXAMPLE = path.join(ROOT, 'examples', 'environment-contract.yaml')
 const dirs: string[] = []
@@ -134,5 +134,25 @@ describe('environment contract: generate and check', () => {
     const missing = run(['git', 'codex'])
     assert.equal(missing.status, 1)
     assert.match(missing.stderr, /tools missing from the image: codex/)
+  })
+
+  it('ships check as an action a PR workflow gates on: it fails on a hand edit, with the diff, and passes after generate', async () => {
+    const dir = repo()
+    assert.equal(cli(dir, 'generate').status, 0)
+    const env = { GITHUB_WORKSPACE: path.dirname(dir), RUNNER_TEMP: dir }
+    const inputs = { root: path.basename(dir) }
+    const clean = await runActionStep('contract-check', { env, inputs })
+    assert.equal(clean.code, 0, clean.stdout)
+    assert.match(clean.stdout, /The provider files match environment-contract\.yaml/)
+    writeFileSync(
+      path.join(dir, GENERATED_FILES.devfile),
+      read(dir, GENERATED_FILES.devfile).replace('memoryLimit: 4Gi', 'memoryLimit: 8Gi'),
+    )
+    const drifted = await runActionStep('contract-check', { env, inputs })
+    assert.equal(drifted.code, 1)
+    assert.match(drifted.stdout, /-\s+memoryLimit: 8Gi\n\+\s+memoryLimit: 4Gi/)
+    assert.match(drifted.stdout, /::error::devfile\.yaml differs from what environment-contract\.yaml generates/)
+    assert.equal(cli(dir, 'generate').status, 0)
+    assert.equal((await runActionStep('contract-check', { env, inputs })).code, 0)
   })
 })

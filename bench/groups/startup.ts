@@ -55,9 +55,9 @@ const CASES: readonly Case[] = [
     maxRatio: 4,
   },
   {
-    figure: 'start-up to exit: run-task, no command',
+    figure: 'start-up to exit: run-task, bad timeout',
     entry: 'run-task',
-    env: () => ({ INPUT_COMMAND: '' }),
+    env: () => ({ INPUT_COMMAND: 'true', INPUT_TIMEOUT: '10x' }),
     untilRequest: false,
     maxRatio: 4,
   },

@@ -1,6 +1,6 @@
 import { InputError } from '../shared/errors.js'
 import type { Reporter } from '../shared/reporter.js'
-import { checkContractFiles, writeContractFiles } from '../shared/contract/check.js'
+import { reportContractDrift, writeContractFiles } from '../shared/contract/check.js'
 
 /** The contract file when `--contract` is not given. */
 export const DEFAULT_CONTRACT = 'environment-contract.yaml'
@@ -28,14 +28,8 @@ export function contractCommand(argv: readonly string[], cwd: string, reporter: 
     for (const file of writeContractFiles(root, contract)) reporter.info(`wrote ${file}`)
     return 0
   }
-  const drifts = checkContractFiles(root, contract)
-  if (drifts.length === 0) {
-    reporter.info(`The provider files match ${contract}.`)
-    return 0
-  }
-  for (const drift of drifts) reporter.info(drift.diff)
-  reporter.error(
-    `${drifts.map((d) => d.file).join(', ')} ${drifts.length === 1 ? 'differs' : 'differ'} from what ${contract} generates: run \`run-task contract generate\` and commit the result, or change the contract.`,
-  )
+  const failure = reportContractDrift(root, contract, reporter)
+  if (!failure) return 0
+  reporter.error(failure)
   return 1
 }

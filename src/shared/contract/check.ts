@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseContract } from './contract.js'
 import { generateFiles } from './generate.js'
+import { InputError } from '../errors.js'
+import type { Reporter } from '../reporter.js'
 
 /** One generated file that differs from what is committed. */
 export interface Drift {
@@ -12,7 +14,10 @@ export interface Drift {
 
 /** Reads and validates the contract at `contractFile` (relative to `root`), and generates its files. */
 export function contractFiles(root: string, contractFile: string): Map<string, string> {
-  const text = readFileSync(path.resolve(root, contractFile), 'utf8')
+  const file = path.resolve(root, contractFile)
+  if (!existsSync(file))
+    throw new InputError('contract', contractFile, `the path of an environment contract (no file at ${file})`)
+  const text = readFileSync(file, 'utf8')
   return generateFiles(parseContract(text, contractFile), contractFile)
 }
 
@@ -36,6 +41,24 @@ export function checkContractFiles(root: string, contractFile: string): Drift[] 
     drifts.push({ file, diff: unifiedDiff(file, actual ?? '', expected, actual === undefined) })
   }
   return drifts
+}
+
+/**
+ * Logs a diff for every provider file that drifted from the contract; returns what failed, or undefined when every
+ * file matches (the CLI's `contract check` and the contract-check action).
+ */
+export function reportContractDrift(
+  root: string,
+  contractFile: string,
+  reporter: Pick<Reporter, 'info'>,
+): string | undefined {
+  const drifts = checkContractFiles(root, contractFile)
+  if (drifts.length === 0) {
+    reporter.info(`The provider files match ${contractFile}.`)
+    return undefined
+  }
+  for (const drift of drifts) reporter.info(drift.diff)
+  return `${drifts.map((d) => d.file).join(', ')} ${drifts.length === 1 ? 'differs' : 'differ'} from what ${contractFile} generates: run \`run-task contract generate\` and commit the result, or change the contract.`
 }
 
 /** A unified diff (3 lines of context) of two small texts, by longest common subsequence. */
@@ -86,12 +109,13 @@ function diffLines(a: readonly string[], b: readonly string[]): DiffOp[] {
   let j = 0
   while (i < a.length || j < b.length) {
     if (i < a.length && j < b.length && a[i] === b[j]) ops.push({ kind: ' ', text: a[i++] as string, a: i - 1, b: j++ })
+    // On a tie the removal goes first, as diff -u writes a changed line: - then +.
     else if (
-      j < b.length &&
-      (i >= a.length || ((lcs[i] as Uint32Array)[j + 1] as number) >= ((lcs[i + 1] as Uint32Array)[j] as number))
+      i < a.length &&
+      (j >= b.length || ((lcs[i + 1] as Uint32Array)[j] as number) >= ((lcs[i] as Uint32Array)[j + 1] as number))
     )
-      ops.push({ kind: '+', text: b[j++] as string, a: i, b: j - 1 })
-    else ops.push({ kind: '-', text: a[i++] as string, a: i - 1, b: j })
+      ops.push({ kind: '-', text: a[i++] as string, a: i - 1, b: j })
+    else ops.push({ kind: '+', text: b[j++] as string, a: i, b: j - 1 })
   }
   return ops
 }

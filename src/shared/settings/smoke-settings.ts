@@ -38,19 +38,22 @@ export interface SmokeSettings {
 }
 
 const TOOL_NAME = /^[A-Za-z0-9._+-]+$/
+const DEFAULT_TOOLS = 'git gh'
+const toolList = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean)
 
 /** Reads and checks every smoke input once, before anything is created. */
 export async function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv, cwd: string): Promise<SmokeSettings> {
-  const tools = inputOr(read, 'tools', 'git gh')
-    .split(/[\s,]+/)
-    .filter(Boolean)
-  for (const tool of tools)
+  const given = toolList(read('tools'))
+  for (const tool of given)
     if (!TOOL_NAME.test(tool))
       throw new InputError(
         'tools',
         tool,
         'command names separated by spaces, commas or newlines, such as "git gh codex"',
       )
+  const provision = await getProvisionSettings(read, env, cwd)
+  // The contract's tools when it names the workspace and the input names none.
+  const tools = given.length ? given : (provision.contract?.tools ?? toolList(DEFAULT_TOOLS))
   const checkoutPath = read('checkout-path').trim()
   if (checkoutPath.split('/').includes('..'))
     throw new InputError('checkout-path', checkoutPath, 'a path without .. segments')
@@ -72,7 +75,7 @@ export async function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv
   if (issuer && !URL.canParse(issuer))
     throw new InputError('expected-oidc-issuer', issuer, 'an issuer URL, such as https://login.example.com/realms/ci')
   return {
-    provision: await getProvisionSettings(read, env, cwd),
+    provision,
     collect: getCollectSettings(read),
     cleanup: getCleanupSettings(read),
     tools,
