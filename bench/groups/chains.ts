@@ -4,16 +4,13 @@
  * each with its own RUNNER_TEMP and matrix leg, against the ideal: one chain's time
  * × N ÷ the machine's cores.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { type ChainResult, type Job, runChain } from '../../test/harness/job.js'
 import { machineCpuMs, ownCpuMs, processTreeCpuMs, waitedChildrenCpuMs } from '../cpu-time.js'
 import { type BenchRow, fmtMs, median, timed } from '../lib.js'
-import type { SimulatedJob } from '../sim-process.js'
+import { type SimulatedJob, type SimulatorProcess, startSimulatorProcess } from '../sim-process-client.js'
 
 const COMMAND =
   'mkdir -p "$RUN_TASK_EVIDENCE_DIR/junit" && printf \'<testsuite><testcase name="a"/></testsuite>\' > "$RUN_TASK_EVIDENCE_DIR/junit/r.xml"'
@@ -118,7 +115,7 @@ export async function benchChains(): Promise<BenchRow[]> {
     ['che', 'Che', '7001'],
     ['coder', 'Coder', '7002'],
   ] as const) {
-    const sim = await simulatorProcess(provider, runId)
+    const sim = await startSimulatorProcess(provider, runId)
     try {
       rows.push(...(await chainsOn(name, sim, [10, 20])))
     } finally {
@@ -126,38 +123,4 @@ export async function benchChains(): Promise<BenchRow[]> {
     }
   }
   return rows
-}
-
-/**
- * The simulators run in a child process: on the bench's own event loop they would
- * compete with the spawning and reading of 20 chains, and the figure would measure
- * the bench. They still share the machine's cores with the chains, as a real
- * control plane would not.
- */
-interface SimulatorProcess {
-  readonly job: SimulatedJob
-  readonly pid: number
-  close(): Promise<void>
-}
-
-async function simulatorProcess(provider: string, runId: string): Promise<SimulatorProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, '..', 'sim-process.ts'), provider, runId],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  )
-  const lines = createInterface({ input: child.stdout })
-  const [first] = (await once(lines, 'line')) as [string]
-  lines.close()
-  child.stdout.resume()
-  return {
-    job: JSON.parse(first) as SimulatedJob,
-    pid: child.pid as number,
-    close: async () => {
-      child.stdin.end()
-      if (child.exitCode === null) await once(child, 'exit')
-    },
-  }
 }

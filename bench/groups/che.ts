@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import { cheProvider, execText, provisioned, startKubeSim } from '../../test/che/fixture.js'
 import { spawn } from 'node:child_process'
 import { runActionStep } from '../../test/harness/action-runner.js'
-import { cheInputs, startJob } from '../../test/harness/job.js'
+import { startSimulatorProcess } from '../sim-process-client.js'
 import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
 import { startSshd } from '../sshd.js'
 import { assertCopied, type MeasuredStep, runStepMeasured } from '../step-process.js'
@@ -93,11 +93,12 @@ const MAKE_EVIDENCE = `d="$RUN_TASK_EVIDENCE_DIR/files"; mkdir -p "$d" && cd "$R
  * peak memory), against OpenSSH `ssh host tar -c | tar -x` of the same folder.
  */
 async function collectStepRow(): Promise<BenchRow> {
-  const job = await startJob('7272', { stepDelayMs: 10 })
+  const sim = await startSimulatorProcess('che', '7272')
+  const job = sim.job
   const sshd = await startSshd()
   const local = mkdtempSync(path.join(tmpdir(), 'bench-ev200-'))
   try {
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: cheInputs(job) })
+    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: job.provisionInputs })
     if (provision.code !== 0) throw new Error(`provision failed: ${provision.stdout}`)
     const made = await runActionStep('run-task', { env: job.env, inputs: { command: MAKE_EVIDENCE, timeout: '10m' } })
     const remote = /EVIDENCE_AT=(\/\S+)/.exec(made.stdout)?.[1] // the log also shows the command itself
@@ -129,7 +130,7 @@ async function collectStepRow(): Promise<BenchRow> {
     await runActionStep('cleanup', { env: job.env })
     sshd.close()
     rmSync(local, { recursive: true, force: true })
-    await job.close()
+    await sim.close()
   }
 }
 

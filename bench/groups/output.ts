@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Redactor, redactingStream } from '../../src/shared/redact.js'
 import { runActionStep } from '../../test/harness/action-runner.js'
-import { cheInputs, startJob, type Job } from '../../test/harness/job.js'
+import { type SimulatedJob, startSimulatorProcess } from '../sim-process-client.js'
 import { alternate, type BenchRow, mib, timed, timeRow } from '../lib.js'
 import { runCounted, startSshd } from '../sshd.js'
 
@@ -20,7 +20,8 @@ export async function benchOutput(): Promise<BenchRow[]> {
   const rows = [await redactionRow(false), await redactionRow(true)]
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-output-'))
   const sshd = await startSshd()
-  const job = await startJob('9090')
+  const sim = await startSimulatorProcess('che', '9090')
+  const job = sim.job
   try {
     const lines = path.join(dir, 'lines.txt')
     await writeFile(lines, 200 * MiB, true)
@@ -28,7 +29,7 @@ export async function benchOutput(): Promise<BenchRow[]> {
     await writeFile(small, 64 * MiB, true)
     const oneLine = path.join(dir, 'one-line.txt')
     await writeFile(oneLine, 64 * MiB, false)
-    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: cheInputs(job) })
+    const provision = await runActionStep('provision-workspace', { env: job.env, inputs: job.provisionInputs })
     if (provision.code !== 0) throw new Error(`provision failed: ${provision.stdout.slice(-2000)}`)
 
     const peaks: number[] = []
@@ -60,7 +61,7 @@ export async function benchOutput(): Promise<BenchRow[]> {
     rows.push(peakRow('Che run step: 64 MiB with no newline, peak of the step process', Math.max(...peaks)))
     await runActionStep('cleanup', { env: job.env })
   } finally {
-    await job.close()
+    await sim.close()
     sshd.close()
     rmSync(dir, { recursive: true, force: true })
   }
@@ -72,7 +73,7 @@ function peakRow(figure: string, peak: number): BenchRow {
 }
 
 /** One run step of `cat file`; returns the step process's peak RSS in MiB. */
-async function runStep(job: Job, dir: string, file: string): Promise<number> {
+async function runStep(job: SimulatedJob, dir: string, file: string): Promise<number> {
   const probe = path.join(dir, 'peak-probe.cjs')
   const rssFile = path.join(dir, 'peak-rss')
   writeFileSync(
