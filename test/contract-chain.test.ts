@@ -93,6 +93,18 @@ describe('one environment contract drives both providers', () => {
     assert.deepEqual(job.coder.workspaces(), [])
   })
 
+  it("smoke-checks the contract's tools and its checkout's persistence on Che", async () => {
+    job.sim.addEditor('ci', 'che-code')
+    const smoke = await runActionStep('smoke', {
+      env: job.env,
+      inputs: { ...inputs('che'), editor: 'che-code', 'storage-type': 'per-workspace' },
+    })
+    assert.match(smoke.stdout, /git present; checkout found/, smoke.stdout)
+    // The marker goes into the contract's checkout, on the workspace's persistent volume.
+    assert.match(smoke.stdout, /marker kept in \/\S*\/projects\/app \(/, smoke.stdout)
+    assert.deepEqual(job.sim.devWorkspaces('ci'), [])
+  })
+
   it('refuses a Coder provision whose devcontainer.json drifted from the contract, before anything is created', async () => {
     const file = path.join(job.workspace, '.devcontainer/coder/devcontainer.json')
     const generated = readFileSync(file, 'utf8')

@@ -198,11 +198,13 @@ async function checkPersistence(run: FlowRun, probe: WorkspaceProbe, settings: S
   // The directory is chosen once, inside the workspace, and read back from the same place.
   const wrote = await run.exec(
     `d="\${SMOKE_DIR:-}"; [ -n "$d" ] || d=${probe.persistentDir}
+if [ -n "\${SMOKE_CHECKOUT:-}" ] && [ -d "$d/$SMOKE_CHECKOUT" ]; then d="$d/$SMOKE_CHECKOUT"; fi
 d=$(cd -- "$d" && pwd) || exit 1
 printf '%s\\n' "$SMOKE_MARKER" > "$d/${MARKER_FILE}" && echo "wrote the marker to $d"`,
     new Map([
       ['SMOKE_MARKER', marker],
       ['SMOKE_DIR', settings.persistencePath],
+      ['SMOKE_CHECKOUT', settings.persistenceCheckout],
     ]),
     settings.checkTimeoutMs,
   )

@@ -20,6 +20,11 @@ export interface SmokeSettings {
    * exists, as on envbuilder templates, else the agent's directory; Che: $PROJECTS_ROOT).
    */
   readonly persistencePath: string
+  /**
+   * With a contract and no persistence-path: its checkout directory, used inside the provider's persistent
+   * directory when it exists there (the workspace's checkout lives on the persistent volume).
+   */
+  readonly persistenceCheckout: string
   /** Optional (629 §1.1.3): the Codex VS Code extension `openai.chatgpt` is installed in code-server. */
   readonly checkCodexExtension: boolean
   /** Optional (629 §2.1): `coder external-auth access-token github` works for the CI user (Coder only). */
@@ -81,6 +86,7 @@ export async function getSmokeSettings(read: InputReader, env: NodeJS.ProcessEnv
     tools,
     checkoutPath,
     persistencePath,
+    persistenceCheckout: persistencePath ? '' : (provision.contract?.checkoutDirectory ?? ''),
     checkCodexExtension: parseBoolean('check-codex-extension', inputOr(read, 'check-codex-extension', 'false')),
     checkGithubAuth: parseBoolean('check-github-auth', inputOr(read, 'check-github-auth', 'false')),
     ideApp: inputOr(read, 'ide-app', 'code-server'),
