@@ -5,7 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { EvidenceMeta } from '../src/shared/evidence/meta.js'
 import { ROOT, runActionStep } from './harness/action-runner.js'
-import { type CoderJob, runChain, startCoderJob } from './harness/job.js'
+import { type CoderJob, providerInputs, runChain, startCoderJob } from './harness/job.js'
 
 /**
  * issue 13: one environment contract drives both simulated providers through the whole chain (the committed
@@ -49,17 +49,12 @@ describe('one environment contract drives both providers', () => {
     await job.close()
   })
 
-  const inputs = (provider: 'che' | 'coder'): Record<string, string> =>
-    provider === 'che'
-      ? { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', contract: 'environment-contract.yaml' }
-      : {
-          provider: 'coder',
-          'coder-url': job.coder.url,
-          'coder-token': job.coder.token,
-          template: 'ci-docker',
-          parameters: 'repo_url: https://example.com/app.git\nregion: us',
-          contract: 'environment-contract.yaml',
-        }
+  // The contract replaces the devfile on Che; on Coder the template stays.
+  const inputs = (provider: 'che' | 'coder'): Record<string, string> => ({
+    ...providerInputs(job, provider),
+    devfile: '',
+    contract: 'environment-contract.yaml',
+  })
 
   it('runs the chain on Che and on Coder with the same command, evidence path and evidence layout', async () => {
     const layouts: string[][] = []

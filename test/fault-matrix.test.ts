@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import type { EvidenceMeta } from '../src/shared/evidence/meta.js'
 import type { Outcome, Phase } from '../src/shared/state.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
-import { type CoderJob, cheInputs, startCoderJob } from './harness/job.js'
+import { type CoderJob, providerInputs, startCoderJob } from './harness/job.js'
 import { noCoderFaults } from './sim/coderd/faults.js'
 import { noFaults } from './sim/kube/faults.js'
 import type { RequestFault } from './sim/request-faults.js'
@@ -451,15 +451,7 @@ async function runRow(
   const left = (): string[] => (provider === 'che' ? job.sim.devWorkspaces('ci') : job.coder.workspaces())
   const requestFaults = provider === 'che' ? job.sim.faults.requestFaults : job.coder.faults.requestFaults
   const provisionInputs = {
-    ...(provider === 'che'
-      ? cheInputs(job)
-      : {
-          provider: 'coder',
-          'coder-url': job.coder.url,
-          'coder-token': job.coder.token,
-          template: 'ci-docker',
-          parameters: 'repo_url: https://example.com/app.git\nregion: us',
-        }),
+    ...providerInputs(job, provider),
     ...scenario.provision,
   }
   const steps: Partial<Record<StepName, StepResult>> = {}

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import type { EvidenceMeta } from '../src/shared/evidence/meta.js'
 import { runActionStep, type StepResult } from './harness/action-runner.js'
-import { type CoderJob, cheInputs, startCoderJob } from './harness/job.js'
+import { type CoderJob, providerInputs, startCoderJob } from './harness/job.js'
 import type { RequestFault } from './sim/request-faults.js'
 
 /**
@@ -152,15 +152,7 @@ function legEnv(job: CoderJob, index: number): Leg {
 
 async function runChain(job: CoderJob, provider: ProviderName, leg: Leg): Promise<Chain> {
   const provisionInputs = {
-    ...(provider === 'che'
-      ? cheInputs(job)
-      : {
-          provider: 'coder',
-          'coder-url': job.coder.url,
-          'coder-token': job.coder.token,
-          template: 'ci-docker',
-          parameters: 'repo_url: https://example.com/app.git\nregion: us',
-        }),
+    ...providerInputs(job, provider),
     ...(leg.matrix ? { matrix: leg.matrix } : {}),
   }
   const { env } = leg

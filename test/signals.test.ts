@@ -5,7 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { runActionStep, type StepOptions, type StepResult } from './harness/action-runner.js'
-import { type CoderJob, cheInputs, startCoderJob } from './harness/job.js'
+import { type CoderJob, providerInputs, startCoderJob } from './harness/job.js'
 import { noCoderFaults } from './sim/coderd/faults.js'
 import { noFaults } from './sim/kube/faults.js'
 
@@ -135,7 +135,7 @@ async function signalled(
   }
   try {
     const provision = await step('provision-workspace', {
-      inputs: provisionInputs(job, provider),
+      inputs: providerInputs(job, provider),
       ...inPhase('provision'),
     })
     let signalled = provision
@@ -187,17 +187,6 @@ async function signalled(
   } finally {
     lift(job)
     rmSync(runnerTemp, { recursive: true, force: true })
-  }
-}
-
-function provisionInputs(job: CoderJob, provider: ProviderName): Record<string, string> {
-  if (provider === 'che') return cheInputs(job)
-  return {
-    provider: 'coder',
-    'coder-url': job.coder.url,
-    'coder-token': job.coder.token,
-    template: 'ci-docker',
-    parameters: 'repo_url: https://example.com/app.git\nregion: us',
   }
 }
 

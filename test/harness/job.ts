@@ -106,6 +106,21 @@ export function cheInputs(job: Job): Record<string, string> {
   return { provider: 'che', kubeconfig: job.sim.kubeconfig, namespace: 'ci', devfile: 'devfile.yaml' }
 }
 
+/** Provision inputs for the simulated coderd's `ci-docker` template. */
+export function coderInputs(job: CoderJob): Record<string, string> {
+  return {
+    provider: 'coder',
+    'coder-url': job.coder.url,
+    'coder-token': job.coder.token,
+    template: 'ci-docker',
+    parameters: 'repo_url: https://example.com/app.git\nregion: us',
+  }
+}
+
+/** Provision inputs for either simulated provider of the job. */
+export const providerInputs = (job: CoderJob, provider: 'che' | 'coder'): Record<string, string> =>
+  provider === 'che' ? cheInputs(job) : coderInputs(job)
+
 export async function runChain(
   job: Job,
   command: string,
