@@ -129,8 +129,10 @@ export class AgentSshServer {
   }
 
   /**
-   * The agent goes away (a stop, a delete): the template's container or VM goes with it, and every process in it,
-   * the commands' own sessions included (killProcessTree).
+   * The agent goes away (a stop, a delete): the build's `terraform apply` with transition stop or delete removes the
+   * template's container or VM (coder/coder provisioner/terraform/provision.go Apply; the templates count the
+   * docker_container or kubernetes_deployment by data.coder_workspace.me.start_count), and every process in it with
+   * it, the commands' own sessions included (killProcessTree).
    */
   close(): void {
     for (const child of this.children) if (child.pid) killProcessTree(child.pid)

@@ -96,7 +96,11 @@ export class ExecServer {
     this.wss.close()
   }
 
-  /** A deleted pod's containers are gone, and every process in them with them. */
+  /**
+   * A deleted pod's containers are gone, and every process in them with them: the kubelet stops each container
+   * (kubernetes pkg/kubelet/kuberuntime/kuberuntime_container.go killContainer, StopContainer through the CRI), and
+   * the runtime kills the container's whole PID namespace, the exec'd commands' own sessions included.
+   */
   private killPod(pod: string): void {
     for (const child of this.children.get(pod) ?? []) if (child.pid) killProcessTree(child.pid)
     this.children.delete(pod)
