@@ -18,6 +18,7 @@ import { runFails, runStep } from '../shared/steps/run-step.js'
 import type { StepContext } from '../shared/steps/step-context.js'
 import { cliInputReader, parseCliArguments } from './cli-inputs.js'
 import { contractCommand } from './contract-command.js'
+import { rbacCommand } from './rbac-command.js'
 import { type CredentialDir, credentialDirFor } from './credential-dir.js'
 import { USAGE } from './usage.js'
 
@@ -42,8 +43,9 @@ export async function main(
   const cwd = options.cwd ?? process.cwd()
   let credentials: CredentialDir | undefined
   try {
-    // Contract commands touch no provider and no state.
+    // Contract and RBAC commands touch no provider and no state.
     if (argv[0] === 'contract') return contractCommand(argv.slice(1), cwd, reporter)
+    if (argv[0] === 'rbac') return rbacCommand(argv.slice(1), (yaml) => process.stdout.write(yaml))
     const args = parseCliArguments(argv)
     if (args.help) {
       reporter.info(USAGE)

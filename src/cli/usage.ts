@@ -25,6 +25,9 @@ Commands:
              write Coder's .devcontainer/coder/devcontainer.json and Che's
              devfile.yaml from the environment contract, or fail with a diff
              when a committed one has drifted
+  rbac render --namespace NS (--user NAME | --service-account NS/NAME) [--label-namespace]
+             print the GitOps-owned routing RBAC: the run-task-routing
+             ClusterRole and a Role that may only bind it, by name
 
 State and evidence go to $RUNNER_TEMP/run-task, or ./.run-task outside Actions;
 credential copies go to a private folder under the system temp folder, removed at the
