@@ -89,3 +89,15 @@ export function assertCopied(step: MeasuredStep, files: number): void {
     : 0
   if (copied !== files) throw new Error(`the collect step copied ${copied} files, not ${files}`)
 }
+
+/**
+ * One collect step (upload off), measured; fails unless it copied `files` files. The copy is removed afterwards, so
+ * the next run writes them again.
+ */
+export async function collectMeasured(jobEnv: Record<string, string>, files: number): Promise<MeasuredStep> {
+  const step = await runStepMeasured('collect-evidence', jobEnv, { upload: 'false', 'max-evidence-size': '1GiB' })
+  if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
+  assertCopied(step, files)
+  rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
+  return step
+}

@@ -9,7 +9,7 @@ import { runActionStep } from '../../test/harness/action-runner.js'
 import { startSimulatorProcess } from '../sim-process-client.js'
 import { alternate, type BenchRow, fmtMs, mib, rssSampler, timed, timeRow } from '../lib.js'
 import { startSshd } from '../sshd.js'
-import { assertCopied, type MeasuredStep, runStepMeasured } from '../step-process.js'
+import { collectMeasured, type MeasuredStep } from '../step-process.js'
 
 export async function benchChe(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
@@ -107,16 +107,7 @@ async function collectStepRow(): Promise<BenchRow> {
     const collects: MeasuredStep[] = []
     const both = await alternate(
       3,
-      async () => {
-        const step = await runStepMeasured('collect-evidence', job.env, {
-          upload: 'false',
-          'max-evidence-size': '1GiB',
-        })
-        if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
-        assertCopied(step, EVIDENCE_FILES)
-        collects.push(step)
-        rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
-      },
+      async () => void collects.push(await collectMeasured(job.env, EVIDENCE_FILES)),
       () => sshTarTar(sshd.ssh, remote, path.join(local, String(run++))),
     )
     return timeRow(

@@ -18,7 +18,7 @@ import type { CoderSim } from '../../test/sim/coderd/server.js'
 import { alternate, type BenchRow, timeRow } from '../lib.js'
 import { opensshThrough } from '../openssh-ref.js'
 import { smokeOnce } from './smoke.js'
-import { assertCopied, type MeasuredStep, runStepMeasured } from '../step-process.js'
+import { collectMeasured, type MeasuredStep, runStepMeasured } from '../step-process.js'
 
 const OUTPUT_BYTES = 200 * 1024 * 1024
 /** 200 MiB of 100-byte lines, as a chatty test suite prints them. */
@@ -176,16 +176,7 @@ async function stepRows(job: CoderJob): Promise<BenchRow[]> {
     const collects: MeasuredStep[] = []
     const collect = await alternate(
       3,
-      async () => {
-        const step = await runStepMeasured('collect-evidence', job.env, {
-          upload: 'false',
-          'max-evidence-size': '1GiB',
-        })
-        if (step.code !== 0) throw new Error(`collect failed: ${step.stderr}`)
-        assertCopied(step, EVIDENCE_FILES)
-        collects.push(step)
-        rmSync(path.join(step.outputs['evidence-dir'] as string, 'workspace'), { recursive: true, force: true })
-      },
+      async () => void collects.push(await collectMeasured(job.env, EVIDENCE_FILES)),
       async () => {
         await openssh.run(`tar -C ${evidence} -cf - .`, { command: 'tar -xf -', cwd: local })
         rmSync(local, { recursive: true, force: true })

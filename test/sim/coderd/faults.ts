@@ -39,7 +39,11 @@ export interface CoderFaults {
   noInitialUser: boolean
   /** Cuts SSH connections once a command's output contains this marker. */
   sshDropOnOutput: string | undefined
-  /** The agent holds each exec request this long before starting its command (a loaded workspace). */
+  /**
+   * The agent holds each exec request this long before starting its command. agentssh starts the command as soon as
+   * the session's exec request arrives (coder/coder agent/agentssh/agentssh.go sessionStart); this stands for a
+   * loaded workspace, and lets the signal tests hold a step mid-exec.
+   */
   execHoldMs: number
   /** The app proxy answers with this status (502: the app is unreachable; 403: a fronting proxy refuses). */
   appProxyStatus: number | undefined
