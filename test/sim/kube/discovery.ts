@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** One resource as discovery describes it (k8s.io/apimachinery pkg/apis/meta/v1 APIResource). */
-interface Resource {
+export interface Resource {
   readonly name: string
   readonly singularName: string
   readonly kind: string
@@ -36,6 +36,15 @@ const SERVED: readonly GroupVersion[] = [
         shortNames: ['ev'],
       },
       {
+        name: 'namespaces',
+        singularName: 'namespace',
+        kind: 'Namespace',
+        namespaced: false,
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        shortNames: ['ns'],
+        subresources: [{ name: 'status', kind: 'Namespace', verbs: ['get', 'patch', 'update'] }],
+      },
+      {
         name: 'persistentvolumeclaims',
         singularName: 'persistentvolumeclaim',
         kind: 'PersistentVolumeClaim',
@@ -55,6 +64,83 @@ const SERVED: readonly GroupVersion[] = [
           { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
           { name: 'status', kind: 'Pod', verbs: ['get', 'patch', 'update'] },
         ],
+      },
+      {
+        name: 'services',
+        singularName: 'service',
+        kind: 'Service',
+        namespaced: true,
+        verbs: CRUD,
+        shortNames: ['svc'],
+        categories: ['all'],
+        subresources: [{ name: 'status', kind: 'Service', verbs: ['get', 'patch', 'update'] }],
+      },
+    ],
+  },
+  {
+    // kubernetes pkg/registry/discovery/rest/storage_discovery.go.
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    resources: [
+      {
+        name: 'endpointslices',
+        singularName: 'endpointslice',
+        kind: 'EndpointSlice',
+        namespaced: true,
+        verbs: CRUD,
+      },
+    ],
+  },
+  {
+    // kubernetes pkg/registry/rbac/rest/storage_rbac.go.
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resources: [
+      {
+        name: 'clusterrolebindings',
+        singularName: 'clusterrolebinding',
+        kind: 'ClusterRoleBinding',
+        namespaced: false,
+        verbs: CRUD,
+      },
+      { name: 'clusterroles', singularName: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: CRUD },
+      { name: 'rolebindings', singularName: 'rolebinding', kind: 'RoleBinding', namespaced: true, verbs: CRUD },
+      { name: 'roles', singularName: 'role', kind: 'Role', namespaced: true, verbs: CRUD },
+    ],
+  },
+  {
+    // Gateway API standard channel CRDs (kubernetes-sigs/gateway-api config/crd/standard/gateway.networking.k8s.io_*.yaml).
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    resources: [
+      {
+        name: 'gatewayclasses',
+        singularName: 'gatewayclass',
+        kind: 'GatewayClass',
+        namespaced: false,
+        verbs: CRUD,
+        shortNames: ['gc'],
+        categories: ['gateway-api'],
+        subresources: [{ name: 'status', kind: 'GatewayClass', verbs: ['get', 'patch', 'update'] }],
+      },
+      {
+        name: 'gateways',
+        singularName: 'gateway',
+        kind: 'Gateway',
+        namespaced: true,
+        verbs: CRUD,
+        shortNames: ['gtw'],
+        categories: ['gateway-api'],
+        subresources: [{ name: 'status', kind: 'Gateway', verbs: ['get', 'patch', 'update'] }],
+      },
+      {
+        name: 'httproutes',
+        singularName: 'httproute',
+        kind: 'HTTPRoute',
+        namespaced: true,
+        verbs: CRUD,
+        categories: ['gateway-api'],
+        subresources: [{ name: 'status', kind: 'HTTPRoute', verbs: ['get', 'patch', 'update'] }],
       },
     ],
   },
@@ -124,6 +210,20 @@ const SERVED: readonly GroupVersion[] = [
     ],
   },
 ]
+
+/** A served resource and where it lives, for the request router. */
+export interface ServedResource {
+  readonly group: string
+  readonly version: string
+  readonly resource: Resource
+}
+
+/** The resource a path names, when the simulated cluster serves it. */
+export function findServed(group: string, version: string, name: string): ServedResource | undefined {
+  const gv = SERVED.find((g) => g.group === group && g.version === version)
+  const resource = gv?.resources.find((r) => r.name === name)
+  return gv && resource ? { group, version, resource } : undefined
+}
 
 /** The media type of aggregated discovery, v2 (k8s.io/api apidiscovery/v2, served since 1.30). */
 const AGGREGATED = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList'

@@ -14,7 +14,7 @@ import devWorkspaceSchema from '../../../src/shared/providers/che/schemas/dev-wo
 import { ALLOW_ALL, allows, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
 import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
-import { answerDiscovery } from './discovery.js'
+import { answerDiscovery, findServed } from './discovery.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { loseResponse, requestKey, resetConnection, takeRequestFault } from '../request-faults.js'
@@ -87,27 +87,23 @@ export interface KubeSim {
   close(): Promise<void>
 }
 
+/** What one resource request addresses, from its path (apiserver pkg/endpoints/request/requestinfo.go). */
 interface Route {
   readonly resource: string
+  /** Empty for a cluster-scoped resource; undefined for a list across all namespaces. */
   readonly namespace: string
+  readonly allNamespaces?: boolean
   readonly name?: string
   readonly subresource?: string
   readonly group: string
+  readonly version: string
+  readonly kind: string
+  readonly namespaced: boolean
 }
 
-const ROUTES: { pattern: RegExp; resource: (m: RegExpExecArray) => string; group: string }[] = [
-  {
-    pattern:
-      /^\/apis\/workspace\.devfile\.io\/v1alpha2\/namespaces\/([^/]+)\/(devworkspaces|devworkspacetemplates)(?:\/([^/]+))?(?:\/(status))?$/,
-    resource: (m) => m[2] as string,
-    group: 'workspace.devfile.io',
-  },
-  {
-    pattern: /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events|persistentvolumeclaims)(?:\/([^/]+))?()$/,
-    resource: (m) => m[2] as string,
-    group: '',
-  },
-]
+/** `/api/v1/…` and `/apis/{group}/{version}/…`, then an optional `namespaces/{ns}/`, a resource, a name, a subresource. */
+const RESOURCE_PATH =
+  /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/
 
 /** Starts the simulated Kubernetes API on a free loopback port. */
 export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSim> {
@@ -287,6 +283,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const attrs = requestAttributes(req.method ?? 'GET', url, route)
   if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(req, res, attrs)
   const { store } = ctx
+  if (route.allNamespaces && (route.name !== undefined || req.method !== 'GET'))
+    return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
     if (req.method === 'GET') return send(res, 200, presenterFor(req)(listBody(route, store, url)))
@@ -335,33 +333,41 @@ function forbid(req: IncomingMessage, res: ServerResponse, attrs: RequestAttribu
   )
 }
 
+/** The served resource a path addresses; undefined (404) for anything the simulated cluster does not serve. */
 function matchRoute(pathname: string): Route | undefined {
-  for (const r of ROUTES) {
-    const m = r.pattern.exec(pathname)
-    if (m)
-      return {
-        resource: r.resource(m),
-        namespace: m[1] as string,
-        group: r.group,
-        ...(m[3] ? { name: m[3] } : {}),
-        ...(m[4] ? { subresource: m[4] } : {}),
-      }
+  const m = RESOURCE_PATH.exec(pathname)
+  if (!m) return undefined
+  const [, coreVersion, group = '', groupVersion, namespace, resource, name, subresource] = m
+  const served = findServed(group, coreVersion ?? groupVersion ?? '', resource as string)
+  if (!served) return undefined
+  const r = served.resource
+  if (namespace !== undefined && !r.namespaced) return undefined
+  if (subresource && !r.subresources?.some((s) => s.name === subresource)) return undefined
+  return {
+    resource: r.name,
+    namespace: namespace ?? '',
+    ...(r.namespaced && namespace === undefined ? { allNamespaces: true } : {}),
+    group,
+    version: served.version,
+    kind: r.kind,
+    namespaced: r.namespaced,
+    ...(name ? { name } : {}),
+    ...(subresource ? { subresource } : {}),
   }
-  return undefined
+}
+
+/** A namespaced object's namespace; a cluster-scoped object has none. */
+function scope(route: Route): { namespace?: string } {
+  return route.namespaced ? { namespace: route.namespace } : {}
 }
 
 function listBody(route: Route, store: ObjectStore, url: URL): Record<string, unknown> {
-  const items = store.list(route.resource, route.namespace).filter((o) => matches(o, url))
-  const kind = {
-    devworkspaces: 'DevWorkspaceList',
-    devworkspacetemplates: 'DevWorkspaceTemplateList',
-    pods: 'PodList',
-    events: 'EventList',
-    persistentvolumeclaims: 'PersistentVolumeClaimList',
-  }[route.resource]
+  const items = store
+    .list(route.resource, route.allNamespaces ? undefined : route.namespace)
+    .filter((o) => matches(o, url))
   return {
-    apiVersion: route.group ? `${route.group}/v1alpha2` : 'v1',
-    kind,
+    apiVersion: route.group ? `${route.group}/${route.version}` : route.version,
+    kind: `${route.kind}List`,
     metadata: { resourceVersion: String(store.currentRevision) },
     items,
   }
@@ -390,9 +396,12 @@ function watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL
   }
   const rvParam = url.searchParams.get('resourceVersion')
   const relevant = (resource: string, object: KubeObject): boolean =>
-    resource === route.resource && object.metadata.namespace === route.namespace && matches(object, url)
+    resource === route.resource &&
+    (route.allNamespaces || (object.metadata.namespace ?? '') === route.namespace) &&
+    matches(object, url)
   if (!rvParam || rvParam === '0') {
-    for (const o of store.list(route.resource, route.namespace).filter((o) => matches(o, url))) emit('ADDED', o)
+    const listed = store.list(route.resource, route.allNamespaces ? undefined : route.namespace)
+    for (const o of listed.filter((o) => matches(o, url))) emit('ADDED', o)
   } else {
     const rv = Number(rvParam)
     if (!Number.isFinite(rv) || !store.canResumeFrom(rv)) {
@@ -430,7 +439,8 @@ function createObject(
   if (!object?.metadata) return send(res, 400, statusBody(400, 'BadRequest', 'the request body is not a valid object'))
   const causes = metadataCauses(object.metadata)
   if (causes.length > 0) return send(res, 422, invalidMetadata(route, object.metadata.name ?? '', causes))
-  if (object.metadata.namespace && object.metadata.namespace !== route.namespace) {
+  // A cluster-scoped create drops any namespace (apiserver pkg/registry/rest/create.go BeforeCreate).
+  if (route.namespaced && object.metadata.namespace && object.metadata.namespace !== route.namespace) {
     return send(
       res,
       400,
@@ -475,7 +485,9 @@ function createObject(
       }),
     )
   }
-  const fresh: KubeObject = { ...object, metadata: { ...object.metadata, namespace: route.namespace } }
+  const metadata = { ...object.metadata }
+  delete metadata.namespace
+  const fresh: KubeObject = { ...object, metadata: { ...metadata, ...scope(route) } }
   if (route.resource === DW) {
     // DWO's mutating webhook records who created the workspace.
     fresh.metadata.labels = { ...fresh.metadata.labels, 'controller.devfile.io/creator': SIM_USER.uid }
@@ -531,7 +543,7 @@ function writeObject(
             ...next.metadata,
             uid: existing.metadata.uid,
             creationTimestamp: existing.metadata.creationTimestamp,
-            namespace: route.namespace,
+            ...scope(route),
             name: existing.metadata.name,
           },
           ...(existing.status === undefined ? {} : { status: existing.status }),
