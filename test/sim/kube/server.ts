@@ -25,6 +25,9 @@ import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStor
 import { presenterFor } from './table.js'
 import { kubeconfigFor } from './kubeconfig.js'
 import { WorkspaceFolders } from './workspace-fs.js'
+import { addBackend, ServiceControllers } from './endpoints.js'
+import { GatewayController, type RoutingOptions, seedRouting, SHARED_GATEWAY } from './gateway-controller.js'
+import { startGatewayDataPlane } from './gateway-dataplane.js'
 
 /** The token user: the identity a request with the simulated cluster's bearer token is authenticated as. */
 export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
@@ -51,6 +54,12 @@ export interface KubeSimOptions {
    * is off, as on a stock Che install.
    */
   readonly gatewayTakesBearer?: boolean
+  /**
+   * Gateway API routing, seeded as a platform's bootstrap leaves it (README "Gateway API"): Namespaces `ci` (not
+   * labelled `gateway-access=allowed` unless listed in `labelled`) and `gateway-system`, GatewayClass `sim`, Gateway
+   * `gateway-system/shared`. `false` seeds nothing; the controllers run either way.
+   */
+  readonly routing?: RoutingOptions | false
 }
 
 /** A running simulated cluster. */
@@ -84,6 +93,10 @@ export interface KubeSim {
   readonly execOutputBytesRead: number
   /** Fields structural pruning dropped from DevWorkspaces written, as `<name>: <path>`. */
   readonly pruned: string[]
+  /** The shared Gateway's data plane (`http://127.0.0.1:<port>`); send the route's hostname as the Host header. */
+  readonly gatewayUrl: string
+  /** A selector-less Service `name` (port 80 to targetPort `port`) and an EndpointSlice for 127.0.0.1:`port`. */
+  addBackend(namespace: string, name: string, port: number): void
   close(): Promise<void>
 }
 
@@ -166,7 +179,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     exec.upgrade(req, socket, head)
   })
   // The Che gateway is another host on a real cluster; here it is plain http on its own port.
-  const gateway: Server = createServer((req, res) => {
+  const cheGateway: Server = createServer((req, res) => {
     const gatewayRoute = GATEWAY_PATH.exec(req.url ?? '')
     if (gatewayRoute) return proxyEditor(req, res, gatewayRoute, ctx)
     const basicRoute = BASIC_PATH.exec(req.url ?? '')
@@ -174,10 +187,15 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     send(res, 404, statusBody(404, 'NotFound', '404 page not found'))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => cheGateway.listen(0, '127.0.0.1', resolve))
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`
-  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, gatewayUrl, cluster)
+  const cheGatewayUrl = `http://127.0.0.1:${(cheGateway.address() as AddressInfo).port}`
+  const stepDelayMs = options.stepDelayMs ?? 10
+  const controller = new DevWorkspaceController(store, folders, faults, stepDelayMs, cheGatewayUrl, cluster)
+  if (options.routing !== false) seedRouting(store, options.routing)
+  const gatewayController = new GatewayController(store, stepDelayMs)
+  const serviceControllers = new ServiceControllers(store, stepDelayMs)
+  const dataPlane = await startGatewayDataPlane(store, SHARED_GATEWAY)
   return {
     url,
     token,
@@ -203,15 +221,21 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     resyncController: () => controller.resync(),
+    gatewayUrl: `http://127.0.0.1:${(dataPlane.address() as AddressInfo).port}`,
+    addBackend: (namespace, name, port) => addBackend(store, namespace, name, port),
     close: async () => {
       controller.stop()
+      gatewayController.stop()
+      serviceControllers.stop()
       exec.close()
       await image.close()
       for (const res of openWatches) res.destroy()
       server.closeAllConnections()
-      gateway.closeAllConnections()
+      cheGateway.closeAllConnections()
+      dataPlane.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await new Promise<void>((resolve) => gateway.close(() => resolve()))
+      await new Promise<void>((resolve) => cheGateway.close(() => resolve()))
+      await new Promise<void>((resolve) => dataPlane.close(() => resolve()))
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
   }
