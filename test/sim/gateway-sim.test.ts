@@ -69,10 +69,10 @@ describe('simulated cluster: Gateway API routing', () => {
   const is = (type: string, status: string, reason: string) => (conditions: Condition[]) =>
     condition(conditions, type)?.status === status && condition(conditions, type)?.reason === reason
   /** A request through the Gateway's data plane: status and body. */
-  const viaGateway = (host: string, headers: Record<string, string> = {}) =>
+  const viaGateway = (host: string, headers: Record<string, string> = {}, path = '/') =>
     new Promise<[number, string]>((resolve, reject) => {
       const url = new URL(sim.gatewayUrl)
-      const req = request({ host: url.hostname, port: url.port, path: '/', headers: { host, ...headers } }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, path, headers: { host, ...headers } }, (res) => {
         let text = ''
         res.on('data', (c: Buffer) => (text += c.toString()))
         res.on('end', () => resolve([res.statusCode ?? 0, text.trim()]))
@@ -121,7 +121,12 @@ describe('simulated cluster: Gateway API routing', () => {
     const created = await call('POST', ROUTES, httpRoute('baseline', 'baseline'))
     assert.equal(created.status, 201)
     const refused = await parentStatus('baseline', is('Accepted', 'False', 'NotAllowedByListeners'))
-    assert.deepEqual(refused.parentRef, PARENT)
+    // The CRD's defaults (group, kind) are in the spec the apiserver stores, and the status entry echoes that parentRef.
+    assert.deepEqual(refused.parentRef, { group: 'gateway.networking.k8s.io', kind: 'Gateway', ...PARENT })
+    assert.deepEqual((await call('GET', `${ROUTES}/baseline`)).body.spec.rules[0], {
+      matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+      backendRefs: [{ group: '', kind: 'Service', name: 'baseline', port: 80, weight: 1 }],
+    })
     assert.equal(condition(refused.conditions as Condition[], 'ResolvedRefs')?.status, 'True')
     assert.deepEqual(await viaGateway('app.dev.sim.test'), [404, 'no route matches this request'])
 
@@ -191,6 +196,32 @@ describe('simulated cluster: Gateway API routing', () => {
 
     assert.equal((await call('DELETE', `${ROUTES}/run-1`)).status, 200)
     assert.deepEqual(await viaGateway('app.dev.sim.test', { [HEADER]: 'run-1' }), [200, 'baseline'])
+  })
+
+  it('ranks rules as the spec says: an Exact path, then the longest prefix, before header matches', async () => {
+    await call(
+      'POST',
+      ROUTES,
+      httpRoute('paths', 'run', {
+        matches: [{ path: { type: 'Exact', value: '/docs' } }, { path: { type: 'PathPrefix', value: '/api/' } }],
+      }),
+    )
+    await call(
+      'POST',
+      ROUTES,
+      httpRoute('header-any-path', 'baseline', { matches: [{ headers: [{ name: HEADER, value: 'h' }] }] }),
+    )
+    await parentStatus('header-any-path', is('Accepted', 'True', 'Accepted'))
+    await parentStatus('paths', is('Accepted', 'True', 'Accepted'))
+    const get = async (path: string, headers: Record<string, string> = {}) =>
+      (await viaGateway('app.dev.sim.test', headers, path))[1]
+    assert.equal(await get('/docs'), 'run')
+    assert.equal(await get('/docs', { [HEADER]: 'h' }), 'run')
+    assert.equal(await get('/docs/'), 'baseline')
+    assert.equal(await get('/api'), 'run')
+    assert.equal(await get('/api/v1'), 'run')
+    assert.equal(await get('/apis'), 'baseline')
+    for (const name of ['paths', 'header-any-path']) await call('DELETE', `${ROUTES}/${name}`)
   })
 
   it('says BackendNotFound for a missing Service until it exists, and serves 500 meanwhile', async () => {

@@ -28,6 +28,7 @@ import { WorkspaceFolders } from './workspace-fs.js'
 import { addBackend, ServiceControllers } from './endpoints.js'
 import { GatewayController, type RoutingOptions, seedRouting, SHARED_GATEWAY } from './gateway-controller.js'
 import { startGatewayDataPlane } from './gateway-dataplane.js'
+import { applyGatewayDefaults } from './gateway-defaults.js'
 
 /** The token user: the identity a request with the simulated cluster's bearer token is authenticated as. */
 export const SIM_USER = { name: 'system:serviceaccount:ci:run-task', uid: '6a2f3c1e-0000-4000-8000-00000000c0de' }
@@ -477,6 +478,7 @@ function createObject(
   }
   // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
   delete object.status
+  applyGatewayDefaults(route.resource, object)
   if (route.resource === DW) {
     const dropped = prune(object, devWorkspaceSchema)
     if (dropped.length > 0 && fieldValidation === 'Strict')
@@ -572,6 +574,7 @@ function writeObject(
           },
           ...(existing.status === undefined ? {} : { status: existing.status }),
         }
+  if (route.subresource !== 'status') applyGatewayDefaults(route.resource, merged)
   const causes = metadataCauses(merged.metadata)
   if (causes.length > 0) return send(res, 422, invalidMetadata(route, existing.metadata.name, causes))
   if (route.resource === DW && route.subresource !== 'status') {
