@@ -180,7 +180,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     exec.upgrade(req, socket, head)
   })
   // The Che gateway is another host on a real cluster; here it is plain http on its own port.
-  const cheGateway: Server = createServer((req, res) => {
+  const gateway: Server = createServer((req, res) => {
     const gatewayRoute = GATEWAY_PATH.exec(req.url ?? '')
     if (gatewayRoute) return proxyEditor(req, res, gatewayRoute, ctx)
     const basicRoute = BASIC_PATH.exec(req.url ?? '')
@@ -188,11 +188,11 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     send(res, 404, statusBody(404, 'NotFound', '404 page not found'))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  await new Promise<void>((resolve) => cheGateway.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve))
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const cheGatewayUrl = `http://127.0.0.1:${(cheGateway.address() as AddressInfo).port}`
+  const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`
+  const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, gatewayUrl, cluster)
   const stepDelayMs = options.stepDelayMs ?? 10
-  const controller = new DevWorkspaceController(store, folders, faults, stepDelayMs, cheGatewayUrl, cluster)
   if (options.routing !== false) seedRouting(store, options.routing)
   const gatewayController = new GatewayController(store, stepDelayMs)
   const serviceControllers = new ServiceControllers(store, stepDelayMs)
@@ -232,10 +232,10 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
       await image.close()
       for (const res of openWatches) res.destroy()
       server.closeAllConnections()
-      cheGateway.closeAllConnections()
+      gateway.closeAllConnections()
       dataPlane.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await new Promise<void>((resolve) => cheGateway.close(() => resolve()))
+      await new Promise<void>((resolve) => gateway.close(() => resolve()))
       await new Promise<void>((resolve) => dataPlane.close(() => resolve()))
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
