@@ -10,6 +10,11 @@ or an environment variable RUN_TASK_<INPUT_NAME> (for example RUN_TASK_NAMESPACE
            --template ci-docker --parameters 'cpu: 4' --command 'ameide test'
   run-task --provider che --kubeconfig-file ~/.kube/config --contract environment-contract.yaml
            (the contract is the workspace; its first entrypoint is the command)
+  run-task --provider che --kubeconfig-file ~/.kube/config --command 'ameide test cluster' \
+           --route-gateway gateway-system/shared --route-hostname app.dev.example.com \
+           --route-backend-port 8080
+           (the run's own HTTPRoute: requests with X-Run-Task-Route: <workspace> reach
+           the workspace's Service; the command gets RUN_TASK_ROUTE_HEADER_NAME/VALUE)
 
 Commands:
   all        (default) the whole chain; cleanup always runs

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'provider-unavailable'
   | 'provider-request'
   | 'workspace-start'
+  | 'routing'
   | 'exec-broken'
   | 'command-timeout'
   | 'evidence'
@@ -54,6 +55,14 @@ export class ProviderUnavailableError extends RunTaskError {
   override readonly name = 'ProviderUnavailableError'
   constructor(message: string, cause?: unknown) {
     super('provider-unavailable', message, { cause })
+  }
+}
+
+/** The run's HTTPRoute was not accepted by the Gateway, or its backend did not resolve. Not retryable. */
+export class RouteError extends RunTaskError {
+  override readonly name = 'RouteError'
+  constructor(message: string, diagnostics: readonly string[] = []) {
+    super('routing', message, { diagnostics })
   }
 }
 

@@ -26,7 +26,7 @@ export function provisionSecrets(settings: ProvisionSettings): string[] {
   // `clusters:` would then be masked in every log and evidence file, and make the
   // evidence scan look for dozens of short forms.
   return [
-    ...kubeconfigSecrets(settings.che?.kubeconfig ?? ''),
+    ...kubeconfigSecrets(settings.che?.kubeconfig ?? settings.route?.kubeconfig ?? ''),
     settings.coder?.token ?? '',
     settings.coder?.sshPrivateKey ?? '',
   ].filter((s) => s.trim() !== '')
@@ -47,7 +47,8 @@ export async function providerForProvision(settings: ProvisionSettings): Promise
  */
 export function connectionFor(settings: ProvisionSettings, store: StateStore, name: string): ProviderConnection {
   const base = { provider: settings.provider, reason: settings.providerReason, source: settings.source }
-  const kubeconfig = settings.che?.kubeconfig ?? ''
+  // Coder keeps a kubeconfig only for its route (issue 12).
+  const kubeconfig = settings.che?.kubeconfig ?? settings.route?.kubeconfig ?? ''
   const che = {
     namespace: settings.che?.namespace ?? '',
     ...(settings.che?.allowUnsafePod?.length ? { allowUnsafePod: settings.che.allowUnsafePod } : {}),

@@ -7,6 +7,7 @@ import type { UnsafePodField } from './providers/che/pod-guardrails.js'
 import type { ProvisionAttempt } from './retry-attempts.js'
 import { SecretStore } from './secret-store.js'
 import type { ContractDefaults } from './contract/provision-contract.js'
+import type { RouteRecord } from './routing/route-lifecycle.js'
 
 /** The one outcome of a run. */
 export const OUTCOMES = ['passed', 'failed', 'error'] as const
@@ -36,7 +37,7 @@ export interface ProviderConnection {
   readonly namespace: string
   /** Che: the unsafe pod settings allow-unsafe-pod allows, for a restart in a later step. */
   readonly allowUnsafePod?: readonly UnsafePodField[]
-  /** Che: path of the kubeconfig file written by provision; empty means default loading. */
+  /** Che, and Coder with routing: path of the kubeconfig file written by provision; empty means default loading. */
   readonly kubeconfigFile: string
   /** What the workspace was made from (devfile path, `inline`, or a template), for meta.json. */
   readonly source: string
@@ -92,6 +93,8 @@ export interface RunState {
   attempts?: ProvisionAttempt[]
   /** issue 13: the environment contract provision used: the run and collect steps' defaults. */
   contract?: ContractDefaults
+  /** issue 12: the run's header-diverted HTTPRoute, once provision decided its name. */
+  route?: RouteRecord
 }
 
 /**

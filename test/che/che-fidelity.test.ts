@@ -148,7 +148,7 @@ describe('Che: DevWorkspaces made the way Che makes them', () => {
         provider.checkPermissions(),
         (e: unknown) =>
           e instanceof PermissionError &&
-          /lacks permissions in namespace ci: list events\./.test(e.message) &&
+          /lacks permissions: list events in ci\./.test(e.message) &&
           // The name the API server authenticates (SelfSubjectReview), for an RBAC bound to another identity.
           /authenticates it as user "system:serviceaccount:ci:run-task"/.test(e.message),
       )

@@ -156,7 +156,7 @@ describe('Che provider against the simulated cluster', () => {
       provider.checkPermissions(),
       (e: unknown) =>
         e instanceof PermissionError &&
-        /create devworkspaces\.workspace\.devfile\.io, create pods\/exec/.test(e.message),
+        /create devworkspaces\.workspace\.devfile\.io in ci, create pods\/exec in ci\./.test(e.message),
     )
   })
 

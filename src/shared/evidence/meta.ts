@@ -2,6 +2,7 @@ import type { PodSecurity } from '../providers/che/pod-guardrails.js'
 import type { TestCounts } from './test-results.js'
 import type { Outcome, RecordedError, RunState } from '../state.js'
 import type { ProvisionAttempt } from '../retry-attempts.js'
+import type { RouteRecord } from '../routing/route-lifecycle.js'
 
 /** The meta.json document: the contract evidence consumers read. */
 export interface EvidenceMeta {
@@ -32,6 +33,8 @@ export interface EvidenceMeta {
   readonly podSecurity: PodSecurity | null
   /** issue 15: every provision attempt when the `retries` input is above 0; absent otherwise. */
   readonly attempts?: readonly ProvisionAttempt[]
+  /** issue 12: the run's header-diverted HTTPRoute (the header value is the workspace name, not a secret); absent without routing. */
+  readonly route?: RouteRecord
 }
 
 /** The outcome of a workspace's run, from whatever was recorded. */
@@ -83,5 +86,6 @@ export function buildMeta(
     codexAuthSlot: state.codexAuthSlot ?? null,
     podSecurity: state.handle?.podSecurity ?? null,
     ...(state.attempts ? { attempts: state.attempts } : {}),
+    ...(state.route ? { route: state.route } : {}),
   }
 }

@@ -52,6 +52,18 @@ function headerLines(meta: EvidenceMeta): string[] {
     `${where}${meta.exitCode === null ? '' : ` · exit code ${meta.exitCode}`}`,
     '',
     ...(meta.codexAuthSlot ? [`Codex auth from ${code(meta.codexAuthSlot)}${seedNote(meta.codexAuthSlot)}`, ''] : []),
+    ...routeLines(meta.route),
+  ]
+}
+
+/** issue 12: where the run's header diverted requests, so a reader can reproduce a request by hand. */
+function routeLines(route: EvidenceMeta['route']): string[] {
+  if (!route) return []
+  const via = `${route.gateway.namespace}/${route.gateway.name}${route.gateway.sectionName ? `/${route.gateway.sectionName}` : ''}`
+  const state = route.acceptedAt ? 'accepted' : 'not accepted'
+  return [
+    `Route ${code(`${route.namespace}/${route.name}`)} (${state}) on Gateway ${code(via)}: ${code(route.hostname)} with ${code(`${route.headerName}: ${route.headerValue}`)} → ${code(`${route.backendService}:${route.backendPort}`)}`,
+    '',
   ]
 }
 

@@ -98,6 +98,11 @@ function parseAllowUnsafePod(value: string): UnsafePodField[] {
   return [...new Set(names)] as UnsafePodField[]
 }
 
+/** Checks a kubeconfig input as Che's is checked (it parses, names a cluster, runs no exec plugin), before anything is created. */
+export function checkKubeconfig(content: string): void {
+  checkExecPlugin(loadKubeConfig(content))
+}
+
 /** Loads a kubeconfig from content, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) when empty. */
 export function loadKubeConfig(content: string): KubeConfig {
   const kc = new KubeConfig()

@@ -9,6 +9,7 @@ import type { CoderSettings } from '../providers/coder/coder-settings.js'
 import type { TemplateRef } from '../providers/che/devworkspace.js'
 import { parseRetries } from '../retry-attempts.js'
 import type { ContractDefaults } from '../contract/provision-contract.js'
+import { getRouteSettings, type RouteSettings } from '../routing/route-settings.js'
 
 /** Validated inputs of the provision step. */
 export interface ProvisionSettings {
@@ -28,6 +29,8 @@ export interface ProvisionSettings {
   readonly retries: number
   /** issue 13: the environment contract the workspace is made from, and the defaults it gives later steps. */
   readonly contract?: ContractDefaults
+  /** issue 12: the run's header-diverted route through the shared Gateway; undefined without routing. */
+  readonly route?: RouteSettings
 }
 
 /**
@@ -64,6 +67,9 @@ export async function getProvisionSettings(
   const che =
     provider === 'che' ? (await import('./che-inputs.js')).getCheSettings(read, env, cwd, contract) : undefined
   const coder = provider === 'coder' ? getCoderSettings(read) : undefined
+  const route = getRouteSettings(read, provider)
+  // Coder's route kubeconfig is checked here, like Che's, before anything is created.
+  if (coder && route) (await import('./che-inputs.js')).checkKubeconfig(route.kubeconfig)
   const source = coder
     ? `template ${coder.template}${coder.templateVersion ? `@${coder.templateVersion}` : ''}`
     : (che?.source?.devfile?.origin ?? `template ${formatRef(che?.source?.template)}`)
@@ -79,6 +85,7 @@ export async function getProvisionSettings(
     identity,
     retries,
     ...(contract ? { contract: contract.defaults } : {}),
+    ...(route ? { route } : {}),
   }
 }
 

@@ -7,6 +7,7 @@ import { credentialFiles, providerForConnection } from '../provider-factory.js'
 import type { CleanupSettings } from '../settings/cleanup-settings.js'
 import { recordTiming, type RunState, type StateStore } from '../state.js'
 import { writeMeta } from './collect-step.js'
+import { closeRunRoute, sweepRunRoutes } from './route-step.js'
 import type { StepContext } from './step-context.js'
 
 /** What cleanup did. */
@@ -68,6 +69,11 @@ export async function destroyWorkspace(
   state: RunState,
   timeoutMs: number,
 ): Promise<{ alreadyGone: boolean }> {
+  // The route first: its header must stop diverting before the backend behind it goes away.
+  const routeFailure = await closeRunRoute(ctx, state).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  )
   const provider = await providerForConnection(state.connection)
   const handle = state.handle ?? {
     provider: state.connection.provider,
@@ -77,7 +83,9 @@ export async function destroyWorkspace(
     target: '',
     createdAt: '',
   }
-  return provider.destroy(handle, timeoutMs, ctx.signal)
+  const result = await provider.destroy(handle, timeoutMs, ctx.signal)
+  if (routeFailure) throw routeFailure
+  return result
 }
 
 async function sweep(ctx: StepContext, state: RunState, olderThanMs: number): Promise<string[]> {
@@ -91,6 +99,7 @@ async function sweep(ctx: StepContext, state: RunState, olderThanMs: number): Pr
         ? `Swept ${removed.length} stale workspaces: ${removed.join(', ')}`
         : 'Sweep found no stale workspaces.',
     )
+    await sweepRunRoutes(ctx, state, prefix, olderThanMs)
     return removed
   } catch (error) {
     ctx.reporter.warning(`Sweeping stale workspaces failed: ${errorMessage(error)}`)

@@ -8,6 +8,7 @@ import { getCleanupSettings } from '../settings/cleanup-settings.js'
 import type { ProvisionSettings } from '../settings/provision-settings.js'
 import { recordTiming, type RunState } from '../state.js'
 import { discardAttempt } from './discard-attempt.js'
+import { openRunRoute, preflightRoute } from './route-step.js'
 import { logDiagnostics, recordError, type StepContext } from './step-context.js'
 
 /**
@@ -86,6 +87,7 @@ async function provisionAttempt(
     reporter.info(
       `Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace ?? ''}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`,
     )
+    await preflightRoute(ctx, settings)
     await provider.checkPermissions(ctx.signal)
     return provider.provision(
       {
@@ -110,6 +112,7 @@ async function provisionAttempt(
   )
   reporter.setOutput('workspace-id', handle.id)
   reporter.setOutput('handle', JSON.stringify(handle))
+  await openRunRoute(ctx, settings, state, handle)
 }
 
 /** Logs the failed attempt's diagnostics, then deletes its workspace; true when it is gone. */

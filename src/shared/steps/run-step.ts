@@ -8,6 +8,7 @@ import { type Outcome, recordTiming, type RunRecord, type RunState } from '../st
 import { OutputCapture } from './output-capture.js'
 import { loadState, logDiagnostics, recordError, type StepContext } from './step-context.js'
 import { exitDescription } from '../text.js'
+import { routeEnv } from './route-step.js'
 
 /**
  * Runs the command in the workspace, streaming its redacted output, and records
@@ -90,6 +91,7 @@ async function runCommand(
     ...settings.secretEnv,
     ['RUN_TASK_EVIDENCE_DIR', settings.evidencePath],
     ['RUN_TASK_WORKSPACE', handle.name],
+    ...routeEnv(state),
     ['CI', 'true'],
   ])
   const started = Date.now()

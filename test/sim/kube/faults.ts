@@ -5,6 +5,11 @@ import type { RequestFault } from '../request-faults.js'
  * failure seen on real clusters.
  */
 export interface KubeFaults {
+  /**
+   * The Gateway controller's pod is down: no route, Gateway or class status is written until it is lifted (and
+   * `resyncGatewayController()` runs), as when the implementation's deployment is not running.
+   */
+  gatewayControllerDown: boolean
   /** Extra time before the workspace deployment becomes ready. */
   slowStartMs: number
   /**
@@ -64,6 +69,7 @@ export interface PodMutation {
 
 export function noFaults(): KubeFaults {
   return {
+    gatewayControllerDown: false,
     slowStartMs: 0,
     failStart: undefined,
     watchCloseAfterEvents: undefined,

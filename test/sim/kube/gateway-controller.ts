@@ -20,6 +20,7 @@ import {
   setCondition,
 } from './gateway-api.js'
 import type { KubeObject, ObjectStore } from './store.js'
+import type { KubeFaults } from './faults.js'
 
 /** The controllerName of the simulated GatewayClass (gatewayclass_types.go GatewayClassSpec.ControllerName). */
 export const SIM_CONTROLLER = 'sim.run-task.dev/gateway-controller'
@@ -100,6 +101,7 @@ export class GatewayController {
   constructor(
     private readonly store: ObjectStore,
     private readonly stepDelayMs: number,
+    private readonly faults: Pick<KubeFaults, 'gatewayControllerDown'>,
   ) {
     this.unsubscribe = store.subscribe((event) => {
       if (WATCHED.has(event.resource)) this.schedule()
@@ -113,11 +115,16 @@ export class GatewayController {
     if (this.timer) clearTimeout(this.timer)
   }
 
+  /** Reconciles everything again, as a restarted controller does after listing (a lifted `gatewayControllerDown`). */
+  resync(): void {
+    this.schedule()
+  }
+
   private schedule(): void {
     if (this.stopped || this.timer) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      if (!this.stopped) this.reconcile()
+      if (!this.stopped && !this.faults.gatewayControllerDown) this.reconcile()
     }, this.stepDelayMs)
   }
 

@@ -88,6 +88,8 @@ export interface KubeSim {
   devWorkspaces(namespace: string): string[]
   /** The operator restarts and reconciles every DevWorkspace (after a fault is lifted). */
   resyncController(): void
+  /** The Gateway controller reconciles every route and Gateway (after `faults.gatewayControllerDown` is lifted). */
+  resyncGatewayController(): void
   /** Every request the server received, as `METHOD path`. */
   readonly requests: string[]
   /** Bytes the exec server has read from commands' stdout and stderr so far. */
@@ -194,7 +196,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const controller = new DevWorkspaceController(store, folders, faults, options.stepDelayMs ?? 10, gatewayUrl, cluster)
   const stepDelayMs = options.stepDelayMs ?? 10
   if (options.routing !== false) seedRouting(store, options.routing)
-  const gatewayController = new GatewayController(store, stepDelayMs)
+  const gatewayController = new GatewayController(store, stepDelayMs, faults)
   const serviceControllers = new ServiceControllers(store, stepDelayMs)
   const dataPlane = await startGatewayDataPlane(store, SHARED_GATEWAY)
   return {
@@ -222,6 +224,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     pruned: ctx.pruned,
     devWorkspaces: (namespace) => store.list(DW, namespace).map((o) => o.metadata.name),
     resyncController: () => controller.resync(),
+    resyncGatewayController: () => gatewayController.resync(),
     gatewayUrl: `http://127.0.0.1:${(dataPlane.address() as AddressInfo).port}`,
     addBackend: (namespace, name, port) => addBackend(store, namespace, name, port),
     close: async () => {

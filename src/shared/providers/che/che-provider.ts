@@ -1,13 +1,5 @@
-import {
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node'
-import { PermissionError, ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
+import { ProviderRequestError, RunTaskError, WorkspaceStartError } from '../../errors.js'
 import { CREATED_BY, identityLabels, LABELS } from '../../identity.js'
 import type {
   DestroyResult,
@@ -22,7 +14,7 @@ import type {
   WorkspaceHandle,
   WorkspaceProvider,
 } from '../../provider.js'
-import { DEFAULT_RETRY, Deadline, type RetryPolicy, withRetry } from '../../wait.js'
+import { DEFAULT_RETRY, Deadline, type RetryPolicy } from '../../wait.js'
 import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
@@ -41,7 +33,8 @@ import {
   type DevWorkspaceObject,
 } from './devworkspace.js'
 import { watchDevWorkspace } from './devworkspace-watch.js'
-import { isRetryableKubeError, kubeRetryAfterMs, normalizeKubeError } from './kube-errors.js'
+import { type AccessCheck, requirePermissions } from '../../kube/access-review.js'
+import { kubeCaller } from '../../kube/kube-call.js'
 import { DEFAULT_HEARTBEAT, execInPod, type Heartbeat, type PodTarget } from './pod-exec.js'
 
 /** Transports and tunables; tests shorten the delays. */
@@ -63,8 +56,6 @@ class CheProvider implements WorkspaceProvider {
   readonly name = 'che' as const
   private readonly custom: CustomObjectsApi
   private readonly core: CoreV1Api
-  private readonly auth: AuthorizationV1Api
-  private readonly authn: AuthenticationV1Api
   private readonly retry: RetryPolicy
   private readonly heartbeat: Heartbeat
 
@@ -74,75 +65,36 @@ class CheProvider implements WorkspaceProvider {
   ) {
     this.custom = deps.kubeConfig.makeApiClient(CustomObjectsApi)
     this.core = deps.kubeConfig.makeApiClient(CoreV1Api)
-    this.auth = deps.kubeConfig.makeApiClient(AuthorizationV1Api)
-    this.authn = deps.kubeConfig.makeApiClient(AuthenticationV1Api)
     this.retry = deps.retry ?? DEFAULT_RETRY
     this.heartbeat = deps.heartbeat ?? DEFAULT_HEARTBEAT
   }
 
   /** Every namespaced permission a run uses, asked for up front so a short Role fails before anything is created. */
   async checkPermissions(signal?: AbortSignal): Promise<void> {
-    const ns = this.settings.namespace
-    const wanted = [
+    const namespace = this.settings.namespace
+    const checks: AccessCheck[] = [
       ...['create', 'get', 'list', 'watch', 'patch', 'delete'].map((verb) => ({
         verb,
         group: DW_GROUP,
         resource: DW_PLURAL,
+        namespace,
       })),
       // The editor and parent templates (the smoke probe reads the editor's endpoints).
-      { verb: 'get', group: DW_GROUP, resource: DWT_PLURAL },
-      { verb: 'list', group: '', resource: 'pods' },
+      { verb: 'get', group: DW_GROUP, resource: DWT_PLURAL, namespace },
+      { verb: 'list', group: '', resource: 'pods', namespace },
       // The exec upgrade is a GET; Kubernetes 1.35 also checks create.
-      { verb: 'get', group: '', resource: 'pods', subresource: 'exec' },
-      { verb: 'create', group: '', resource: 'pods', subresource: 'exec' },
+      { verb: 'get', group: '', resource: 'pods', subresource: 'exec', namespace },
+      { verb: 'create', group: '', resource: 'pods', subresource: 'exec', namespace },
       // Diagnostics of a failed start, and the smoke probe's storage check.
-      { verb: 'list', group: '', resource: 'events' },
-      { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
+      { verb: 'list', group: '', resource: 'events', namespace },
+      { verb: 'get', group: '', resource: 'persistentvolumeclaims', namespace },
     ]
-    const denied: string[] = []
-    await Promise.all(
-      wanted.map(async (w) => {
-        const review = await this.call(`checking permission to ${w.verb} ${w.resource}`, signal, () =>
-          this.auth.createSelfSubjectAccessReview({
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SelfSubjectAccessReview',
-              spec: { resourceAttributes: { namespace: ns, ...w } },
-            },
-          }),
-        )
-        if (!review.status?.allowed)
-          denied.push(
-            `${w.verb} ${w.group ? `${w.resource}.${w.group}` : w.resource}${'subresource' in w ? `/${w.subresource}` : ''}`,
-          )
-      }),
+    await requirePermissions(
+      this.deps.kubeConfig,
+      kubeCaller(this.deps.kubeConfig, this.retry, signal),
+      checks,
+      'Grant them with a Role bound to that identity.',
     )
-    if (denied.length > 0) {
-      const who = await this.whoAmI(signal)
-      const identity = who
-        ? `The kubeconfig's identity (the API server authenticates it as user "${who}")`
-        : "The kubeconfig's identity"
-      const bound = who
-        ? ` If a RoleBinding exists for another name, the API server maps the token to "${who}" (its OIDC username claim and prefix): bind that name, or change the claim.`
-        : ''
-      throw new PermissionError(
-        `${identity} lacks permissions in namespace ${ns}: ${denied.sort().join(', ')}. Grant them with a Role bound to that identity.${bound}`,
-      )
-    }
-  }
-
-  /** The user name the API server authenticates the kubeconfig as (SelfSubjectReview, Kubernetes 1.28+); undefined when it cannot say. */
-  private async whoAmI(signal?: AbortSignal): Promise<string | undefined> {
-    try {
-      const review = await this.call('asking the API server who the kubeconfig is', signal, () =>
-        this.authn.createSelfSubjectReview({
-          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
-        }),
-      )
-      return review.status?.userInfo?.username
-    } catch {
-      return undefined
-    }
   }
 
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
@@ -450,13 +402,6 @@ class CheProvider implements WorkspaceProvider {
 
   /** One API call with retries for what can be retried, and one normalised error. */
   private call<T>(doing: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, {
-      policy: this.retry,
-      isRetryable: isRetryableKubeError,
-      retryAfterMs: kubeRetryAfterMs,
-      signal,
-    }).catch((error: unknown) => {
-      throw normalizeKubeError(error, doing, this.deps.kubeConfig.getCurrentCluster()?.server)
-    })
+    return kubeCaller(this.deps.kubeConfig, this.retry, signal)(doing, fn)
   }
 }
