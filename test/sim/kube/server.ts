@@ -11,7 +11,9 @@ import { type CheClusterConfig, DEFAULT_CHE_CLUSTER, DEFAULT_DWO_CONFIG, type Dw
 import { metadataCauses } from './metadata-validation.js'
 import { prune } from './pruning.js'
 import devWorkspaceSchema from '../../../src/shared/providers/che/schemas/dev-workspace.json' with { type: 'json' }
-import { ALLOW_ALL, allows, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
+import { ALLOW_ALL, forbiddenMessage, type PolicyRule, type RequestAttributes } from './rbac.js'
+import { RbacAuthorizer, type Refusal } from './rbac-authorizer.js'
+import { rbacSchema } from './rbac-schema.js'
 import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 import { answerDiscovery, findServed } from './discovery.js'
@@ -47,7 +49,10 @@ export interface KubeSimOptions {
   readonly dwo?: Partial<DwoConfig>
   /** The CheCluster; `false` for a cluster with DWO but without Che (no `che` routing, no CheCluster). */
   readonly che?: Partial<CheClusterConfig> | false
-  /** The Role bound to the kubeconfig's identity; everything by default. */
+  /**
+   * A Role bound to every authenticated user (the token user's GitOps-granted Role); everything by default. Roles and
+   * bindings stored in the cluster add to it; set it to `[]` to leave only them.
+   */
   readonly rules?: PolicyRule[]
   /**
    * Che's gateway (oauth2-proxy) with `skip_jwt_bearer_tokens = true`, so it takes the kubeconfig's bearer token.
@@ -76,7 +81,7 @@ export interface KubeSim {
   readonly faults: KubeFaults
   /** DWO's config and the CheCluster; tests may change them between runs. */
   readonly cluster: ClusterSetup
-  /** The Role bound to the run's identity; tests may replace it. */
+  /** The Role bound to every authenticated user, besides the stored RBAC objects; tests may replace it. */
   rules: PolicyRule[]
   readonly store: ObjectStore
   readonly folders: WorkspaceFolders
@@ -94,7 +99,7 @@ export interface KubeSim {
   readonly requests: string[]
   /** Bytes the exec server has read from commands' stdout and stderr so far. */
   readonly execOutputBytesRead: number
-  /** Fields structural pruning dropped from DevWorkspaces written, as `<name>: <path>`. */
+  /** Fields structural pruning dropped from DevWorkspaces and RBAC objects created, as `<name>: <path>`. */
   readonly pruned: string[]
   /** The shared Gateway's data plane (`http://127.0.0.1:<port>`); send the route's hostname as the Host header. */
   readonly gatewayUrl: string
@@ -145,6 +150,11 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     oidcIssuer: options.oidcIssuer ?? '',
     cluster,
     rules: options.rules ?? ALLOW_ALL,
+    rbac: new RbacAuthorizer(
+      store,
+      () => ctx.rules,
+      () => faults.denied,
+    ),
     gatewayTakesBearer: options.gatewayTakesBearer ?? false,
     pruned: [],
   }
@@ -171,8 +181,10 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec/.exec(req.url ?? '')
     for (const verb of ['get', 'create']) {
       const attrs = { verb, group: '', resource: 'pods', subresource: 'exec', namespace: m?.[1], name: m?.[2] }
-      if (m && !allows(ctx.rules, faults.denied, attrs)) {
-        const body = JSON.stringify(statusBody(403, 'Forbidden', forbiddenMessage(requestUser(req).name, attrs)))
+      const decision = ctx.rbac.authorize(requestUser(req), attrs)
+      if (m && !decision.allowed) {
+        const message = forbiddenMessage(requestUser(req).name, attrs, decision.reason)
+        const body = JSON.stringify(statusBody(403, 'Forbidden', message))
         socket.end(
           `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         )
@@ -254,9 +266,14 @@ interface Context {
   readonly oidcIssuer: string
   readonly cluster: ClusterSetup
   rules: PolicyRule[]
+  /** Decides every request from `rules` and the RBAC objects in the store. */
+  readonly rbac: RbacAuthorizer
   readonly gatewayTakesBearer: boolean
   readonly pruned: string[]
 }
+
+/** The RBAC admission of a write: a refusal to send, or undefined to go on (`RbacAuthorizer.admitWrite`). */
+type Admission = (object: KubeObject, existing?: KubeObject) => Refusal | undefined
 
 /** Applies the first matching request fault; true when the request was answered (or its connection reset). */
 function answerRequestFault(req: IncomingMessage, res: ServerResponse, ctx: Context): boolean {
@@ -300,30 +317,36 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return send(res, 415, statusBody(415, 'UnsupportedMediaType', (error as Error).message))
   }
   if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST')
-    return accessReview(res, body, ctx)
+    return accessReview(req, res, body, ctx)
   if (url.pathname === '/apis/org.eclipse.che/v2/checlusters' && req.method === 'GET') {
     const attrs = { verb: 'list', group: 'org.eclipse.che', resource: 'checlusters' }
-    if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(req, res, attrs)
+    const decision = ctx.rbac.authorize(requestUser(req), attrs)
+    if (!decision.allowed) return forbid(req, res, attrs, decision.reason)
     return listCheClusters(res, ctx)
   }
   const route = matchRoute(url.pathname)
   if (!route) return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
   const attrs = requestAttributes(req.method ?? 'GET', url, route)
-  if (!allows(ctx.rules, ctx.faults.denied, attrs)) return forbid(req, res, attrs)
+  const decision = ctx.rbac.authorize(requestUser(req), attrs)
+  if (!decision.allowed) return forbid(req, res, attrs, decision.reason)
+  // Roles and bindings: defaulting, escalation prevention and validation, on the object about to be stored.
+  const admit = (object: KubeObject, existing?: KubeObject) =>
+    ctx.rbac.admitWrite(requestUser(req), attrs, object, existing)
   const { store } = ctx
   if (route.allNamespaces && (route.name !== undefined || req.method !== 'GET'))
     return send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'))
   if (route.name === undefined) {
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') return watch(req, res, route, url, ctx)
     if (req.method === 'GET') return send(res, 200, presenterFor(req)(listBody(route, store, url)))
-    if (req.method === 'POST') return createObject(res, route, body, ctx, url.searchParams.get('fieldValidation'))
+    if (req.method === 'POST')
+      return createObject(res, route, body, ctx, url.searchParams.get('fieldValidation'), admit)
     return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
   }
   const existing = store.get(route.resource, route.namespace, route.name)
   if (!existing) return send(res, 404, notFound(route))
   if (req.method === 'GET') return send(res, 200, presenterFor(req)(existing))
   if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
-  if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store)
+  if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store, admit)
   return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
 }
 
@@ -349,11 +372,11 @@ function requestAttributes(method: string, url: URL, route: Route): RequestAttri
   }
 }
 
-function forbid(req: IncomingMessage, res: ServerResponse, attrs: RequestAttributes): void {
+function forbid(req: IncomingMessage, res: ServerResponse, attrs: RequestAttributes, reason = ''): void {
   send(
     res,
     403,
-    statusBody(403, 'Forbidden', forbiddenMessage(requestUser(req).name, attrs), {
+    statusBody(403, 'Forbidden', forbiddenMessage(requestUser(req).name, attrs, reason), {
       ...(attrs.name ? { name: attrs.name } : {}),
       group: attrs.group,
       kind: attrs.resource,
@@ -456,6 +479,7 @@ function createObject(
   body: string,
   ctx: Context,
   fieldValidation: string | null,
+  admit: Admission,
 ): void {
   if (route.resource === DW && ctx.faults.createServerErrors > 0) {
     ctx.faults.createServerErrors -= 1
@@ -482,8 +506,9 @@ function createObject(
   // The status subresource: a create never sets status (PrepareForCreate drops it before validation).
   delete object.status
   applyGatewayDefaults(route.resource, object)
-  if (route.resource === DW) {
-    const dropped = prune(object, devWorkspaceSchema)
+  const schema = route.resource === DW ? devWorkspaceSchema : rbacSchema(route.group, route.resource)
+  if (schema) {
+    const dropped = prune(object, schema)
     if (dropped.length > 0 && fieldValidation === 'Strict')
       return send(
         res,
@@ -498,6 +523,10 @@ function createObject(
       res.setHeader('Warning', unknownFieldWarning(dropped))
       ctx.pruned.push(...dropped.map((f) => `${object.metadata.name}: ${f}`))
     }
+  }
+  const refusal = admit(object)
+  if (refusal) return send(res, refusal.code, refusal.body)
+  if (route.resource === DW) {
     const problems = devWorkspaceProblems(object)
     if (problems.length > 0) return send(res, 422, invalid(route, object.metadata.name, problems))
     const denied = webhookProblems((object.spec as { template?: Record<string, unknown> } | undefined)?.template)
@@ -531,6 +560,7 @@ function writeObject(
   existing: KubeObject,
   body: string,
   store: ObjectStore,
+  admit: Admission,
 ): void {
   let next: KubeObject
   try {
@@ -578,11 +608,16 @@ function writeObject(
           ...(existing.status === undefined ? {} : { status: existing.status }),
         }
   if (route.subresource !== 'status') applyGatewayDefaults(route.resource, merged)
+  const schema = route.resource === DW ? devWorkspaceSchema : rbacSchema(route.group, route.resource)
+  if (schema && route.subresource !== 'status') {
+    const dropped = prune(merged, schema)
+    if (dropped.length > 0) res.setHeader('Warning', unknownFieldWarning(dropped))
+  }
+  const refusal = admit(merged, existing)
+  if (refusal) return send(res, refusal.code, refusal.body)
   const causes = metadataCauses(merged.metadata)
   if (causes.length > 0) return send(res, 422, invalidMetadata(route, existing.metadata.name, causes))
   if (route.resource === DW && route.subresource !== 'status') {
-    const dropped = prune(merged, devWorkspaceSchema)
-    if (dropped.length > 0) res.setHeader('Warning', unknownFieldWarning(dropped))
     const problems = devWorkspaceProblems(merged)
     if (problems.length > 0) return send(res, 422, invalid(route, existing.metadata.name, problems))
     const denied = webhookProblems((merged.spec as { template?: Record<string, unknown> } | undefined)?.template)
@@ -732,7 +767,11 @@ function editorTemplate(namespace: string, name: string, port: number): KubeObje
 const GATEWAY_PATH = /^\/gateway\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
 const BASIC_PATH = /^\/basic\/([^/]+)\/([^/]+)\/(\d+)\/(.*)$/
 
-function accessReview(res: ServerResponse, body: string, ctx: Context): void {
+/**
+ * kubernetes pkg/registry/authorization/selfsubjectaccessreview/rest.go Create: the requesting user, asked with every
+ * resource attribute of the review (namespace and name included) through the same authorizer as real requests.
+ */
+function accessReview(req: IncomingMessage, res: ServerResponse, body: string, ctx: Context): void {
   const review = parseJson(body) as
     | {
         spec?: {
@@ -742,23 +781,26 @@ function accessReview(res: ServerResponse, body: string, ctx: Context): void {
             resource?: string
             subresource?: string
             namespace?: string
+            name?: string
           }
         }
       }
     | undefined
   const attrs = review?.spec?.resourceAttributes ?? {}
-  const allowed = allows(ctx.rules, ctx.faults.denied, {
+  const { allowed, reason } = ctx.rbac.authorize(requestUser(req), {
     verb: attrs.verb ?? '',
     group: attrs.group ?? '',
     resource: attrs.resource ?? '',
     ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
+    namespace: attrs.namespace ?? '',
+    name: attrs.name ?? '',
   })
   send(res, 201, {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SelfSubjectAccessReview',
     metadata: {},
     spec: review?.spec ?? {},
-    status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by sim' } : {}) },
+    status: { allowed, ...(reason ? { reason } : {}) },
   })
 }
 
