@@ -55,7 +55,7 @@ describe('Che provision: kubeconfig TLS and credentials', () => {
     assert.match(
       result.stdout,
       new RegExp(
-        `::error::ProviderRequestError: checking permission to \\w+ [\\w.]+: TLS verification of ${server} failed: .*\\(SELF_SIGNED_CERT_IN_CHAIN\\); the kubeconfig's certificate-authority-data is not the CA that signed the server's certificate`,
+        `::error::ProviderRequestError: checking permission to \\w+ [\\w./]+ in \\w+: TLS verification of ${server} failed: .*\\(SELF_SIGNED_CERT_IN_CHAIN\\); the kubeconfig's certificate-authority-data is not the CA that signed the server's certificate`,
       ),
     )
     assert.doesNotMatch(result.stdout, /retry|attempt \d/i)
