@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { InputError, ProviderRequestError, ProviderUnavailableError } from '../../src/shared/errors.js'
+import { InputError, PermissionError, ProviderRequestError, ProviderUnavailableError } from '../../src/shared/errors.js'
+import {
+  accessError,
+  accessRequest,
+  missingAccess,
+  neededAccess,
+} from '../../src/shared/providers/coder/coder-access.js'
 import {
   CoderHttpError,
   isRetryableCoderError,
@@ -141,5 +147,44 @@ describe('Coder inputs', () => {
     assert.throws(() => getCoderSettings(read({ ttl: '30s' })), /Input 'ttl' .*1m to 30 days/)
     assert.throws(() => getCoderSettings(read({ ttl: '31d' })), /Input 'ttl'/)
     assert.throws(() => getCoderSettings(read({ ttl: 'soon' })), /Input 'ttl'/)
+  })
+})
+
+describe('Coder access preflight', () => {
+  const target = {
+    me: { id: 'u-1', username: 'ci-bot', organization_ids: ['o-1'], roles: [] },
+    organization: { id: 'o-1', name: 'coder' },
+    template: { id: 't-1', name: 'ci-docker', organization_id: 'o-1', active_version_id: 'v-1' },
+  }
+
+  it("asks for workspace create in the template's organization and for use of that one template, by id", () => {
+    assert.deepEqual(accessRequest(neededAccess(target)), {
+      checks: {
+        create_workspace: {
+          object: { resource_type: 'workspace', owner_id: 'u-1', organization_id: 'o-1' },
+          action: 'create',
+        },
+        use_template: {
+          object: { resource_type: 'template', resource_id: 't-1', organization_id: 'o-1' },
+          action: 'use',
+        },
+      },
+    })
+  })
+
+  it('lists exactly what is missing; a key coderd left out counts as denied', () => {
+    const needed = neededAccess(target)
+    assert.deepEqual(missingAccess(needed, { create_workspace: true, use_template: true }), [])
+    assert.deepEqual(
+      missingAccess(needed, { create_workspace: true }).map((n) => n.key),
+      ['use_template'],
+    )
+    const error = accessError(target.me, missingAccess(needed, { create_workspace: false, use_template: true }))
+    assert.ok(error instanceof PermissionError)
+    assert.equal(error.kind, 'permission')
+    assert.match(
+      error.message,
+      /^Coder user "ci-bot" lacks permissions: may not create workspaces in organization "coder"\. /,
+    )
   })
 })

@@ -1,5 +1,20 @@
 import type { RequestFault } from '../request-faults.js'
 
+/**
+ * What coderd's RBAC denies one user, on top of what its roles allow (test/sim/coderd/rbac.ts). A member reads and
+ * uses a template only through the template's ACL (coderd/database/db2sdk TemplateRoleActions: the `use` role is
+ * read + use), so a template it has no ACL entry for is hidden, and one it reads through another role (an auditor's)
+ * is read-only.
+ */
+export interface CoderUserPolicy {
+  /** Templates the user reads but may not use: coderd answers a create with 403 "Unauthorized access to use the template". */
+  readonly templatesReadOnly?: readonly string[]
+  /** Templates the user may neither read nor use: coderd answers 404 for them, as for a template that does not exist. */
+  readonly templatesHidden?: readonly string[]
+  /** No workspace create in the organization (the token's scope or the user's roles): a create is a 403. */
+  readonly workspaceCreateDenied?: boolean
+}
+
 /** Fault switches of the simulated coderd. */
 export interface CoderFaults {
   /** The next start build fails with this error and these log lines. */
@@ -63,6 +78,10 @@ export interface CoderFaults {
   requestFaults: RequestFault[]
   /** Closes every /watch SSE stream after this many `data` events (a proxy's idle or max-lifetime cut); clients must resume. */
   watchCloseAfterEvents: number | undefined
+  /** The member's token has expired: 401 with `API key expired at "…".` (coderd/httpmw/apikey.go ExtractAPIKey). */
+  tokenExpired: boolean
+  /** What RBAC denies each user, by user name (an owner is never denied: its role has every permission). */
+  userPolicy: Record<string, CoderUserPolicy>
 }
 
 export function noCoderFaults(): CoderFaults {
@@ -94,5 +113,7 @@ export function noCoderFaults(): CoderFaults {
     cliTampered: false,
     requestFaults: [],
     watchCloseAfterEvents: undefined,
+    tokenExpired: false,
+    userPolicy: {},
   }
 }

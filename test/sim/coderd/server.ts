@@ -8,14 +8,13 @@ import { type SimBuild, type SimTemplate, type SimVersion, type SimWorkspace, Wo
 import { FAKE_CODER_CLI } from './fake-cli.js'
 import { coderListener } from './https.js'
 import { type CoderFaults, noCoderFaults } from './faults.js'
+import { answerAuthcheck, authorize, type SimUser } from './rbac.js'
 import { loseResponse, requestKey, resetConnection, takeRequestFault } from '../request-faults.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 
 const VERSION = 'v2.99.1-sim+0000001'
-const SIGNED_OUT = {
-  message: 'You are signed out or your session has expired. Please sign in again to continue.',
-  detail: 'Cookie "coder_session_token" or query parameter must be provided.',
-}
+/** coderd/httpmw/apikey.go SignedOutErrorMessage: the message of every 401 for a token coderd does not accept. */
+const SIGNED_OUT = 'You are signed out or your session has expired. Please sign in again to continue.'
 const NOT_FOUND = { message: 'Resource not found or you do not have access to this resource' }
 
 export interface CoderSim {
@@ -216,8 +215,10 @@ export async function startCoderSim(
       return faults.noInitialUser
         ? send(res, 404, { message: 'The initial user has not been created!' })
         : send(res, 200, { message: 'The initial user has already been created!' })
-    const user = tokens.get(String(req.headers['coder-session-token'] ?? ''))
-    if (!user) return send(res, 401, SIGNED_OUT)
+    const sessionToken = String(req.headers['coder-session-token'] ?? '')
+    const user = tokens.get(sessionToken)
+    // coderd/httpmw/apikey.go ExtractAPIKey: every unaccepted token is a 401, its detail saying why (signedOut).
+    if (!user || (user === member && faults.tokenExpired)) return send(res, 401, signedOut(sessionToken, user))
     const body =
       req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined
     let m: RegExpExecArray | null
@@ -243,11 +244,23 @@ export async function startCoderSim(
         m[1] === org.id || m[1] === 'default' || m[1] === org.name
           ? templates.get(decodeURIComponent(m[2] as string))
           : undefined
-      return t ? send(res, 200, templateJson(t)) : send(res, 404, NOT_FOUND)
+      // A template the user may not read is a 404 like a missing one (httpapi.Is404Error counts dbauthz's refusal).
+      return t && canRead(user, t) ? send(res, 200, templateJson(t)) : send(res, 404, NOT_FOUND)
+    }
+    if (api === '/authcheck' && req.method === 'POST') {
+      // coderd/authorize.go checkAuthorization, answered from the user's policy (rbac.ts answerAuthcheck).
+      const answer = answerAuthcheck(body, user, policyOf(user), {
+        template: (id) => [...templates.values()].find((t) => t.id === id),
+        workspace: (id) => engine.workspaces.get(id),
+        user: (id) => [...tokens.values()].find((u) => u.id === id),
+      })
+      return send(res, answer.status, answer.body)
     }
     if ((m = /^\/templates\/([^/]+)\/versions\/([^/]+)$/.exec(api))) {
-      // coderd templateversions.go templateVersionByName
+      // coderd templateversions.go templateVersionByName; httpmw.ExtractTemplateParam hides a template the user may
+      // not read behind the generic 404.
       const t = [...templates.values()].find((x) => x.id === m?.[1])
+      if (t && !canRead(user, t)) return send(res, 404, NOT_FOUND)
       const v = t?.versions.find((x) => x.name === decodeURIComponent(m?.[2] ?? ''))
       if (!t || !v)
         return send(res, 404, {
@@ -257,7 +270,7 @@ export async function startCoderSim(
     }
     if ((m = /^\/templateversions\/([^/]+)\/rich-parameters$/.exec(api))) {
       const found = findVersion(m[1] as string)
-      return found ? send(res, 200, found.v.parameters) : send(res, 404, NOT_FOUND)
+      return found && canRead(user, found.t) ? send(res, 200, found.v.parameters) : send(res, 404, NOT_FOUND)
     }
     if ((m = /^\/users\/([^/]+)\/workspaces$/.exec(api)) && req.method === 'POST')
       return createWorkspace(res, user, body as Record<string, unknown>)
@@ -327,6 +340,54 @@ export async function startCoderSim(
     send(res, 404, { message: 'Route not found.' })
   }
 
+  const policyOf = (user: SimUser) => faults.userPolicy[user.username] ?? {}
+  const canRead = (user: SimUser, t: SimTemplate): boolean =>
+    authorize(user, policyOf(user), 'read', { type: 'template', orgId: t.organization_id, template: t })
+
+  /**
+   * coderd workspaces.go createWorkspace, right after requestTemplate: first `create` on a workspace of the owner in
+   * the template's organization, then `use` on the template; each refusal is a 403 with its own message. Nothing is
+   * created.
+   */
+  const createDenied = (user: SimUser, t: SimTemplate): { message: string; detail: string } | undefined => {
+    const policy = policyOf(user)
+    if (!authorize(user, policy, 'create', { type: 'workspace', ownerId: user.id, orgId: t.organization_id }))
+      return {
+        message: 'Unauthorized to create workspace.',
+        detail:
+          'You are unable to create a workspace in this organization. It is possible to have access to the template, but not be able to create a workspace. Please contact an administrator about your permissions if you feel this is an error.',
+      }
+    if (!authorize(user, policy, 'use', { type: 'template', orgId: t.organization_id, template: t }))
+      return {
+        message: `Unauthorized access to use the template ${JSON.stringify(t.name)}.`,
+        detail:
+          'Although you are able to view the template, you are unable to create a workspace using it. Please contact an administrator about your permissions if you feel this is an error.',
+      }
+    return undefined
+  }
+
+  /**
+   * The 401 body for a token coderd does not accept (coderd/httpmw/apikey.go APIKeyFromRequest and ExtractAPIKey):
+   * none given, not `<10>-<22>` (SplitAPIToken), unknown, or expired.
+   */
+  const signedOut = (token: string, user: SimUser | undefined): { message: string; detail: string } => {
+    if (!token)
+      return { message: SIGNED_OUT, detail: 'Cookie "coder_session_token" or query parameter must be provided.' }
+    if (user)
+      return { message: SIGNED_OUT, detail: `API key expired at "${goTime(new Date(Date.now() - 3_600_000))}".` }
+    const parts = token.split('-')
+    const [id = '', secret = ''] = parts
+    const format =
+      parts.length !== 2
+        ? `incorrect amount of API key parts, expected 2 got ${parts.length}`
+        : id.length !== 10
+          ? `invalid API key ID length, expected 10 got ${id.length}`
+          : secret.length !== 22
+            ? `invalid API key secret length, expected 22 got ${secret.length}`
+            : ''
+    return { message: SIGNED_OUT, detail: format ? `Invalid API key format: ${format}` : 'API key is invalid.' }
+  }
+
   const createWorkspace = (
     res: ServerResponse,
     user: typeof member,
@@ -360,7 +421,9 @@ export async function startCoderSim(
           },
         ],
       })
-    const template = byVersion?.t ?? [...templates.values()].find((t) => t.id === body.template_id)
+    const found = byVersion?.t ?? [...templates.values()].find((t) => t.id === body.template_id)
+    // coderd workspaces.go requestTemplate: the template is read as the user, and one it may not read "doesn't exist".
+    const template = found && canRead(user, found) ? found : undefined
     if (!template)
       return send(res, 400, {
         message: body.template_version_id
@@ -372,6 +435,8 @@ export async function startCoderSim(
             : { field: 'template_id', detail: 'template not found' },
         ],
       })
+    const denied = createDenied(user, template)
+    if (denied) return send(res, 403, denied)
     const version = byVersion?.v ?? (template.versions.find((v) => v.id === template.active_version_id) as SimVersion)
     if ([...engine.workspaces.values()].some((w) => !w.deleted && w.owner_id === user.id && w.name === name))
       return send(res, 409, {
@@ -790,4 +855,9 @@ function randomHex(length: number): string {
 
 function randomUUIDFor(seed: string): string {
   return `${seed.slice(0, 24)}000000000000`.slice(0, 36)
+}
+
+/** Go's time.Time String() in UTC, as coderd prints an API key's expiry: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
+function goTime(date: Date): string {
+  return `${date.toISOString().replace('T', ' ').replace('Z', '')} +0000 UTC`
 }

@@ -18,6 +18,7 @@ import { withCommandDeadline } from '../command-deadline.js'
 import { killCommand, tarCommand, wrapCommand } from '../exec-script.js'
 import { downloadTar, textSink } from '../tar-download.js'
 import { SharedSsh, type SshConnection, type SshTarget, shellQuote } from '../ssh-connection.js'
+import { checkCoderAccess } from './coder-access.js'
 import { agentReadiness, topLevelAgents } from './coder-agent.js'
 import { ensureCoderCli } from './coder-cli.js'
 import { openCoderTunnel } from './coder-tunnel.js'
@@ -50,6 +51,16 @@ export interface CoderDependencies {
   readonly log?: (line: string) => void
 }
 
+/** What a create needs, resolved and checked before it (CoderProvider.preflight). */
+interface Resolved {
+  readonly me: CoderUser
+  readonly organization: CoderOrganization
+  readonly template: CoderTemplate
+  /** Set only when the template-version input names one. */
+  readonly versionId: string | undefined
+  readonly parameters: { name: string; value: string }[]
+}
+
 const ACTIVE_JOB = new Set(['pending', 'running', 'canceling'])
 const LOG_TAIL_LINES = 30
 const BOOTSTRAP_TAG = '[workspace-bootstrap]'
@@ -70,6 +81,8 @@ class CoderProvider implements WorkspaceProvider {
   private readonly ssh = new SharedSsh((target) => openCoderTunnel(target))
   /** The deployment's coder CLI: fetched or re-checked once per provider. */
   private cli: Promise<string> | undefined
+  /** What checkPermissions resolved and checked, for the provision that follows it (taken once). */
+  private checked: Resolved | undefined
 
   constructor(
     private readonly settings: CoderSettings,
@@ -78,18 +91,19 @@ class CoderProvider implements WorkspaceProvider {
     this.client = deps.client
   }
 
+  /**
+   * The token is valid (a 401 says coderd did not accept it), the organization, template, version and parameters
+   * resolve, and coderd says the user may create a workspace from the template: all before anything is created.
+   */
   async checkPermissions(signal?: AbortSignal): Promise<void> {
-    await this.client.request<CoderUser>(
-      'GET',
-      '/users/me',
-      `checking the Coder token against ${this.client.url}`,
-      undefined,
-      signal,
-    )
+    this.checked = undefined
+    this.checked = await this.preflight(signal)
   }
 
   async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<WorkspaceHandle> {
-    const { template, versionId, parameters, me } = await this.resolve(signal)
+    const checked = this.checked
+    this.checked = undefined
+    const { template, versionId, parameters, me } = checked ?? (await this.preflight(signal))
     // No ttl_ms (0): the template's default autostop (coderd workspaces.go validWorkspaceTTLMillis).
     const ttl = this.settings.ttlMs > 0 ? { ttl_ms: Math.floor(this.settings.ttlMs / 60_000) * 60_000 } : {}
     // template_id builds the active version; a named version goes alone as template_version_id.
@@ -257,14 +271,15 @@ class CoderProvider implements WorkspaceProvider {
     return removed
   }
 
+  /** Resolves the inputs, then asks coderd whether the user may create from the template (coder-access.ts). */
+  private async preflight(signal?: AbortSignal): Promise<Resolved> {
+    const resolved = await this.resolve(signal)
+    await checkCoderAccess(this.client, resolved, signal)
+    return resolved
+  }
+
   /** The user, the template and checked parameters: every input problem is found before a create. */
-  private async resolve(signal?: AbortSignal): Promise<{
-    me: CoderUser
-    template: CoderTemplate
-    /** Set only when the template-version input names one. */
-    versionId: string | undefined
-    parameters: { name: string; value: string }[]
-  }> {
+  private async resolve(signal?: AbortSignal): Promise<Resolved> {
     const s = this.settings
     const me = await this.client.request<CoderUser>(
       'GET',
@@ -293,7 +308,12 @@ class CoderProvider implements WorkspaceProvider {
         signal,
       )
       .catch((error: unknown) => {
-        throw notFoundAsInput(error, 'template', s.template, `a template in organization ${org.name}`)
+        throw notFoundAsInput(
+          error,
+          'template',
+          s.template,
+          `a template in organization ${org.name} that the token's user may read`,
+        )
       })
     let versionId: string | undefined
     if (s.templateVersion) {
@@ -317,7 +337,13 @@ class CoderProvider implements WorkspaceProvider {
       undefined,
       signal,
     )
-    return { me, template, versionId, parameters: checkParameters(template.name, s.parameters, declared) }
+    return {
+      me,
+      organization: org,
+      template,
+      versionId,
+      parameters: checkParameters(template.name, s.parameters, declared),
+    }
   }
 
   private async waitForAgent(

@@ -67,6 +67,31 @@ export interface CoderTemplate {
   readonly deprecation_message?: string
 }
 
+/** An RBAC action of coderd (coderd/rbac/policy/policy.go); the ones the preflight asks about. */
+export type RbacAction = 'create' | 'read' | 'use'
+
+/**
+ * `codersdk.AuthorizationCheck`: may the token's user do `action` to `object`? `owner_id` may be `me`; with
+ * `resource_id` coderd checks that one stored resource (with its ACL), which a template's `use` needs.
+ */
+export interface AuthorizationCheck {
+  readonly object: {
+    readonly resource_type: 'template' | 'workspace'
+    readonly owner_id?: string
+    readonly organization_id?: string
+    readonly resource_id?: string
+  }
+  readonly action: RbacAction
+}
+
+/** `codersdk.AuthorizationRequest`, the body of `POST /api/v2/authcheck`: checks under keys of the caller's choice. */
+export interface AuthorizationRequest {
+  readonly checks: Readonly<Record<string, AuthorizationCheck>>
+}
+
+/** `codersdk.AuthorizationResponse`: each key of the request, true when allowed. */
+export type AuthorizationResponse = Readonly<Record<string, boolean>>
+
 export interface TemplateVersionParameter {
   readonly name: string
   readonly type: 'string' | 'number' | 'bool' | 'list(string)'
