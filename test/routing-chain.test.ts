@@ -220,6 +220,52 @@ describe('issue 12: a header-diverted route per run', () => {
     assert.deepEqual(job.sim.devWorkspaces('closed'), [], 'and the workspace')
   })
 
+  it('says no controller owns the Gateway when no status comes by route-timeout', async () => {
+    job.sim.faults.gatewayControllerDown = true
+    try {
+      const port = await freePort()
+      const inputs = cheRouted(port, { 'route-label-namespace': 'true', 'route-timeout': '2s' })
+      const provision = await runActionStep('provision-workspace', { env: job.env, inputs })
+      const post = await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+      const logs = logsOf({ provision, post })
+      assert.equal(provision.outputs.outcome, 'error', logs)
+      assert.match(
+        provision.stdout,
+        /RouteError: HTTPRoute ci\/\S+ was not Accepted with ResolvedRefs by Gateway gateway-system\/shared within 2s \(route-timeout\); last status: no status from Gateway gateway-system\/shared yet\. No controller wrote status for that Gateway/,
+        logs,
+      )
+      assert.deepEqual(routes('ci'), [], logs)
+    } finally {
+      job.sim.faults.gatewayControllerDown = false
+      job.sim.resyncGatewayController()
+    }
+  })
+
+  for (const signal of ['SIGINT', 'SIGKILL'] as const)
+    it(`a provision ${signal === 'SIGINT' ? 'cancelled' : 'killed'} while waiting for the Gateway leaves no route once the post step ran`, async () => {
+      job.sim.faults.gatewayControllerDown = true
+      try {
+        const port = await freePort()
+        const inputs = cheRouted(port, { 'route-label-namespace': 'true' })
+        const provision = await runActionStep('provision-workspace', {
+          env: job.env,
+          inputs,
+          interruptOn: 'waiting for Accepted and ResolvedRefs',
+          interruptWith: signal,
+        })
+        assert.deepEqual(routes('ci'), [provision.outputs['workspace-name']], 'the route was there when the step ended')
+        const post = await runActionStep('provision-workspace', { env: job.env, post: provision.state })
+        const logs = logsOf({ provision, post })
+        assert.notEqual(provision.code, 0, logs)
+        assert.equal(post.code, 0, logs)
+        assert.deepEqual(routes('ci'), [], logs)
+        assert.deepEqual(job.sim.devWorkspaces('ci'), [], logs)
+      } finally {
+        job.sim.faults.gatewayControllerDown = false
+        job.sim.resyncGatewayController()
+      }
+    })
+
   it('names every missing routing permission, and a 401 apart from a 403, before anything is created', async () => {
     const port = await freePort()
     const saved = job.sim.rules

@@ -81,17 +81,19 @@ function routeWith(
   conditions: { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[],
   parentRef: Record<string, unknown> = { name: 'shared', namespace: 'gateway-system' },
 ): HttpRouteObject {
-  const route = buildHttpRoute({
-    name: 'rt-1',
-    namespace: 'ci',
-    labels: {},
-    gateway: GATEWAY,
-    hostname: 'app.dev.example.com',
-    headerName: 'X-Run-Task-Route',
-    headerValue: 'rt-1',
-    backendService: 'api',
-    backendPort: 80,
-  })
+  const route = buildHttpRoute(
+    {
+      name: 'rt-1',
+      namespace: 'ci',
+      gateway: GATEWAY,
+      hostname: 'app.dev.example.com',
+      headerName: 'X-Run-Task-Route',
+      headerValue: 'rt-1',
+      backendService: 'api',
+      backendPort: 80,
+    },
+    {},
+  )
   route.metadata.generation = 2
   route.status = {
     parents: [{ parentRef: parentRef as { name: string }, controllerName: 'example.com/gw', conditions }],

@@ -42,11 +42,10 @@ export interface HttpRouteObject {
   }
 }
 
-/** What the route diverts: requests for `hostname` carrying `headerName: headerValue`. */
-export interface RouteSpec {
+/** What the route diverts: requests for `hostname` carrying `headerName: headerValue`, to the backend. */
+export interface RouteTarget {
   readonly name: string
   readonly namespace: string
-  readonly labels: Record<string, string>
   readonly gateway: GatewayRef
   readonly hostname: string
   readonly headerName: string
@@ -60,11 +59,11 @@ export interface RouteSpec {
  * value (an Exact header match; the baseline route's rule has no header match, so this one takes precedence by
  * the Gateway API's rule ordering), forwarding to the run's backend.
  */
-export function buildHttpRoute(r: RouteSpec): HttpRouteObject {
+export function buildHttpRoute(r: RouteTarget, labels: Record<string, string>): HttpRouteObject {
   return {
     apiVersion: `${GATEWAY_GROUP}/v1`,
     kind: 'HTTPRoute',
-    metadata: { name: r.name, namespace: r.namespace, labels: r.labels },
+    metadata: { name: r.name, namespace: r.namespace, labels },
     spec: {
       parentRefs: [parentRef(r.gateway)],
       hostnames: [r.hostname],

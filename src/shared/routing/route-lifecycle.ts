@@ -5,19 +5,18 @@ import { type AccessCheck, requirePermissions } from '../kube/access-review.js'
 import { type KubeCall, kubeCaller } from '../kube/kube-call.js'
 import { watchObject } from '../kube/object-watch.js'
 import { DEFAULT_RETRY, Deadline, type RetryPolicy } from '../wait.js'
-import { buildHttpRoute, GATEWAY_GROUP, HTTP_ROUTES, type HttpRouteObject, judgeRoute } from './http-route.js'
+import {
+  buildHttpRoute,
+  GATEWAY_GROUP,
+  HTTP_ROUTES,
+  type HttpRouteObject,
+  judgeRoute,
+  type RouteTarget,
+} from './http-route.js'
 import { GATEWAY_ACCESS_LABEL, type GatewayRef, type RouteSettings } from './route-settings.js'
 
 /** The run's route as the state file and meta.json record it; the header value is not a secret. */
-export interface RouteRecord {
-  readonly namespace: string
-  readonly name: string
-  readonly gateway: GatewayRef
-  readonly hostname: string
-  readonly headerName: string
-  readonly headerValue: string
-  readonly backendService: string
-  readonly backendPort: number
+export interface RouteRecord extends RouteTarget {
   /** Set once the Gateway accepted the route and resolved its backend. */
   acceptedAt?: string
   /** Set once the route is deleted, so the post step does not try again. */
@@ -61,6 +60,8 @@ export interface RouteDependencies {
   readonly retry?: RetryPolicy
   readonly onProgress?: (status: string) => void
   readonly progressIntervalMs?: number
+  /** Called once the route exists, before the wait. */
+  readonly onCreated?: () => void
 }
 
 /**
@@ -80,10 +81,11 @@ export async function openRoute(
   if (settings.labelNamespace) await labelNamespace(deps.kubeConfig, call, record.namespace, settings)
   await requireBackend(deps.kubeConfig, call, record)
   const custom = deps.kubeConfig.makeApiClient(CustomObjectsApi)
-  const body = buildHttpRoute({ ...record, labels })
+  const body = buildHttpRoute(record, labels)
   await call(`creating HTTPRoute ${record.namespace}/${record.name}`, () =>
     custom.createNamespacedCustomObject({ ...coordinates(record.namespace), body }),
   )
+  deps.onCreated?.()
   const label = settings.labelNamespace ?? GATEWAY_ACCESS_LABEL
   await watchObject<HttpRouteObject, true>({
     kc: deps.kubeConfig,

@@ -87,7 +87,7 @@ function routeNamespace(read: InputReader, provider: ProviderName): string {
     throw new InputError(
       'route-namespace',
       value,
-      'the Kubernetes namespace (a DNS label) of the run’s backend on Coder',
+      "the Kubernetes namespace (a DNS label) of the run's backend on Coder",
     )
   return value
 }

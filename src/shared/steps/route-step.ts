@@ -50,10 +50,12 @@ export async function openRunRoute(
 ): Promise<void> {
   const route = settings.route
   if (!route) return
+  const namespace = routeNamespace(settings, route)
   const record: RouteRecord = {
-    namespace: routeNamespace(settings, route),
+    namespace,
     name: state.workspaceName,
-    gateway: route.gateway,
+    // A bare Gateway name in route-gateway is one in the route's own namespace.
+    gateway: { ...route.gateway, namespace: route.gateway.namespace || namespace },
     hostname: route.hostname,
     headerName: route.headerName,
     headerValue: state.workspaceName,
@@ -68,14 +70,18 @@ export async function openRunRoute(
   await ctx.reporter.group(
     `Route ${record.hostname} with header ${record.headerName} to ${record.backendService}:${record.backendPort}`,
     async () => {
-      ctx.reporter.info(
-        `Creating HTTPRoute ${record.namespace}/${record.name} on Gateway ${record.gateway.namespace}/${record.gateway.name}; waiting for Accepted and ResolvedRefs`,
-      )
       await openRoute(
         route,
         record,
         identityLabels(settings.identity),
-        { kubeConfig: await provisionKubeConfig(settings, route), onProgress: (s) => ctx.reporter.info(s) },
+        {
+          kubeConfig: await provisionKubeConfig(settings, route),
+          onProgress: (s) => ctx.reporter.info(s),
+          onCreated: () =>
+            ctx.reporter.info(
+              `Created HTTPRoute ${record.namespace}/${record.name} on Gateway ${record.gateway.namespace}/${record.gateway.name}; waiting for Accepted and ResolvedRefs`,
+            ),
+        },
         ctx.signal,
       )
     },
