@@ -5,7 +5,11 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { EvidenceMeta } from '../src/shared/evidence/meta.js'
-import { runActionStep, type StepResult } from './harness/action-runner.js'
+import { execFileSync } from 'node:child_process'
+import { ApiException, KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node'
+import { parseAllDocuments } from 'yaml'
+import { ROUTING_RULES } from '../src/shared/rbac/bootstrap.js'
+import { ROOT, runActionStep, type StepResult } from './harness/action-runner.js'
 import { type CoderJob, coderInputs, runChain, startCoderJob } from './harness/job.js'
 import type { KubeObject } from './sim/kube/store.js'
 
@@ -311,6 +315,77 @@ describe('issue 12: a header-diverted route per run', () => {
     // (The post steps' DELETE by name finds nothing: 404.)
     const writes = job.sim.requests.slice(before).filter((r) => /^(POST|PUT|PATCH) /.test(r) && !/selfsubject/.test(r))
     assert.deepEqual(writes, [], 'nothing was created')
+  })
+
+  it('with only the rendered bootstrap RBAC, the run binds the routing role itself and routes', async () => {
+    const port = await freePort()
+    const saved = job.sim.rules
+    // The workspace identity's own Role: everything the Che run needs, nothing of routing or RBAC.
+    job.sim.rules = [
+      {
+        apiGroups: ['workspace.devfile.io', '', 'org.eclipse.che'],
+        resources: [
+          'devworkspaces',
+          'devworkspacetemplates',
+          'pods',
+          'pods/exec',
+          'events',
+          'persistentvolumeclaims',
+          'checlusters',
+        ],
+        verbs: ['*'],
+      },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    ]
+    const admin = new KubeConfig()
+    admin.loadFromString(job.sim.clientCertKubeconfig('gitops', ['system:masters']))
+    const objects = KubernetesObjectApi.makeApiClient(admin)
+    const rendered = execFileSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/cli/index.js'),
+        'rbac',
+        'render',
+        '--namespace',
+        'ci',
+        '--service-account',
+        'ci/run-task',
+        '--label-namespace',
+      ],
+      { encoding: 'utf8' },
+    )
+    try {
+      for (const doc of parseAllDocuments(rendered)) await objects.create(doc.toJS() as KubernetesObject)
+      const chain = await runChain(job, COMMAND, probeEnv(port), cheRouted(port, { 'route-label-namespace': 'true' }), {
+        upload: 'false',
+      })
+      const logs = logsOf({ ...chain })
+      assert.equal(chain.collect.outputs.outcome, 'passed', logs)
+      assert.match(
+        chain.provision.stdout,
+        /Bound ClusterRole run-task-routing to "system:serviceaccount:ci:run-task" in ci \(RoleBinding run-task-routing-[0-9a-f]{10}\)/,
+        logs,
+      )
+      assert.match(chain.run.stdout, /with-header: 200 run-backend/, logs)
+      const bindings = job.sim.store.list('rolebindings', 'ci').map((o) => o.metadata.name)
+      assert.ok(
+        bindings.some((n) => /^run-task-routing-[0-9a-f]{10}$/.test(n)),
+        String(bindings),
+      )
+      // The identity may bind the predeclared role, never make a Role of its own.
+      const workspace = new KubeConfig()
+      workspace.loadFromString(job.sim.kubeconfig)
+      const asWorkspace = KubernetesObjectApi.makeApiClient(workspace)
+      const role = {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'mine', namespace: 'ci' },
+        rules: ROUTING_RULES,
+      }
+      await assert.rejects(asWorkspace.create(role), (e: unknown) => e instanceof ApiException && e.code === 403)
+    } finally {
+      job.sim.rules = saved
+    }
   })
 
   it('on Coder: routes to the backend in route-namespace with the kubeconfig given for it', async () => {

@@ -22,9 +22,9 @@ export function describeCheck(c: AccessCheck): string {
 }
 
 /**
- * Asks the API server, with one SelfSubjectAccessReview each, which of the checks the kubeconfig's identity
- * may not do, and throws one PermissionError that lists every missing permission and who the identity is.
- * A 401 (credentials not accepted) fails the review itself, with its own message (kube-errors.ts authHint).
+ * Asks the API server, with one SelfSubjectAccessReview each, which of the checks the kubeconfig's identity may not
+ * do, and throws one PermissionError that lists every missing permission and who the identity is. A 401
+ * (credentials not accepted) fails the review itself, with its own message (kube-errors.ts authHint).
  */
 export async function requirePermissions(
   kc: KubeConfig,
@@ -32,9 +32,18 @@ export async function requirePermissions(
   checks: readonly AccessCheck[],
   grantHint: string,
 ): Promise<void> {
+  const denied = await deniedChecks(kc, call, checks)
+  if (denied.length > 0) throw await permissionError(kc, call, denied, grantHint)
+}
+
+/** The checks the kubeconfig's identity may not do, one SelfSubjectAccessReview each. */
+export async function deniedChecks(
+  kc: KubeConfig,
+  call: KubeCall,
+  checks: readonly AccessCheck[],
+): Promise<AccessCheck[]> {
   const auth = kc.makeApiClient(AuthorizationV1Api)
-  const denied: string[] = []
-  await Promise.all(
+  const allowed = await Promise.all(
     checks.map(async (c) => {
       const review = await call(`checking permission to ${describeCheck(c)}`, () =>
         auth.createSelfSubjectAccessReview({
@@ -45,10 +54,19 @@ export async function requirePermissions(
           },
         }),
       )
-      if (!review.status?.allowed) denied.push(describeCheck(c))
+      return review.status?.allowed === true
     }),
   )
-  if (denied.length === 0) return
+  return checks.filter((_, i) => !allowed[i])
+}
+
+/** The error for denied checks: each by name, who the API server says the identity is, and how to grant them. */
+export async function permissionError(
+  kc: KubeConfig,
+  call: KubeCall,
+  denied: readonly AccessCheck[],
+  grantHint: string,
+): Promise<PermissionError> {
   const who = await whoAmI(kc, call)
   const identity = who
     ? `The kubeconfig's identity (the API server authenticates it as user "${who}")`
@@ -56,11 +74,12 @@ export async function requirePermissions(
   const bound = who
     ? ` If a RoleBinding exists for another name, the API server maps the token to "${who}" (its OIDC username claim and prefix): bind that name, or change the claim.`
     : ''
-  throw new PermissionError(`${identity} lacks permissions: ${denied.sort().join(', ')}. ${grantHint}${bound}`)
+  const missing = denied.map(describeCheck).sort().join(', ')
+  return new PermissionError(`${identity} lacks permissions: ${missing}. ${grantHint}${bound}`)
 }
 
 /** The user name the API server authenticates the kubeconfig as (SelfSubjectReview, Kubernetes 1.28+); undefined when it cannot say. */
-async function whoAmI(kc: KubeConfig, call: KubeCall): Promise<string | undefined> {
+export async function whoAmI(kc: KubeConfig, call: KubeCall): Promise<string | undefined> {
   try {
     const review = await call('asking the API server who the kubeconfig is', () =>
       kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({

@@ -7,7 +7,26 @@ export const ROUTING_CLUSTER_ROLE = 'run-task-routing'
 export const BIND_ROLE = 'run-task-bind-routing'
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-const RBAC_GROUP = 'rbac.authorization.k8s.io'
+export const RBAC_GROUP = 'rbac.authorization.k8s.io'
+
+/** One rule of a Role or ClusterRole (rbac/v1 PolicyRule), as rendered. */
+export interface RenderedRule {
+  readonly apiGroups: readonly string[]
+  readonly resources: readonly string[]
+  readonly verbs: readonly string[]
+  readonly resourceNames?: readonly string[]
+}
+
+/** What ROUTING_CLUSTER_ROLE grants: the run's HTTPRoutes, and reading the Services they point at. */
+export const ROUTING_RULES: readonly RenderedRule[] = [
+  {
+    apiGroups: ['gateway.networking.k8s.io'],
+    resources: ['httproutes'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes/status'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list'] },
+]
 const LABELS = { 'app.kubernetes.io/part-of': 'run-task', 'app.kubernetes.io/managed-by': 'gitops' }
 
 /** Who the workspace runs as: a user the API server authenticates (OIDC), or a ServiceAccount. */
@@ -38,15 +57,7 @@ export function renderRoutingRbac(request: BootstrapRequest): string {
       apiVersion: `${RBAC_GROUP}/v1`,
       kind: 'ClusterRole',
       metadata: { name: ROUTING_CLUSTER_ROLE, labels: LABELS },
-      rules: [
-        {
-          apiGroups: ['gateway.networking.k8s.io'],
-          resources: ['httproutes'],
-          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-        },
-        { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes/status'], verbs: ['get'] },
-        { apiGroups: [''], resources: ['services'], verbs: ['get', 'list'] },
-      ],
+      rules: ROUTING_RULES,
     },
     {
       apiVersion: `${RBAC_GROUP}/v1`,

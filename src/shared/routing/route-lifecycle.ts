@@ -1,10 +1,12 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import { ProviderRequestError, RouteError } from '../errors.js'
 import { CREATED_BY, LABELS } from '../identity.js'
-import { type AccessCheck, requirePermissions } from '../kube/access-review.js'
+import { type AccessCheck, deniedChecks, permissionError, whoAmI } from '../kube/access-review.js'
 import { type KubeCall, kubeCaller } from '../kube/kube-call.js'
 import { watchObject } from '../kube/object-watch.js'
-import { DEFAULT_RETRY, Deadline, type RetryPolicy } from '../wait.js'
+import { ROUTING_CLUSTER_ROLE } from '../rbac/bootstrap.js'
+import { DEFAULT_RETRY, Deadline, type RetryPolicy, sleep } from '../wait.js'
+import { bindChecks, bindRoutingRole, grantedByRoutingRole } from './route-binding.js'
 import {
   buildHttpRoute,
   GATEWAY_GROUP,
@@ -39,19 +41,53 @@ export function routeChecks(settings: RouteSettings, namespace: string): AccessC
   ]
 }
 
-/** Fails before anything is created when the kubeconfig's identity lacks a routing permission. */
+/**
+ * Fails before anything is created when the kubeconfig's identity lacks a routing permission. When every missing one
+ * is the routing ClusterRole's and the bootstrap lets the identity bind it, binds it first (`log` says so) and asks
+ * again: routing power comes from the predeclared role, never from a Role of the run's own.
+ */
 export async function checkRoutePermissions(
   kc: KubeConfig,
   settings: RouteSettings,
   namespace: string,
+  log: (line: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  await requirePermissions(
-    kc,
-    kubeCaller(kc, DEFAULT_RETRY, signal),
-    routeChecks(settings, namespace),
-    'Routing power is granted at bootstrap: bind the routing ClusterRole that `run-task rbac render` prints.',
-  )
+  const call = kubeCaller(kc, DEFAULT_RETRY, signal)
+  const checks = routeChecks(settings, namespace)
+  let denied = await deniedChecks(kc, call, checks)
+  if (denied.length > 0 && denied.every(grantedByRoutingRole)) {
+    const who = await whoAmI(kc, call)
+    if (who && (await deniedChecks(kc, call, bindChecks(namespace))).length === 0) {
+      const binding = await bindRoutingRole(kc, call, namespace, who)
+      log(
+        `Bound ClusterRole ${ROUTING_CLUSTER_ROLE} to "${who}" in ${namespace} (RoleBinding ${binding}), as the bootstrap Role allows.`,
+      )
+      denied = await untilGranted(kc, call, checks, signal)
+    }
+  }
+  if (denied.length > 0)
+    throw await permissionError(
+      kc,
+      call,
+      denied,
+      `Routing power is granted at bootstrap: apply what \`run-task rbac render --namespace ${namespace}\` prints for this identity, and run-task binds the ${ROUTING_CLUSTER_ROLE} ClusterRole itself.`,
+    )
+}
+
+/** The API server's authorizer sees a new binding within moments (its informer cache); ask a few times. */
+async function untilGranted(
+  kc: KubeConfig,
+  call: KubeCall,
+  checks: readonly AccessCheck[],
+  signal?: AbortSignal,
+): Promise<AccessCheck[]> {
+  let denied = await deniedChecks(kc, call, checks)
+  for (let attempt = 1; denied.length > 0 && attempt < 10; attempt++) {
+    await sleep(300, signal)
+    denied = await deniedChecks(kc, call, checks)
+  }
+  return denied
 }
 
 /** Transports and tunables of the route's lifecycle. */

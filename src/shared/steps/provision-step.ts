@@ -87,8 +87,9 @@ async function provisionAttempt(
     reporter.info(
       `Source: ${settings.source}; ${settings.coder ? `deployment ${settings.coder.url}` : `namespace ${settings.che?.namespace ?? ''}`}; start timeout ${formatDuration(settings.startTimeoutMs)}`,
     )
-    await preflightRoute(ctx, settings)
     await provider.checkPermissions(ctx.signal)
+    // After the provider's: routing may bind its role, which only a run that can otherwise go ahead should do.
+    await preflightRoute(ctx, settings)
     return provider.provision(
       {
         name,

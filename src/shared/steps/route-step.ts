@@ -34,6 +34,7 @@ export async function preflightRoute(ctx: StepContext, settings: ProvisionSettin
     await provisionKubeConfig(settings, route),
     route,
     routeNamespace(settings, route),
+    (line) => ctx.reporter.info(line),
     ctx.signal,
   )
 }
