@@ -299,11 +299,11 @@ describe('issue 12: a header-diverted route per run', () => {
     } finally {
       job.sim.rules = saved
     }
-    const badToken = job.sim.kubeconfig.replace(job.sim.token, 'not-the-token')
-    const rejected = await runActionStep('provision-workspace', {
-      env: job.env,
-      inputs: { ...cheRouted(port), kubeconfig: badToken },
-    })
+    // The API server stops trusting the token (its OIDC issuer or claims): 401 on every request.
+    job.sim.faults.tokenRejected = true
+    const rejected = await runActionStep('provision-workspace', { env: job.env, inputs: cheRouted(port) }).finally(
+      () => (job.sim.faults.tokenRejected = false),
+    )
     await runActionStep('provision-workspace', { env: job.env, post: rejected.state })
     assert.equal(rejected.outputs.outcome, 'error', logsOf({ rejected }))
     assert.match(

@@ -10,6 +10,11 @@ export interface KubeFaults {
    * `resyncGatewayController()` runs), as when the implementation's deployment is not running.
    */
   gatewayControllerDown: boolean
+  /**
+   * The API server no longer accepts the kubeconfig's bearer token: every request with it is 401, as when the
+   * token expired or the OIDC issuer, audience or claims it was issued for are not the ones the server trusts.
+   */
+  tokenRejected: boolean
   /** Extra time before the workspace deployment becomes ready. */
   slowStartMs: number
   /**
@@ -70,6 +75,7 @@ export interface PodMutation {
 export function noFaults(): KubeFaults {
   return {
     gatewayControllerDown: false,
+    tokenRejected: false,
     slowStartMs: 0,
     failStart: undefined,
     watchCloseAfterEvents: undefined,

@@ -126,6 +126,9 @@ interface Route {
 const RESOURCE_PATH =
   /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/
 
+/** The token file of an API server that accepts no bearer token (`faults.tokenRejected`). */
+const NO_TOKENS: ReadonlyMap<string, UserInfo> = new Map()
+
 /** Starts the simulated Kubernetes API on a free loopback port. */
 export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSim> {
   const root = options.root ?? mkdtempSync(path.join(tmpdir(), 'kube-sim-'))
@@ -165,7 +168,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const tls = { cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: true, rejectUnauthorized: false }
   const server: Server = createHttpsServer(tls, (req, res) => {
     requests.push(`${req.method} ${req.url}`)
-    if (answerBeforeHandlers(req, res, tokens)) return
+    if (answerBeforeHandlers(req, res, faults.tokenRejected ? NO_TOKENS : tokens)) return
     if (answerRequestFault(req, res, ctx)) return
     handle(req, res, ctx).catch((error: unknown) => send(res, 500, statusBody(500, 'InternalError', String(error))))
   })
@@ -175,7 +178,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     // An exec upgrade is a long-running request, which apiserver pkg/server/filters/maxinflight.go
     // WithMaxInFlightLimit (and APF) let through untracked, so no 429 reaches it; only a reset does.
     if (fault) return void resetConnection(socket)
-    const refusal = refuseUpgrade(req, tokens)
+    const refusal = refuseUpgrade(req, faults.tokenRejected ? NO_TOKENS : tokens)
     if (refusal) return void socket.end(refusal)
     // Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) authorises the exec upgrade GET as both get and create.
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec/.exec(req.url ?? '')
