@@ -110,18 +110,25 @@ function kindSchema(g: GroupVersion, r: Resource): { schema: Schema; complete: b
     const description = 'DevWorkspaceTemplate is the Schema for the devworkspacetemplates API'
     return { schema: { description, type: 'object', properties: { ...typeMeta, metadata, spec } }, complete: true }
   }
-  // What the simulator does not model field by field: anything below the envelope is kept as sent.
-  const description = `${r.kind}: reduced by the simulator to apiVersion, kind and metadata; other fields are kept unchecked.`
+  // What the simulator does not model field by field: spec and status (the top-level fields of an Event or an
+  // EndpointSlice, which have neither) are kept as sent, and only named here.
+  const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }
+  const parts = NO_SPEC.has(r.kind)
+    ? {}
+    : { spec: { ...open, description: 'Not described by the simulator.' }, status: open }
   return {
     schema: {
-      description,
+      description: `${r.kind}, reduced by the simulator: fields past apiVersion, kind and metadata are not described.`,
       type: 'object',
-      properties: { ...typeMeta, metadata },
+      properties: { ...typeMeta, metadata, ...parts },
       'x-kubernetes-preserve-unknown-fields': true,
     },
     complete: false,
   }
 }
+
+/** Kinds whose fields sit at the top level (k8s.io/api core/v1 Event, discovery/v1 EndpointSlice). */
+const NO_SPEC = new Set(['Event', 'EndpointSlice'])
 
 const gvkOf = (group: string, version: string, kind: string): Schema => ({ group, kind, version })
 
