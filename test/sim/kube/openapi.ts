@@ -254,7 +254,7 @@ function resourcePaths(g: GroupVersion, r: Resource, complete: boolean): Record<
     'x-kubernetes-action': action,
     'x-kubernetes-group-version-kind': gvkOf(g.group, g.version, r.kind),
   })
-  const body = { content: builtIn ? { '*/*': { schema: ref(model) } } : json(ref(model)), required: true }
+  const body = { content: builtIn ? { '*/*': { schema: ref(model) } } : json(ref(model)) }
   // Strategic merge patch is listed for Kubernetes' own kinds whose schema here is complete (the patch strategies
   // kubectl reads from it are then the real ones); for a reduced one kubectl computes the same patch from its
   // compiled-in types (k8s.io/kubectl pkg/cmd/apply/patcher.go patchSimple).
@@ -265,7 +265,6 @@ function resourcePaths(g: GroupVersion, r: Resource, complete: boolean): Record<
   ]
   const patchBody = {
     content: Object.fromEntries(patchTypes.map((t) => [t, { schema: ref(`${META}.Patch`) }])),
-    required: true,
   }
   const has = (verb: string) => r.verbs.includes(verb)
   const listed = builtIn ? 'list or watch objects of kind' : 'list objects of kind'
