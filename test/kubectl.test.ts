@@ -154,6 +154,89 @@ describe('a real kubectl against the simulated cluster', () => {
     })
   }
 
+  it('applies a Namespace, an HTTPRoute and a DevWorkspace with validation on (OpenAPI v3), and explains them', async () => {
+    const kubectl = await kubectlFor(sim.kubeconfig)
+    const apply = (manifest: string) => applyStdin(kubectl, manifest)
+    try {
+      const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'applied' } }
+      const route = {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'applied', namespace: NAMESPACE },
+        spec: {
+          parentRefs: [{ name: 'shared', namespace: 'gateway-system' }],
+          rules: [{ backendRefs: [{ name: 'backend', port: 8080 }] }],
+        },
+      }
+      const workspace = {
+        apiVersion: 'workspace.devfile.io/v1alpha2',
+        kind: 'DevWorkspace',
+        metadata: { name: 'applied', namespace: NAMESPACE },
+        spec: { started: false, template: { components: [{ name: 'dev', container: { image: 'busybox' } }] } },
+      }
+      const manifests = [namespace, route, workspace].map((o) => JSON.stringify(o))
+      const first = await apply(manifests.join('\n'))
+      assert.equal(first.code, 0, first.out)
+      assert.match(first.out, /^namespace\/applied created$/m)
+      assert.match(first.out, /^httproute\.gateway\.networking\.k8s\.io\/applied created$/m)
+      assert.match(first.out, /^devworkspace\.workspace\.devfile\.io\/applied created$/m)
+      const again = await apply(manifests.join('\n'))
+      assert.match(again.out, /^namespace\/applied unchanged$/m)
+      assert.match(again.out, /^devworkspace\.workspace\.devfile\.io\/applied unchanged$/m)
+      // The CRD defaults the parentRef (group, kind) and the rule (a PathPrefix / match), and a JSON merge patch
+      // replaces whole lists, so kubectl's three-way patch (current vs. manifest) is not empty and it says
+      // "configured", as against a real cluster; the patch changes nothing.
+      const generation = sim.store.get('httproutes', NAMESPACE, 'applied')?.metadata.generation
+      assert.match(again.out, /^httproute\.gateway\.networking\.k8s\.io\/applied configured$/m)
+      assert.equal(sim.store.get('httproutes', NAMESPACE, 'applied')?.metadata.generation, generation)
+      // kubectl read the documents (once: they are cached by their hash) and left validation to the server.
+      const served = sim.requests.filter((r) => r.startsWith('GET /openapi/v3/'))
+      assert.ok(
+        served.some((r) => r.startsWith('GET /openapi/v3/apis/workspace.devfile.io/v1alpha2?hash=')),
+        served.join('\n'),
+      )
+      assert.equal(new Set(served).size, served.length, `fetched twice: ${served.join('\n')}`)
+      assert.ok(sim.requests.some((r) => /^POST \/apis\/workspace\.devfile\.io\/.*fieldValidation=Strict/.test(r)))
+      // A change goes out as a patch: JSON merge patch for the custom resources, strategic merge patch for a Namespace.
+      const moved = { ...route, spec: { ...route.spec, rules: [{ backendRefs: [{ name: 'backend', port: 8081 }] }] } }
+      const labelled = { ...namespace, metadata: { ...namespace.metadata, labels: { 'gateway-access': 'allowed' } } }
+      const changed = await apply([labelled, moved].map((o) => JSON.stringify(o)).join('\n'))
+      assert.equal(changed.out.match(/ configured$/gm)?.length, 2, changed.out)
+      assert.equal(sim.store.get('namespaces', '', 'applied')?.metadata.labels?.['gateway-access'], 'allowed')
+      // A field the DevWorkspace schema does not have: the server's strict decoding refuses it, as a create and as a patch.
+      const typo = (name: string) => ({
+        ...workspace,
+        metadata: { ...workspace.metadata, name },
+        spec: {
+          ...workspace.spec,
+          template: { components: [{ name: 'dev', container: { image: 'busybox', imagePullPolicy: 'Always' } }] },
+        },
+      })
+      const created = await apply(JSON.stringify(typo('typo')))
+      assert.equal(created.code, 1)
+      assert.match(
+        created.out,
+        /Error from server \(BadRequest\): error when creating "STDIN": DevWorkspace in version "v1alpha2" cannot be handled as a DevWorkspace: strict decoding error: unknown field "spec\.template\.components\[0\]\.container\.imagePullPolicy"/,
+      )
+      const patched = await apply(JSON.stringify(typo('applied')))
+      assert.equal(patched.code, 1)
+      assert.match(
+        patched.out,
+        /The request is invalid: patch: Invalid value: .*strict decoding error: unknown field "spec\.template\.components\[0\]\.container\.imagePullPolicy"/,
+      )
+      assert.equal(sim.store.get('devworkspaces', NAMESPACE, 'typo'), undefined)
+      // kubectl explain reads the same documents.
+      const explained = await kubectl.run(['explain', 'devworkspaces.spec.started'])
+      assert.equal(explained.code, 0, explained.stderr)
+      assert.match(explained.stdout, /^FIELD: started <boolean>$/m)
+      const rules = await kubectl.run(['explain', 'roles.rules'])
+      assert.match(rules.stdout, /^FIELDS:\n\s+apiGroups\s+<\[\]string>/m)
+    } finally {
+      await kubectl.run(['delete', 'dw', 'applied', '-n', NAMESPACE, '--wait=false'])
+      kubectl.close()
+    }
+  })
+
   it('delete --wait times out while a finalizer stays (it really waits)', async () => {
     const kubectl = await kubectlFor(sim.kubeconfig)
     try {
@@ -190,6 +273,17 @@ describe('the kubectl the suite needs', () => {
     }
   })
 })
+
+/** `kubectl apply -f -` of a manifest; its exit code and its stdout and stderr together. */
+async function applyStdin(kubectl: Kubectl, manifest: string): Promise<{ code: number | null; out: string }> {
+  const child = kubectl.start(['apply', '-f', '-'])
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  child.stdin.end(manifest)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  return { code, out }
+}
 
 /** `kubectl exec` arguments that run a shell script in the pod's dev container. */
 function shIn(pod: string, script: string, ...flags: string[]): string[] {

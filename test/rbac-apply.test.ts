@@ -139,26 +139,52 @@ describe('rbac render applied to the simulated cluster: bind-only routing power'
     )
     if (kubectlOnPath()) {
       const kubectl = await kubectlFor(sim.clientCertKubeconfig('platform-admin', ['system:masters']))
-      // --validate=false: the simulator serves no OpenAPI document, which kubectl's schema validation downloads
-      // first. kubectl then sends fieldValidation=Ignore, so the comparison of stored and rendered objects below is
-      // what catches a field the apiserver does not know.
-      const apply = async (): Promise<string> => {
-        const child = kubectl.start(['apply', '--validate=false', '-f', '-'])
+      // Validation on (kubectl's default --validate=strict): kubectl reads the simulator's OpenAPI v3, finds the
+      // fieldValidation parameter on each kind's PATCH and leaves the check to the server with fieldValidation=Strict.
+      const apply = async (manifest: string): Promise<{ code: number | null; out: string }> => {
+        const child = kubectl.start(['apply', '-f', '-'])
         let out = ''
         child.stdout.on('data', (d: Buffer) => (out += d.toString()))
         child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-        child.stdin.end(yaml)
+        child.stdin.end(manifest)
         const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+        return { code, out }
+      }
+      const applied = async (manifest: string): Promise<string> => {
+        const { code, out } = await apply(manifest)
         assert.equal(code, 0, out)
         return out
       }
       try {
-        const out = await apply()
+        const out = await applied(yaml)
         assert.match(out, /clusterrole\.rbac\.authorization\.k8s\.io\/run-task-routing created/)
         assert.match(out, /role\.rbac\.authorization\.k8s\.io\/run-task-bind-routing created/)
         assert.match(out, /rolebinding\.rbac\.authorization\.k8s\.io\/run-task-bind-routing created/)
         // GitOps re-syncs the same bytes: nothing to change.
-        assert.equal((await apply()).match(/ unchanged$/gm)?.length, 3)
+        assert.equal((await applied(yaml)).match(/ unchanged$/gm)?.length, 3)
+        assert.ok(
+          sim.requests.some(
+            (r) =>
+              r.startsWith('POST /apis/rbac.authorization.k8s.io/v1/clusterroles?') &&
+              r.includes('fieldValidation=Strict'),
+          ),
+          'kubectl left validation to the server',
+        )
+        // A typo in a manifest (`resourceName:`) is refused by the server's strict decoding, not silently dropped:
+        // as a new object (400) and as a change to an existing one (the strategic merge patch's 422).
+        const typo = yaml.replace(/^(\s*)resources:/m, '$1resourceName: [x]\n$1resources:')
+        const changed = await apply(typo)
+        assert.equal(changed.code, 1, changed.out)
+        assert.match(
+          changed.out,
+          /The request is invalid: patch: Invalid value: "map\[.*": strict decoding error: unknown field "rules\[0\]\.resourceName"/,
+        )
+        const clusterRole = typo.split(/^---$/m)[0] ?? ''
+        const fresh = await apply(clusterRole.replace('name: run-task-routing', 'name: run-task-routing-typo'))
+        assert.match(
+          fresh.out,
+          /Error from server \(BadRequest\): error when creating "STDIN": ClusterRole in version "v1" cannot be handled as a ClusterRole: strict decoding error: unknown field "rules\[0\]\.resourceName"/,
+        )
       } finally {
         kubectl.close()
       }
@@ -344,7 +370,7 @@ describe('rbac render applied to the simulated cluster: bind-only routing power'
     assert.equal(strict.status, 400)
     assert.equal(
       ((await strict.json()) as { message: string }).message,
-      'strict decoding error: unknown field "rules[0].resourceName"',
+      'Role in version "v1" cannot be handled as a Role: strict decoding error: unknown field "rules[0].resourceName"',
     )
     const warned = await post('typo-warn', '')
     assert.equal(warned.status, 201)

@@ -156,6 +156,88 @@ describe('simulated Kubernetes API: wire behaviour', () => {
     assert.equal((await call('GET', `${DW_PATH}/a`)).status, 404)
   })
 
+  it('serves OpenAPI v3: an index of hashed URLs, documents with an ETag, cached for good under their hash', async () => {
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${sim.url}${path}`, { headers: { authorization: `Bearer ${sim.token}`, ...headers }, redirect: 'manual' })
+    const index = (await (await get('/openapi/v3')).json()) as { paths: Record<string, { serverRelativeURL: string }> }
+    assert.deepEqual(Object.keys(index.paths).sort(), [
+      'api/v1',
+      'apis/authentication.k8s.io/v1',
+      'apis/authorization.k8s.io/v1',
+      'apis/discovery.k8s.io/v1',
+      'apis/gateway.networking.k8s.io/v1',
+      'apis/org.eclipse.che/v2',
+      'apis/rbac.authorization.k8s.io/v1',
+      'apis/workspace.devfile.io/v1alpha2',
+    ])
+    const url = index.paths['apis/rbac.authorization.k8s.io/v1']?.serverRelativeURL ?? ''
+    const hash = /^\/openapi\/v3\/apis\/rbac\.authorization\.k8s\.io\/v1\?hash=([0-9A-F]{128})$/.exec(url)?.[1]
+    assert.ok(hash, url)
+    const doc = await get(url, { accept: 'application/json' })
+    assert.equal(doc.status, 200)
+    assert.equal(doc.headers.get('etag'), `"${hash}"`)
+    assert.equal(doc.headers.get('cache-control'), 'public, immutable')
+    const spec = (await doc.json()) as {
+      openapi: string
+      paths: Record<string, { patch?: { parameters: { name: string }[]; requestBody: { content: object } } }>
+      components: { schemas: Record<string, { 'x-kubernetes-group-version-kind'?: unknown }> }
+    }
+    assert.equal(spec.openapi, '3.0.0')
+    const patch = spec.paths['/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}']?.patch
+    assert.ok(patch?.parameters.some((p) => p.name === 'fieldValidation'))
+    assert.ok(Object.keys(patch?.requestBody.content ?? {}).includes('application/strategic-merge-patch+json'))
+    assert.deepEqual(spec.components.schemas['io.k8s.api.rbac.v1.Role']?.['x-kubernetes-group-version-kind'], [
+      { group: 'rbac.authorization.k8s.io', kind: 'Role', version: 'v1' },
+    ])
+    // Without the hash no caching headers; a stale hash is sent to the current one; the ETag revalidates.
+    const plain = await get('/openapi/v3/apis/rbac.authorization.k8s.io/v1')
+    assert.deepEqual([plain.status, plain.headers.get('cache-control')], [200, null])
+    const stale = await get('/openapi/v3/apis/rbac.authorization.k8s.io/v1?hash=0')
+    assert.deepEqual([stale.status, stale.headers.get('location')], [301, url])
+    assert.equal((await get(url, { 'if-none-match': `"${hash}"` })).status, 304)
+    assert.equal((await get('/openapi/v3/apis/apps/v1')).status, 404)
+    assert.equal((await get(url, { accept: 'application/com.github.proto-openapi.spec.v3.v1.0+protobuf' })).status, 406)
+    // Custom resources: the CRD builder's names, and no strategic merge patch.
+    const crd = (await (
+      await get(index.paths['apis/workspace.devfile.io/v1alpha2']?.serverRelativeURL ?? '')
+    ).json()) as typeof spec
+    assert.ok(crd.components.schemas['io.devfile.workspace.v1alpha2.DevWorkspace'])
+    const dwPatch = crd.paths['/apis/workspace.devfile.io/v1alpha2/namespaces/{namespace}/devworkspaces/{name}']?.patch
+    assert.deepEqual(Object.keys(dwPatch?.requestBody.content ?? {}), [
+      'application/json-patch+json',
+      'application/merge-patch+json',
+    ])
+  })
+
+  it('applies a strategic merge patch to a built-in kind: maps merge, merge lists by key, directives', async () => {
+    const ns = '/api/v1/namespaces'
+    await call('POST', ns, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'smp', labels: { a: '1', b: '2' }, finalizers: ['x', 'y'] },
+    })
+    const smp = (patch: unknown) => call('PATCH', `${ns}/smp`, patch, 'application/strategic-merge-patch+json')
+    const merged = await smp({ metadata: { labels: { b: null, c: '3' }, finalizers: ['z'] } })
+    assert.deepEqual(merged.body.metadata.labels, { a: '1', c: '3' })
+    assert.deepEqual(merged.body.metadata.finalizers, ['x', 'y', 'z'])
+    const pruned = await smp({
+      metadata: { '$deleteFromPrimitiveList/finalizers': ['y'], labels: { $patch: 'replace', d: '4' } },
+    })
+    assert.deepEqual(pruned.body.metadata.finalizers, ['x', 'z'])
+    assert.deepEqual(pruned.body.metadata.labels, { d: '4' })
+    const owner = (uid: string, name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', name, uid })
+    await smp({ metadata: { ownerReferences: [owner('u1', 'one'), owner('u2', 'two')] } })
+    const keyed = await smp({
+      metadata: {
+        ownerReferences: [
+          { uid: 'u1', $patch: 'delete' },
+          { uid: 'u2', name: 'renamed' },
+        ],
+      },
+    })
+    assert.deepEqual(keyed.body.metadata.ownerReferences, [owner('u2', 'renamed')])
+  })
+
   it('answers SelfSubjectAccessReview from the fault list', async () => {
     sim.faults.denied = ['delete devworkspaces']
     const review = (verb: string) =>

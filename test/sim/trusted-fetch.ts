@@ -16,7 +16,11 @@ export function trustedFetch(
         const responseHeaders = new Headers()
         for (const [name, value] of Object.entries(res.headers))
           for (const v of [value ?? []].flat()) responseHeaders.append(name, v)
-        const body = Readable.toWeb(res) as ReadableStream<Uint8Array>
+        // A 304 (or 204) has no body, and the Response constructor refuses one.
+        const body = [204, 304].includes(res.statusCode ?? 0)
+          ? null
+          : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+        if (!body) res.resume()
         resolve(new Response(body, { status: res.statusCode ?? 0, headers: responseHeaders }))
       })
       req.on('error', reject)

@@ -12,7 +12,7 @@ export interface Resource {
   readonly subresources?: readonly { name: string; kind: string; verbs: string[] }[]
 }
 
-interface GroupVersion {
+export interface GroupVersion {
   readonly group: string
   readonly version: string
   readonly resources: readonly Resource[]
@@ -21,7 +21,7 @@ interface GroupVersion {
 const CRUD = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
 
 /** What the simulated cluster serves, and nothing more (kubectl api-resources lists exactly this). */
-const SERVED: readonly GroupVersion[] = [
+export const SERVED: readonly GroupVersion[] = [
   {
     group: '',
     version: 'v1',

@@ -17,10 +17,11 @@ import { rbacSchema } from './rbac-schema.js'
 import { WEBHOOK_NAME, webhookProblems } from './webhook.js'
 import { imagePath, startWorkspaceImage, type WorkspaceImage } from '../workspace-image.js'
 import { answerDiscovery, findServed } from './discovery.js'
+import { answerOpenApi, builtInGroup } from './openapi.js'
 import { ExecServer } from './exec.js'
 import { type KubeFaults, noFaults, statusBody } from './faults.js'
 import { loseResponse, requestKey, resetConnection, takeRequestFault } from '../request-faults.js'
-import { jsonPatch, mergePatch } from './patch.js'
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
 import { bodyAsJson } from './protobuf.js'
 import { runCertificateAuthority } from './pki.js'
 import { type KubeObject, matchesFieldSelector, matchesLabelSelector, ObjectStore } from './store.js'
@@ -311,7 +312,7 @@ function answerRequestFault(req: IncomingMessage, res: ServerResponse, ctx: Cont
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
   if (ctx.faults.unavailable)
     return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'))
-  if (answerDiscovery(req, res)) return
+  if (answerDiscovery(req, res) || answerOpenApi(req, res)) return
   const url = new URL(req.url ?? '/', 'http://sim')
   let body: string
   try {
@@ -349,7 +350,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   if (!existing) return send(res, 404, notFound(route))
   if (req.method === 'GET') return send(res, 200, presenterFor(req)(existing))
   if (req.method === 'DELETE') return deleteObject(res, route, existing, store)
-  if (req.method === 'PUT' || req.method === 'PATCH') return writeObject(req, res, route, existing, body, store, admit)
+  if (req.method === 'PUT' || req.method === 'PATCH')
+    return writeObject(req, res, route, existing, body, store, admit, url.searchParams.get('fieldValidation'))
   return send(res, 405, statusBody(405, 'MethodNotAllowed', `method ${req.method} not allowed`))
 }
 
@@ -519,7 +521,8 @@ function createObject(
         statusBody(
           400,
           'BadRequest',
-          `strict decoding error: ${dropped.map((f) => `unknown field "${f}"`).join(', ')}`,
+          // apiserver pkg/endpoints/handlers/create.go, rest.go transformDecodeError over the strict decoding error.
+          `${route.kind} in version "${route.version}" cannot be handled as a ${route.kind}: ${strictDecodingError(dropped)}`,
         ),
       )
     if (dropped.length > 0 && fieldValidation !== 'Ignore') {
@@ -564,13 +567,14 @@ function writeObject(
   body: string,
   store: ObjectStore,
   admit: Admission,
+  fieldValidation: string | null,
 ): void {
   let next: KubeObject
   try {
     next =
       req.method === 'PUT'
         ? (parseJson(body) as KubeObject)
-        : applyPatch(req.headers['content-type'] ?? '', existing, body)
+        : applyPatch(req.headers['content-type'] ?? '', existing, body, builtInGroup(route.group))
   } catch (error) {
     const code = (error as { code?: number }).code ?? 422
     return send(
@@ -613,8 +617,11 @@ function writeObject(
   if (route.subresource !== 'status') applyGatewayDefaults(route.resource, merged)
   const schema = route.resource === DW ? devWorkspaceSchema : rbacSchema(route.group, route.resource)
   if (schema && route.subresource !== 'status') {
+    const patched = structuredClone(merged)
     const dropped = prune(merged, schema)
-    if (dropped.length > 0) res.setHeader('Warning', unknownFieldWarning(dropped))
+    if (dropped.length > 0 && fieldValidation === 'Strict')
+      return send(res, ...strictRefusal(req, route, patched, body, dropped))
+    if (dropped.length > 0 && fieldValidation !== 'Ignore') res.setHeader('Warning', unknownFieldWarning(dropped))
   }
   const refusal = admit(merged, existing)
   if (refusal) return send(res, refusal.code, refusal.body)
@@ -633,21 +640,90 @@ function writeObject(
   send(res, 200, stored)
 }
 
+/** apimachinery pkg/runtime/error.go strictDecodingError.Error, over unknown-field errors. */
+function strictDecodingError(dropped: string[]): string {
+  return `strict decoding error: ${dropped.map((f) => `unknown field "${f}"`).join(', ')}`
+}
+
 /** The apiserver's warning for pruned fields (fieldValidation=Warn): `299 - "unknown field \"spec.x\""`. */
 function unknownFieldWarning(dropped: string[]): string {
   return dropped.map((f) => `299 - "unknown field \\"${f}\\""`).join(', ')
 }
 
-function applyPatch(contentType: string, existing: KubeObject, body: string): KubeObject {
+/**
+ * The patch types the apiserver takes (apiserver pkg/endpoints/handlers/patch.go PatchResource): strategic merge patch
+ * only for Kubernetes' own kinds, never for a custom resource (415); server-side apply is not simulated (415 too).
+ */
+function applyPatch(contentType: string, existing: KubeObject, body: string, builtIn: boolean): KubeObject {
   const type = contentType.split(';')[0]?.trim()
   const patch = parseJson(body)
   if (type === 'application/merge-patch+json') return mergePatch(existing, patch) as KubeObject
   if (type === 'application/json-patch+json') return jsonPatch(existing, patch) as KubeObject
+  if (type === 'application/strategic-merge-patch+json' && builtIn)
+    return strategicMergePatch(existing, patch) as KubeObject
+  const strategic = builtIn ? ', application/strategic-merge-patch+json' : ''
   throw Object.assign(
     new Error(
-      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${strategic}`,
     ),
     { code: 415 },
+  )
+}
+
+/**
+ * A write under `fieldValidation=Strict` that names fields the kind does not have. A PUT is decoded as a create is
+ * (apiserver pkg/endpoints/handlers/update.go, rest.go transformDecodeError): 400 BadRequest. A PATCH fails after the
+ * patch is applied (patch.go jsonPatcher.applyPatchToCurrentObject, applyPatchToObject for a strategic merge patch):
+ * 422 Invalid for field `patch`, whose value is the patched object's JSON, or the patch as Go prints a map (`%+v`).
+ */
+function strictRefusal(
+  req: IncomingMessage,
+  route: Route,
+  patched: KubeObject,
+  body: string,
+  dropped: string[],
+): [number, Record<string, unknown>] {
+  const error = strictDecodingError(dropped)
+  if (req.method === 'PUT')
+    return [
+      400,
+      statusBody(
+        400,
+        'BadRequest',
+        `${route.kind} in version "${route.version}" cannot be handled as a ${route.kind}: ${error}`,
+      ),
+    ]
+  const strategic = (req.headers['content-type'] ?? '').startsWith('application/strategic-merge-patch+json')
+  const value = strategic ? goFormat(parseJson(body)) : JSON.stringify(sortedKeys(patched))
+  const cause = `Invalid value: ${JSON.stringify(value)}: ${error}`
+  return [
+    422,
+    statusBody(422, 'Invalid', ` "" is invalid: patch: ${cause}`, {
+      causes: [{ reason: 'FieldValueInvalid', message: cause, field: 'patch' }],
+    }),
+  ]
+}
+
+/** A value as Go's fmt prints what encoding/json decoded (`map[k:v]`, `[a b]`, `<nil>`), map keys sorted. */
+function goFormat(value: unknown): string {
+  if (value === null || value === undefined) return '<nil>'
+  if (Array.isArray(value)) return `[${value.map(goFormat).join(' ')}]`
+  if (typeof value === 'object')
+    return `map[${Object.keys(value)
+      .sort()
+      .map((k) => `${k}:${goFormat((value as Record<string, unknown>)[k])}`)
+      .join(' ')}]`
+  return String(value)
+}
+
+/** JSON with every map's keys sorted, as Go's encoding/json writes a map (evanphx/json-patch MergePatch's output). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys)
+  if (typeof value !== 'object' || value === null) return value
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]),
   )
 }
 
