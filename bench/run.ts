@@ -10,6 +10,7 @@ import { benchChe } from './groups/che.js'
 import { benchCoder } from './groups/coder.js'
 import { benchJunit } from './groups/junit.js'
 import { benchOutput } from './groups/output.js'
+import { benchRouting } from './groups/routing.js'
 import { benchSmoke } from './groups/smoke.js'
 import { benchStartup } from './groups/startup.js'
 import { type BenchGroup, type BenchRow, mib, writeBenchmarks } from './lib.js'
@@ -22,6 +23,7 @@ const groups: BenchGroup[] = [
   { name: 'smoke', run: benchSmoke },
   { name: 'startup', run: benchStartup },
   { name: 'chains', run: benchChains },
+  { name: 'routing', run: benchRouting },
 ]
 
 const wanted = process.argv.slice(2)
