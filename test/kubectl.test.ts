@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import type { WorkspaceHandle } from '../src/shared/provider.js'
 import { createCheProvider } from '../src/shared/providers/che/che-provider.js'
 import { devfileSource, FAST, NAMESPACE, provisioned } from './che/fixture.js'
-import { type Kubectl, kubectlFor, kubectlOnPath } from './harness/kubectl.js'
+import { applyManifest, type Kubectl, kubectlFor, kubectlOnPath } from './harness/kubectl.js'
 import { noFaults } from './sim/kube/faults.js'
 import { type KubeSim, SIM_USER, startKubeSim } from './sim/kube/server.js'
 
@@ -156,7 +156,7 @@ describe('a real kubectl against the simulated cluster', () => {
 
   it('applies a Namespace, an HTTPRoute and a DevWorkspace with validation on (OpenAPI v3), and explains them', async () => {
     const kubectl = await kubectlFor(sim.kubeconfig)
-    const apply = (manifest: string) => applyStdin(kubectl, manifest)
+    const apply = (manifest: string) => applyManifest(kubectl, manifest)
     try {
       const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'applied' } }
       const route = {
@@ -273,17 +273,6 @@ describe('the kubectl the suite needs', () => {
     }
   })
 })
-
-/** `kubectl apply -f -` of a manifest; its exit code and its stdout and stderr together. */
-async function applyStdin(kubectl: Kubectl, manifest: string): Promise<{ code: number | null; out: string }> {
-  const child = kubectl.start(['apply', '-f', '-'])
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  child.stdin.end(manifest)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  return { code, out }
-}
 
 /** `kubectl exec` arguments that run a shell script in the pod's dev container. */
 function shIn(pod: string, script: string, ...flags: string[]): string[] {

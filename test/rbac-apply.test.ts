@@ -11,7 +11,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parseAllDocuments } from 'yaml'
 import { ROOT } from './harness/action-runner.js'
-import { kubectlFor, kubectlOnPath } from './harness/kubectl.js'
+import { applyManifest, kubectlFor, kubectlOnPath } from './harness/kubectl.js'
 import { type KubeSim, SIM_USER, startKubeSim } from './sim/kube/server.js'
 import { trustedFetch } from './sim/trusted-fetch.js'
 
@@ -141,15 +141,7 @@ describe('rbac render applied to the simulated cluster: bind-only routing power'
       const kubectl = await kubectlFor(sim.clientCertKubeconfig('platform-admin', ['system:masters']))
       // Validation on (kubectl's default --validate=strict): kubectl reads the simulator's OpenAPI v3, finds the
       // fieldValidation parameter on each kind's PATCH and leaves the check to the server with fieldValidation=Strict.
-      const apply = async (manifest: string): Promise<{ code: number | null; out: string }> => {
-        const child = kubectl.start(['apply', '-f', '-'])
-        let out = ''
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-        child.stdin.end(manifest)
-        const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-        return { code, out }
-      }
+      const apply = (manifest: string) => applyManifest(kubectl, manifest)
       const applied = async (manifest: string): Promise<string> => {
         const { code, out } = await apply(manifest)
         assert.equal(code, 0, out)

@@ -10,7 +10,7 @@ import { ApiException, KubeConfig, type KubernetesObject, KubernetesObjectApi } 
 import { parseAllDocuments } from 'yaml'
 import { ROUTING_RULES } from '../src/shared/rbac/bootstrap.js'
 import { ROOT, runActionStep, type StepResult } from './harness/action-runner.js'
-import { type CoderJob, coderInputs, runChain, startCoderJob } from './harness/job.js'
+import { type CoderJob, coderInputs, devfileWithEndpoint, runChain, startCoderJob } from './harness/job.js'
 import type { KubeObject } from './sim/kube/store.js'
 
 /**
@@ -35,25 +35,6 @@ const PROBE = [
   "console.log('without-header: '+await get({}));srv.close()});",
 ].join('')
 const COMMAND = 'node -e "$ROUTE_PROBE"'
-
-/** A devfile whose container declares the backend's endpoint, so DWO makes `<devworkspace id>-service` for it. */
-const devfileWithEndpoint = (port: number): string => `schemaVersion: 2.2.0
-metadata:
-  name: routed
-projects:
-  - name: app
-    git:
-      remotes:
-        origin: https://example.com/app.git
-components:
-  - name: dev
-    container:
-      image: quay.io/devfile/universal-developer-image:ubi9-latest
-      endpoints:
-        - name: api
-          targetPort: ${port}
-          exposure: internal
-`
 
 async function listen(server: Server, port = 0): Promise<number> {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))

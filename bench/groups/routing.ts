@@ -3,22 +3,10 @@
  * the committed bundle against the simulated cluster's Gateway controller (10 ms steps).
  */
 import { runActionStep, type StepResult } from '../../test/harness/action-runner.js'
-import { cheInputs, type Job, startJob } from '../../test/harness/job.js'
+import { cheInputs, devfileWithEndpoint, type Job, startJob } from '../../test/harness/job.js'
 import { type BenchRow, fmtMs, median, timed } from '../lib.js'
 
 const RUNS = 3
-const ENDPOINT_DEVFILE = `schemaVersion: 2.2.0
-metadata:
-  name: routed
-components:
-  - name: dev
-    container:
-      image: quay.io/devfile/universal-developer-image:ubi9-latest
-      endpoints:
-        - name: api
-          targetPort: 8080
-          exposure: internal
-`
 /** The route-timeout a failing run is not allowed to wait out. */
 const ROUTE_TIMEOUT = '2m'
 
@@ -42,7 +30,7 @@ async function medianOf(job: Job, inputs: Record<string, string>, expectCode: nu
 export async function benchRouting(): Promise<BenchRow[]> {
   const job = await startJob('9100', { stepDelayMs: 10, routing: { namespaces: ['ci', 'closed'], labelled: ['ci'] } })
   try {
-    const plain = { ...cheInputs(job), devfile: ENDPOINT_DEVFILE }
+    const plain = { ...cheInputs(job), devfile: devfileWithEndpoint(8080) }
     const routed = {
       ...plain,
       'route-gateway': 'gateway-system/shared',

@@ -20,6 +20,25 @@ components:
       image: quay.io/devfile/universal-developer-image:ubi9-latest
 `
 
+/** A devfile whose container declares the backend's endpoint, so DWO makes `<devworkspace id>-service` for it. */
+export const devfileWithEndpoint = (port: number): string => `schemaVersion: 2.2.0
+metadata:
+  name: routed
+projects:
+  - name: app
+    git:
+      remotes:
+        origin: https://example.com/app.git
+components:
+  - name: dev
+    container:
+      image: quay.io/devfile/universal-developer-image:ubi9-latest
+      endpoints:
+        - name: api
+          targetPort: ${port}
+          exposure: internal
+`
+
 /** One simulated GitHub job: a cluster, a results service, a workspace folder and RUNNER_TEMP. */
 export interface Job {
   readonly sim: KubeSim

@@ -81,3 +81,14 @@ export async function kubectlFor(kubeconfig: string, pathVariable = process.env.
     close: () => rmSync(dir, { recursive: true, force: true }),
   }
 }
+
+/** `kubectl apply -f -` of a manifest; its exit code and its stdout and stderr together. */
+export async function applyManifest(kubectl: Kubectl, manifest: string): Promise<{ code: number | null; out: string }> {
+  const child = kubectl.start(['apply', '-f', '-'])
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  child.stdin.end(manifest)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  return { code, out }
+}
