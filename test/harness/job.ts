@@ -21,19 +21,7 @@ components:
 `
 
 /** A devfile whose container declares the backend's endpoint, so DWO makes `<devworkspace id>-service` for it. */
-export const devfileWithEndpoint = (port: number): string => `schemaVersion: 2.2.0
-metadata:
-  name: routed
-projects:
-  - name: app
-    git:
-      remotes:
-        origin: https://example.com/app.git
-components:
-  - name: dev
-    container:
-      image: quay.io/devfile/universal-developer-image:ubi9-latest
-      endpoints:
+export const devfileWithEndpoint = (port: number): string => `${DEVFILE}      endpoints:
         - name: api
           targetPort: ${port}
           exposure: internal
