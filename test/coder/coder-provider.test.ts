@@ -262,6 +262,33 @@ describe('Coder provider against the simulated coderd', () => {
       await assert.rejects(execText(provider, handle, 'echo CUT-HERE; sleep 2'), ExecStreamError)
     })
 
+    it('settles every download whose connection drops, however the tunnel and ssh2 race to close', async () => {
+      // The agent ends the connection mid-tar; the fake `coder ssh` then exits at once, sometimes before ssh2 has
+      // ended its side of the tunnel's stdio. Each download must reject, never wait on nothing. (The race shows
+      // on a loaded machine, as in CI: without the fix, 4 busy cores made the first drops hang.)
+      await execText(
+        provider,
+        handle,
+        'mkdir -p "$HOME/dropped" && printf "\\x44ROP-IN-TAR\\n" > "$HOME/dropped/m.txt"',
+      )
+      sim.faults.sshDropOnOutput = 'DROP-IN-TAR'
+      const local = mkdtempSync(path.join(tmpdir(), 'coder-drop-'))
+      try {
+        for (let i = 0; i < 20; i++) {
+          const settled = await Promise.race([
+            provider.download(handle, 'dropped', local, { maxBytes: 1_000_000 }).then(
+              () => 'resolved',
+              (error: unknown) => error,
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000).unref()),
+          ])
+          assert.ok(settled instanceof ExecStreamError, `drop ${i + 1}: ${String(settled)}`)
+        }
+      } finally {
+        rmSync(local, { recursive: true, force: true })
+      }
+    })
+
     it('keeps the home folder across stop and start, and downloads evidence as one tar', async () => {
       // Sessions start in the agent's directory (the repo_url clone); relative evidence paths are under $HOME.
       assert.match((await execText(provider, handle, 'pwd')).stdout, /\/app\n$/)

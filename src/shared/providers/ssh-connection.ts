@@ -111,6 +111,10 @@ export async function openSsh(target: SshTarget): Promise<SshConnection> {
   const tunnelClosed = new Promise<void>((resolve) =>
     tunnel.once('close', () => {
       tunnelExited = true
+      // A tunnel that exited while ssh2 was ending its side (stdin then fails with EPIPE) leaves the half-open
+      // duplex waiting for a finish that never comes, so ssh2 would never see its socket close and a command on
+      // it would wait on nothing: the socket is done once the tunnel is.
+      sock.destroy()
       resolve()
     }),
   )
