@@ -7,12 +7,14 @@ import type { RequestFault } from '../request-faults.js'
 export interface KubeFaults {
   /**
    * The Gateway controller's pod is down: no route, Gateway or class status is written until it is lifted (and
-   * `resyncGatewayController()` runs), as when the implementation's deployment is not running.
+   * `resyncGatewayController()` runs), as when the implementation's deployment is not running; a restarted
+   * controller lists everything again before it reconciles (client-go tools/cache reflector.go ListAndWatch).
    */
   gatewayControllerDown: boolean
   /**
    * The API server no longer accepts the kubeconfig's bearer token: every request with it is 401, as when the
-   * token expired or the OIDC issuer, audience or claims it was issued for are not the ones the server trusts.
+   * token expired or the OIDC issuer, audience or claims it was issued for are not the ones the server trusts
+   * (k8s.io/apiserver pkg/endpoints/filters/authentication.go WithAuthentication: no authenticator accepts it).
    */
   tokenRejected: boolean
   /** Extra time before the workspace deployment becomes ready. */

@@ -127,7 +127,10 @@ interface Route {
 const RESOURCE_PATH =
   /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/
 
-/** The token file of an API server that accepts no bearer token (`faults.tokenRejected`). */
+/**
+ * The token file of an API server that accepts no bearer token (`faults.tokenRejected`): a bearer token no
+ * authenticator knows is 401 (k8s.io/apiserver pkg/authentication/request/bearertoken/bearertoken.go AuthenticateRequest).
+ */
 const NO_TOKENS: ReadonlyMap<string, UserInfo> = new Map()
 
 /** Starts the simulated Kubernetes API on a free loopback port. */
